@@ -1,0 +1,277 @@
+//! Wiring: CLI + settings -> rules, keys, GeoIP, engine config, driver; and
+//! the per-command entry points main.rs calls.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Common, GenArgs, ReplayArgs};
+use crate::engine::{EngineConfig, RevocationView, StateLimits};
+use crate::enrich::{load_revocations, GeoDb, GeoLookup};
+use crate::ingest::{IngestConfig, Ingestor};
+use crate::output::{ocsf_json, revocation_request, table_header, table_row, Format};
+use crate::replay::{self, ReplayOptions};
+use crate::rules::{load_dir, selftest, RuleSet};
+use crate::settings::{load_raw, RawSettings, Settings};
+use crate::token::{IdentityKeys, KeySet, ResolverConfig, TokenResolver, DEFAULT_IDENTITY_KEY};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Exit codes: 0 success, 1 rule tests failed, 2 error.
+pub enum Outcome {
+    Ok,
+    TestsFailed,
+}
+
+/// Settings from file + env, then the CLI flags on top.
+pub fn settings(common: &Common, overlay: impl FnOnce(&mut RawSettings)) -> Result<Settings> {
+    let mut raw = load_raw(common.config.as_deref(), std::env::vars())?;
+    if let Some(r) = &common.rules {
+        raw.rules_dir = Some(r.clone());
+    }
+    if common.geo_city.is_some() {
+        raw.geo.city = common.geo_city.clone();
+    }
+    if common.geo_asn.is_some() {
+        raw.geo.asn = common.geo_asn.clone();
+    }
+    if common.geo_schema.is_some() {
+        raw.geo.schema = common.geo_schema;
+    }
+    overlay(&mut raw);
+    Ok(raw.validate()?)
+}
+
+pub fn rules(s: &Settings) -> Result<Arc<RuleSet>> {
+    Ok(Arc::new(load_dir(&s.rules_dir)?))
+}
+
+pub fn geo(s: &Settings) -> Result<Option<Arc<GeoDb>>> {
+    if s.geo_city.is_none() && s.geo_asn.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(GeoDb::open(
+        s.geo_city.as_deref(),
+        s.geo_asn.as_deref(),
+        s.geo_schema,
+    )?)))
+}
+
+fn keys(s: &Settings) -> Result<Option<Arc<KeySet>>> {
+    if s.jwks.is_none() && s.pem.is_empty() {
+        return Ok(None);
+    }
+    let mut k = KeySet::new(&s.algorithms, s.leeway_secs)?;
+    if let Some(j) = &s.jwks {
+        k.add_jwks_file(j)?;
+    }
+    for p in &s.pem {
+        k.add_pem_file(p, None)?;
+    }
+    tracing::info!(keys = k.len(), "verification keys loaded");
+    Ok(Some(Arc::new(k)))
+}
+
+fn identity(s: &Settings) -> IdentityKeys {
+    let ids = IdentityKeys::new(
+        s.identity_key
+            .as_deref()
+            .unwrap_or(DEFAULT_IDENTITY_KEY)
+            .as_bytes(),
+    );
+    if ids.is_default {
+        tracing::warn!("token.identity_key is not set: using the built-in default key; set TOKENHOUND_TOKEN__IDENTITY_KEY in production so fingerprints and state keys cannot be predicted");
+    }
+    ids
+}
+
+pub fn engine_config(s: &Settings) -> EngineConfig {
+    EngineConfig {
+        allowed_lateness_secs: s.allowed_lateness_secs,
+        limits: StateLimits {
+            max_tokens: s.max_tokens,
+            idle_ttl_secs: s.idle_ttl_secs,
+            exp_margin_secs: s.exp_margin_secs,
+        },
+    }
+}
+
+pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let s = settings(&a.common, |raw| {
+        if a.profile.is_some() {
+            raw.profile = a.profile;
+        }
+        if a.jwks.is_some() {
+            raw.token.jwks = a.jwks.clone();
+        }
+        raw.token.pem.extend(a.pem.iter().cloned());
+        raw.ingest
+            .trusted_proxies
+            .extend(a.trusted_proxies.iter().cloned());
+        if a.format.is_some() {
+            raw.output.format = a.format;
+        }
+    })?;
+    let rules = rules(&s)?;
+    let geo = geo(&s)?;
+    let keys = keys(&s)?;
+    let ids = identity(&s);
+    let revs = match &a.revocations {
+        Some(p) => load_revocations(p)?,
+        None => RevocationView::default(),
+    };
+    let ingest_cfg = IngestConfig {
+        profile: s.profile,
+        trusted_proxies: s.trusted_proxies.clone(),
+        max_line_bytes: s.max_line_bytes,
+        ..Default::default()
+    };
+    let resolver_cfg = ResolverConfig {
+        max_token_bytes: s.max_token_bytes,
+        ..Default::default()
+    };
+    let geo_cache = s.geo_cache;
+    let worker: replay::Worker = Box::new(move || {
+        let tokens = TokenResolver::new(ids.clone(), keys.clone(), resolver_cfg.clone());
+        (
+            Ingestor::new(ingest_cfg.clone(), tokens),
+            geo.clone().map(|g| GeoLookup::new(g, geo_cache)),
+        )
+    });
+    let opts = ReplayOptions {
+        inputs: a.inputs.clone(),
+        threads: a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        skip_errors: a.skip_errors,
+        max_line_bytes: s.max_line_bytes,
+        chunk_bytes: 256 * 1024,
+        engine: engine_config(&s),
+    };
+    let report = replay::run(opts, rules, Arc::new(revs), worker)?;
+    write_alerts(&report.findings, s.format, a.output.as_ref())?;
+    if let Some(p) = &a.revocation_requests {
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        );
+        for f in &report.findings {
+            if let Some(r) = revocation_request(f) {
+                writeln!(w, "{r}")?;
+            }
+        }
+        w.flush()?;
+    }
+    eprintln!("{}", summary(&report, started.elapsed().as_secs_f64()));
+    Ok(Outcome::Ok)
+}
+
+fn write_alerts(
+    findings: &[crate::model::Finding],
+    format: Format,
+    path: Option<&PathBuf>,
+) -> Result<()> {
+    let sink: Box<dyn Write> = match path {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = std::io::BufWriter::new(sink);
+    if format == Format::Table {
+        writeln!(w, "{}", table_header())?;
+    }
+    for f in findings {
+        match format {
+            Format::Ocsf => writeln!(w, "{}", ocsf_json(f, VERSION))?,
+            Format::Table => writeln!(w, "{}", table_row(f))?,
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn summary(r: &replay::ReplayReport, secs: f64) -> String {
+    let mut by_rule: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in &r.findings {
+        *by_rule.entry(&f.rule_id).or_default() += 1;
+    }
+    let rules: Vec<String> = by_rule.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let mut s = format!(
+        "tokenhound replay: {} lines, {} events ({} without a token), {} bad lines skipped\n\
+         findings: {} ({})\n\
+         tokens tracked: {}, distinct raw tokens decoded: {}, evicted: {} by ttl, {} by cap, late events: {}\n\
+         {:.2}s, {:.0} events/s",
+        r.lines,
+        r.events,
+        r.engine.without_token,
+        r.errors.total(),
+        r.findings.len(),
+        if rules.is_empty() { "none".to_string() } else { rules.join(", ") },
+        r.engine.tracked_tokens,
+        r.tokens_decoded,
+        r.engine.evictions.ttl,
+        r.engine.evictions.cap,
+        r.engine.late,
+        secs,
+        r.events as f64 / secs.max(1e-9)
+    );
+    if r.errors.total() > 0 {
+        let kinds: Vec<String> = r
+            .errors
+            .by_kind
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        s.push_str(&format!("\nskipped by kind: {}", kinds.join(", ")));
+        for e in &r.errors.examples {
+            s.push_str(&format!("\n  e.g. {e}"));
+        }
+    }
+    s
+}
+
+pub fn run_rules_check(c: &Common) -> Result<Outcome> {
+    let s = settings(c, |_| {})?;
+    let set = rules(&s)?;
+    println!(
+        "{} rule(s) OK in {}",
+        set.rules.len(),
+        s.rules_dir.display()
+    );
+    Ok(Outcome::Ok)
+}
+
+pub fn run_rules_test(c: &Common) -> Result<Outcome> {
+    let s = settings(c, |_| {})?;
+    let set = rules(&s)?;
+    let geo = geo(&s)?;
+    let results = selftest::run_all(&set, geo.as_ref());
+    let failed: Vec<_> = results.iter().filter(|o| !o.passed).collect();
+    for o in &results {
+        let mark = if o.passed { "ok  " } else { "FAIL" };
+        println!("{mark} {} / {}", o.rule_id, o.test);
+        if !o.passed {
+            println!("     {}: {}", o.file, o.detail);
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        results.len() - failed.len(),
+        failed.len()
+    );
+    Ok(if failed.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::TestsFailed
+    })
+}
+
+pub fn run_gen(a: GenArgs) -> Result<Outcome> {
+    crate::gen::run(&a)?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,137 @@
+//! The command line (clap derive): replay, rules check|test, gen.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::enrich::GeoSchema;
+use crate::ingest::Profile;
+use crate::output::Format;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tokenhound",
+    version,
+    about = "Detects stolen JSON Web Tokens in API-gateway access logs"
+)]
+pub struct Cli {
+    /// Log filter (tracing syntax), e.g. `info`, `tokenhound=debug`.
+    #[arg(long, global = true, env = "TOKENHOUND_LOG", default_value = "warn")]
+    pub log: String,
+    /// Log as JSON lines on stderr.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Replay log files through the detection engine and print alerts.
+    Replay(ReplayArgs),
+    /// Validate or test rule files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Generate a synthetic gateway log with planted thefts.
+    Gen(GenArgs),
+}
+
+/// Settings shared by every command that builds the pipeline.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Common {
+    /// TOML settings file (TOKENHOUND_* variables override it).
+    #[arg(long, env = "TOKENHOUND_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of rule files.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// GeoIP2/GeoLite2/DB-IP city database (mmdb).
+    #[arg(long)]
+    pub geo_city: Option<PathBuf>,
+    /// GeoIP2/GeoLite2 ASN database (mmdb).
+    #[arg(long)]
+    pub geo_asn: Option<PathBuf>,
+    /// Schema of the city database.
+    #[arg(long, value_enum)]
+    pub geo_schema: Option<GeoSchema>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Gateway log format.
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+    /// JWKS file to verify raw tokens against.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+    /// PEM public key(s) to verify raw tokens against.
+    #[arg(long)]
+    pub pem: Vec<PathBuf>,
+    /// NDJSON revocations: {"iss","jti","revoked_at"} or {"iss","sub","revoked_before"}.
+    #[arg(long)]
+    pub revocations: Option<PathBuf>,
+    /// Alert format.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write alerts here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Write revocation requests (NDJSON) for findings whose rule asks to revoke.
+    #[arg(long)]
+    pub revocation_requests: Option<PathBuf>,
+    /// Count bad lines and go on instead of stopping at the first.
+    #[arg(long)]
+    pub skip_errors: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Proxy CIDR whose X-Forwarded-For is believed (repeatable).
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<String>,
+    /// Files, directories, .gz/.zst, or - for stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Parse and validate every rule file; report all errors.
+    Check(Common),
+    /// Run every rule's inline must-fire / must-not-fire tests.
+    Test(Common),
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Output profile.
+    #[arg(long, value_enum, default_value = "kong")]
+    pub profile: Profile,
+    /// Number of log lines.
+    #[arg(long, default_value_t = 10_000)]
+    pub lines: u64,
+    /// Number of distinct users.
+    #[arg(long)]
+    pub users: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Log real signed JWTs (raw) or gateway-logged claims.
+    #[arg(long, value_enum, default_value = "claims")]
+    pub mode: crate::gen::TokenMode,
+    /// Start time (RFC 3339).
+    #[arg(long, default_value = "2026-11-02T08:00:00Z")]
+    pub start: String,
+    /// Write the log here (default stdout; .gz / .zst compress).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Write the ground truth (planted thefts, JSON lines) here.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Write revocations of the planted revoked-use stories here.
+    #[arg(long)]
+    pub revocations: Option<PathBuf>,
+    /// Write the JWKS that verifies the generated tokens here (raw mode).
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+}

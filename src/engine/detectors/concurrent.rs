@@ -1,0 +1,60 @@
+//! concurrent-use: one token used from at least N distinct places (IPs,
+//! prefixes or ASNs) inside a sliding window. The engine keeps the latest use
+//! per place inside the longest window; this detector counts them.
+
+use serde_json::json;
+
+use super::{ev, place_name, Hit};
+use crate::engine::state::TokenState;
+use crate::model::Use;
+use crate::rules::{Exceptions, Place};
+
+pub fn check(
+    min: usize,
+    by: Place,
+    window: i64,
+    exc: &Exceptions,
+    st: &TokenState,
+    cur: &Use,
+) -> Option<Hit> {
+    let from = cur.time.minus_secs(window);
+    let key = super::place_key(cur, by)?;
+    let mut places: Vec<&Use> = st
+        .recent
+        .iter()
+        .filter(|(p, k, u)| {
+            *p == by && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u)
+        })
+        .map(|(_, _, u)| u)
+        .collect();
+    if exc.source(cur) || places.len() + 1 < min {
+        return None;
+    }
+    places.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.source.cmp(&b.source)));
+    let names: Vec<String> = places
+        .iter()
+        .map(|u| place_name(u))
+        .chain([place_name(cur)])
+        .collect();
+    let mut evidence: Vec<_> = places.iter().map(|u| ev("concurrent use", u)).collect();
+    evidence.push(ev("this use", cur));
+    let by_name = match by {
+        Place::Ip => "IPs",
+        Place::Prefix => "network prefixes",
+        Place::Asn => "ASNs",
+    };
+    Some(Hit {
+        message: format!(
+            "token used from {} distinct {by_name} within {}: {}",
+            names.len(),
+            super::human_secs(window as f64),
+            names.join("; ")
+        ),
+        evidence,
+        details: json!({ "distinct": names.len(), "window_seconds": window, "by": by_name })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        confidence: if names.len() > min { 3 } else { 2 },
+    })
+}

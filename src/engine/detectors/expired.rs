@@ -1,0 +1,42 @@
+//! expired-use: the gateway accepted (2xx/3xx) a token past its `exp` (plus
+//! skew) or before its `nbf` (minus skew).
+
+use serde_json::json;
+
+use super::{ev, human_secs, Hit};
+use crate::model::{EventTime, TokenInfo, Use};
+
+pub fn check(skew: i64, tok: &TokenInfo, cur: &Use) -> Option<Hit> {
+    if !(200..400).contains(&cur.status) {
+        return None;
+    }
+    let now = cur.time;
+    let (what, at) = if let Some(exp) = tok
+        .exp
+        .filter(|e| now > EventTime::from_secs(*e).plus_secs(skew))
+    {
+        ("expired", EventTime::from_secs(exp))
+    } else if let Some(nbf) = tok
+        .nbf
+        .filter(|n| now < EventTime::from_secs(*n).minus_secs(skew))
+    {
+        ("not yet valid", EventTime::from_secs(nbf))
+    } else {
+        return None;
+    };
+    let gap = at.secs_until(now);
+    Some(Hit {
+        message: format!(
+            "request accepted (status {}) with a token {what}: {} {} {at}",
+            cur.status,
+            human_secs(gap),
+            if gap >= 0.0 { "after" } else { "before" }
+        ),
+        evidence: vec![ev("accepted use", cur)],
+        details: json!({ "state": what, "boundary": at.to_rfc3339(), "seconds_off": gap, "skew_seconds": skew })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        confidence: 3,
+    })
+}

@@ -1,0 +1,110 @@
+//! ip-drift: the token is seen from a new country / ASN / network prefix
+//! compared with its first use. Changes between two located uses closer than
+//! `min_distance_km` are ignored (wifi <-> cellular in one city), and
+//! prefixes are compared only within one address family (a v4/v6 flip of a
+//! dual-stack client is not drift by itself).
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::{ev, haversine_km, place_name, Hit};
+use crate::engine::state::TokenState;
+use crate::model::Use;
+use crate::rules::{Exceptions, IpDriftParams, Place};
+
+/// The network prefix of an address, as a number (v4 /p, v6 /p).
+pub fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> (u8, u128) {
+    match ip {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a) as u128;
+            let mask = if v4 == 0 {
+                0
+            } else {
+                (u32::MAX << (32 - v4.min(32))) as u128
+            };
+            (4, bits & mask)
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let mask = if v6 == 0 {
+                0
+            } else {
+                u128::MAX << (128 - v6.min(128))
+            };
+            (6, bits & mask)
+        }
+    }
+}
+
+/// The key of a use's place for concurrent-use.
+pub fn place_key(u: &Use, by: Place) -> Option<u64> {
+    let fold = |x: u128| (x as u64) ^ ((x >> 64) as u64).rotate_left(17);
+    let ip = u.ip?;
+    Some(match by {
+        Place::Ip => fold(prefix_of(ip, 32, 128).1) ^ 1,
+        Place::Prefix => fold(prefix_of(ip, 24, 48).1) ^ 2,
+        Place::Asn => match u.geo.as_ref().and_then(|g| g.asn) {
+            Some(a) => (a as u64) | (1 << 62),
+            None => fold(prefix_of(ip, 24, 48).1) ^ 2,
+        },
+    })
+}
+
+pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Use) -> Option<Hit> {
+    let base = &st.first;
+    if exc.source(cur) {
+        return None;
+    }
+    let (bg, cg) = (base.geo.as_deref(), cur.geo.as_deref());
+    if let (Some(a), Some(b)) = (bg.and_then(|g| g.located()), cg.and_then(|g| g.located())) {
+        let near =
+            haversine_km(a, b) - bg.map_or(0.0, |g| g.radius_km) - cg.map_or(0.0, |g| g.radius_km);
+        if near <= p.min_distance_km {
+            return None;
+        }
+    }
+    let mut changed = Vec::new();
+    for a in &p.attributes {
+        let diff = match a.as_str() {
+            "country" => differs(
+                bg.and_then(|g| g.country.as_deref()),
+                cg.and_then(|g| g.country.as_deref()),
+            ),
+            "asn" => differs(bg.and_then(|g| g.asn), cg.and_then(|g| g.asn)),
+            "prefix" => match (base.ip, cur.ip) {
+                (Some(x), Some(y)) => {
+                    let (fx, px) = prefix_of(x, p.prefix_v4, p.prefix_v6);
+                    let (fy, py) = prefix_of(y, p.prefix_v4, p.prefix_v6);
+                    fx == fy && px != py
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if diff {
+            changed.push(a.clone());
+        }
+    }
+    if changed.is_empty() {
+        return None;
+    }
+    Some(Hit {
+        message: format!(
+            "token first used from {}, now from {} ({} changed)",
+            place_name(base),
+            place_name(cur),
+            changed.join(", ")
+        ),
+        evidence: vec![ev("first use", base), ev("this use", cur)],
+        details: json!({ "changed": changed })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        confidence: if changed.len() > 1 { 3 } else { 2 },
+    })
+}
+
+fn differs<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+    matches!((a, b), (Some(x), Some(y)) if x != y)
+}

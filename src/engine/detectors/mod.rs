@@ -1,0 +1,97 @@
+//! One file per detector kind. Each looks at the current event and the
+//! token's state (before this event updates it) and may return a [`Hit`];
+//! scope, exceptions, dedup and the finding itself are the engine's job.
+
+mod concurrent;
+mod expired;
+mod forged;
+mod ip_drift;
+mod revoked;
+mod travel;
+mod ua_drift;
+
+pub use ip_drift::place_key;
+pub use travel::haversine_km;
+
+use serde_json::{Map, Value};
+
+use super::revocations::RevocationView;
+use super::state::TokenState;
+use crate::model::{AccessEvent, Evidence, Use};
+use crate::rules::{Detector, Rule};
+
+/// A detector's verdict before it becomes a finding.
+#[derive(Debug)]
+pub struct Hit {
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    pub details: Map<String, Value>,
+    /// OCSF confidence_id: 1 low, 2 medium, 3 high.
+    pub confidence: u8,
+}
+
+pub struct Ctx<'a> {
+    pub revocations: &'a RevocationView,
+}
+
+/// Run the rule's detector. `st` is `None` on a token's first use.
+pub fn evaluate(
+    rule: &Rule,
+    st: Option<&TokenState>,
+    ev: &AccessEvent,
+    cur: &Use,
+    ctx: &Ctx<'_>,
+) -> Option<Hit> {
+    let tok = ev.token.as_deref()?;
+    match &rule.detector {
+        Detector::ForgedToken { verdicts } => forged::check(verdicts, tok, cur),
+        Detector::ExpiredUse { skew_secs } => expired::check(*skew_secs, tok, cur),
+        Detector::RevokedUse {
+            grace_secs,
+            only_accepted,
+        } => revoked::check(*grace_secs, *only_accepted, ctx.revocations, tok, cur),
+        Detector::ImpossibleTravel(p) => travel::check(p, &rule.exceptions, st?, cur),
+        Detector::IpDrift(p) => ip_drift::check(p, &rule.exceptions, st?, cur),
+        Detector::UaDrift(p) => ua_drift::check(p, st?, cur),
+        Detector::ConcurrentUse {
+            min_distinct,
+            by,
+            window_secs,
+        } => concurrent::check(*min_distinct, *by, *window_secs, &rule.exceptions, st?, cur),
+    }
+}
+
+pub(crate) fn ev(role: &'static str, u: &Use) -> Evidence {
+    Evidence {
+        role,
+        used: u.clone(),
+    }
+}
+
+pub(crate) fn place_name(u: &Use) -> String {
+    let ip = u.ip.map(|i| i.to_string()).unwrap_or_else(|| "?".into());
+    match &u.geo {
+        Some(g) => {
+            let city = g.city.as_deref().unwrap_or("?");
+            let cc = g.country.as_deref().unwrap_or("?");
+            match g.asn {
+                Some(a) => format!("{ip} ({city}, {cc}, AS{a})"),
+                None => format!("{ip} ({city}, {cc})"),
+            }
+        }
+        None => ip,
+    }
+}
+
+pub(crate) fn human_secs(s: f64) -> String {
+    let s = s.abs();
+    if s < 120.0 {
+        format!("{s:.0}s")
+    } else if s < 7200.0 {
+        format!("{:.0}m", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1}h", s / 3600.0)
+    } else {
+        format!("{:.1}d", s / 86_400.0)
+    }
+}

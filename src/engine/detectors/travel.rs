@@ -1,0 +1,82 @@
+//! impossible-travel: two uses of one token whose distance (minus both
+//! accuracy radii) over the time between them needs a speed above the limit.
+
+use serde_json::json;
+
+use super::{ev, place_name, Hit};
+use crate::engine::state::TokenState;
+use crate::model::Use;
+use crate::rules::{Exceptions, TravelParams};
+
+/// Great-circle distance in km.
+pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().min(1.0).asin()
+}
+
+pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Use) -> Option<Hit> {
+    let prev = st.last_located.as_ref()?;
+    let (g1, g2) = (prev.geo.as_deref()?, cur.geo.as_deref()?);
+    let raw = haversine_km(g1.located()?, g2.located()?);
+    let dist = (raw - g1.radius_km - g2.radius_km).max(0.0);
+    if dist <= p.min_distance_km || exc.source(prev) {
+        return None;
+    }
+    let secs = prev.time.secs_until(cur.time).abs();
+    let speed = if secs > 0.0 {
+        dist / (secs / 3600.0)
+    } else {
+        f64::INFINITY
+    };
+    if speed <= p.max_speed_kmh {
+        return None;
+    }
+    let speed_txt = if speed.is_finite() {
+        format!("{speed:.0} km/h")
+    } else {
+        "simultaneous".into()
+    };
+    Some(Hit {
+        message: format!(
+            "token used from {} then {} {} later: {:.0} km apart (after accuracy radii), {}",
+            place_name(prev),
+            place_name(cur),
+            super::human_secs(secs),
+            dist,
+            speed_txt
+        ),
+        evidence: vec![ev("previous use", prev), ev("this use", cur)],
+        details: json!({
+            "distance_km": (dist * 10.0).round() / 10.0,
+            "raw_distance_km": (raw * 10.0).round() / 10.0,
+            "seconds_between": secs,
+            "speed_kmh": if speed.is_finite() { json!((speed * 10.0).round() / 10.0) } else { json!(null) },
+            "max_speed_kmh": p.max_speed_kmh,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+        confidence: if speed > 5.0 * p.max_speed_kmh { 3 } else { 2 },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::haversine_km;
+
+    #[test]
+    fn known_distances() {
+        let london = (51.5142, -0.0931);
+        let ny = (40.7128, -74.006);
+        let d = haversine_km(london, ny);
+        assert!((d - 5570.0).abs() < 20.0, "{d}");
+        assert_eq!(haversine_km(london, london), 0.0);
+    }
+}

@@ -1,0 +1,50 @@
+//! ua-drift: the token's client changes family or OS compared with its first
+//! use, or moves from a browser/app to a script client (curl, requests...).
+//! A browser's version bump is not drift.
+
+use serde_json::json;
+
+use super::{ev, Hit};
+use crate::engine::state::TokenState;
+use crate::engine::ua::{classify, UaKind};
+use crate::model::Use;
+use crate::rules::UaDriftParams;
+
+pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Use) -> Option<Hit> {
+    let base = &st.first;
+    let (a, b) = (base.user_agent.as_deref()?, cur.user_agent.as_deref()?);
+    if a == b {
+        return None;
+    }
+    let (ca, cb) = (classify(a), classify(b));
+    let to_script = p.on_script_client && ca.kind != UaKind::Script && cb.kind == UaKind::Script;
+    let family =
+        p.on_family && !ca.family.is_empty() && !cb.family.is_empty() && ca.family != cb.family;
+    let os = p.on_os && !ca.os.is_empty() && !cb.os.is_empty() && ca.os != cb.os;
+    if !(to_script || family || os) {
+        return None;
+    }
+    let what = if to_script {
+        format!(
+            "moved from a {:?} ({}) to a script client ({})",
+            ca.kind, ca.family, cb.family
+        )
+        .to_lowercase()
+    } else if family {
+        format!("changed family {} -> {}", ca.family, cb.family)
+    } else {
+        format!("changed OS {} -> {}", ca.os, cb.os)
+    };
+    Some(Hit {
+        message: format!("token's user agent {what}"),
+        evidence: vec![ev("first use", base), ev("this use", cur)],
+        details: json!({
+            "from": {"family": ca.family, "os": ca.os, "kind": format!("{:?}", ca.kind).to_lowercase()},
+            "to": {"family": cb.family, "os": cb.os, "kind": format!("{:?}", cb.kind).to_lowercase()},
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+        confidence: if to_script { 3 } else { 2 },
+    })
+}

@@ -1,0 +1,303 @@
+//! THE core: synchronous, deterministic, no I/O, no wall clock. Events go in
+//! (`observe`), are held in a reorder buffer until the watermark passes them,
+//! then run through every rule against per-token state; findings come out.
+//! Time comes only from events; state expires only on watermarks.
+
+pub mod detectors;
+mod reorder;
+pub mod revocations;
+pub mod state;
+pub mod ua;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{AccessEvent, EventTime, Finding, Use};
+use crate::rules::{Detector, RuleSet};
+use detectors::{place_key, Ctx};
+use reorder::Reorder;
+pub use revocations::RevocationView;
+pub use state::{Evictions, StateLimits};
+use state::{States, TokenState};
+
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// How far out of order events may arrive and still be judged in order.
+    pub allowed_lateness_secs: i64,
+    pub limits: StateLimits,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            allowed_lateness_secs: 5,
+            limits: StateLimits::default(),
+        }
+    }
+}
+
+/// Counters an operator reads (summary, metrics).
+#[derive(Default, Debug, Clone, PartialEq)]
+pub struct EngineStats {
+    pub events: u64,
+    pub without_token: u64,
+    /// Arrived behind the watermark: judged at once, possibly out of order.
+    pub late: u64,
+    pub findings: u64,
+    pub suppressed_by_dedup: u64,
+    pub tracked_tokens: usize,
+    /// Events waiting in the reorder buffer.
+    pub buffered: usize,
+    pub evictions: Evictions,
+}
+
+pub struct Engine {
+    rules: Arc<RuleSet>,
+    cfg: EngineConfig,
+    revocations: Arc<RevocationView>,
+    states: States,
+    buffer: Reorder,
+    max_seen: EventTime,
+    watermark: EventTime,
+    stats: EngineStats,
+    keep_recent_secs: i64,
+    /// The place kinds concurrent-use rules count by.
+    places: Vec<crate::rules::Place>,
+}
+
+impl Engine {
+    pub fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig) -> Self {
+        let keep_recent_secs = rules.max_window_secs();
+        let mut places = Vec::new();
+        for r in &rules.rules {
+            if let Detector::ConcurrentUse { by, .. } = r.detector {
+                if !places.contains(&by) {
+                    places.push(by);
+                }
+            }
+        }
+        Engine {
+            rules,
+            cfg,
+            revocations,
+            states: States::new(cfg.limits),
+            buffer: Reorder::default(),
+            max_seen: EventTime::MIN,
+            watermark: EventTime::MIN,
+            stats: EngineStats::default(),
+            keep_recent_secs,
+            places,
+        }
+    }
+
+    /// Replace the revocation view (stream: the feed updated it).
+    pub fn set_revocations(&mut self, v: Arc<RevocationView>) {
+        self.revocations = v;
+    }
+
+    pub fn watermark(&self) -> EventTime {
+        self.watermark
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats.clone();
+        s.tracked_tokens = self.states.len();
+        s.buffered = self.buffer.len();
+        s.evictions = self.states.evicted;
+        s
+    }
+
+    /// Take one event; returns the findings of every event it releases.
+    pub fn observe(&mut self, ev: AccessEvent) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.stats.events += 1;
+        if ev.time < self.watermark {
+            self.stats.late += 1;
+            self.process(ev, &mut out);
+            return out;
+        }
+        if ev.time > self.max_seen {
+            self.max_seen = ev.time;
+        }
+        self.buffer.push(ev);
+        let wm = self.max_seen.minus_secs(self.cfg.allowed_lateness_secs);
+        self.release(wm, &mut out);
+        out
+    }
+
+    /// Move the watermark forward (idle input, periodic ticks).
+    pub fn advance_to(&mut self, wm: EventTime) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.release(wm, &mut out);
+        out
+    }
+
+    /// End of input: judge everything still buffered. State is kept (it
+    /// expires on watermarks only, so a stream can go on).
+    pub fn drain(&mut self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.buffer.pop_until(EventTime::MAX) {
+            self.process(ev, &mut out);
+        }
+        out
+    }
+
+    fn release(&mut self, wm: EventTime, out: &mut Vec<Finding>) {
+        if wm <= self.watermark {
+            return;
+        }
+        while let Some(ev) = self.buffer.pop_until(wm) {
+            self.process(ev, out);
+        }
+        self.watermark = wm;
+        self.states.expire(wm);
+    }
+
+    fn process(&mut self, ev: AccessEvent, out: &mut Vec<Finding>) {
+        let Some(tok) = ev.token.clone() else {
+            self.stats.without_token += 1;
+            return;
+        };
+        let cur = Use::of(&ev);
+        let deadline = self.states.deadline(&tok, ev.time);
+        let (keep, places) = (self.keep_recent_secs, self.places.clone());
+        let rules = self.rules.clone();
+        // Concurrency needs the current place in the window before judging.
+        if let Some(st) = self.states.get_mut(&tok.key) {
+            update_recent(st, &cur, keep, &places);
+        }
+        let ctx = Ctx {
+            revocations: &self.revocations,
+        };
+        let st = self.states.get_mut(&tok.key);
+        let st_ref: Option<&TokenState> = st.map(|s| &*s);
+        let mut hits = Vec::new();
+        for (i, rule) in rules.rules.iter().enumerate() {
+            if !rule.scope.matches(&ev, &tok) || rule.exceptions.principal(&tok) {
+                continue;
+            }
+            if matches!(
+                rule.detector,
+                Detector::ForgedToken { .. } | Detector::ExpiredUse { .. }
+            ) && rule.exceptions.source(&cur)
+            {
+                continue;
+            }
+            if let Some(h) = detectors::evaluate(rule, st_ref, &ev, &cur, &ctx) {
+                hits.push((i, h));
+            }
+        }
+        match self.states.get_mut(&tok.key) {
+            Some(st) => {
+                st.uses = st.uses.saturating_add(1);
+                if cur.geo.as_ref().is_some_and(|g| g.located().is_some()) {
+                    st.last_located = Some(cur.clone());
+                }
+                st.last_seen = st.last_seen.max(ev.time);
+                st.deadline = st.deadline.max(deadline);
+            }
+            None => {
+                let located = cur.geo.as_ref().is_some_and(|g| g.located().is_some());
+                let mut st = TokenState {
+                    token: tok.clone(),
+                    last_located: located.then(|| cur.clone()),
+                    first: cur.clone(),
+                    recent: Vec::new(),
+                    last_seen: ev.time,
+                    deadline,
+                    fired: Vec::new(),
+                    uses: 1,
+                };
+                update_recent(&mut st, &cur, keep, &places);
+                self.states.insert(st);
+            }
+        }
+        for (i, h) in hits {
+            self.emit(i, h, &ev, out);
+        }
+    }
+
+    fn emit(&mut self, i: usize, h: detectors::Hit, ev: &AccessEvent, out: &mut Vec<Finding>) {
+        let rule = &self.rules.rules[i];
+        let tok = ev.token.clone().expect("only token events are judged");
+        if let Some(st) = self.states.get_mut(&tok.key) {
+            let idx = i as u16;
+            match st.fired.iter_mut().find(|(r, _)| *r == idx) {
+                Some((_, t)) if ev.time < t.plus_secs(rule.dedup_secs) && ev.time >= *t => {
+                    self.stats.suppressed_by_dedup += 1;
+                    return;
+                }
+                Some((_, t)) => *t = ev.time,
+                None => st.fired.push((idx, ev.time)),
+            }
+        }
+        self.stats.findings += 1;
+        out.push(Finding {
+            uid: finding_uid(&rule.id, &tok.id.display_id(), ev.time),
+            rule_id: rule.id.clone(),
+            rule_title: rule.title.clone(),
+            severity: rule.severity,
+            techniques: rule.techniques.clone(),
+            response: rule.response,
+            time: ev.time,
+            token: tok,
+            message: h.message,
+            confidence: rule.confidence.unwrap_or(h.confidence),
+            evidence: h.evidence,
+            details: h.details,
+        });
+    }
+}
+
+/// Keep the latest use per place inside the window, for each place kind a
+/// rule counts by.
+fn update_recent(st: &mut TokenState, cur: &Use, keep_secs: i64, places: &[crate::rules::Place]) {
+    if keep_secs <= 0 {
+        return;
+    }
+    let from = cur.time.minus_secs(keep_secs);
+    st.recent.retain(|(_, _, u)| u.time >= from);
+    for &by in places {
+        let Some(k) = place_key(cur, by) else {
+            continue;
+        };
+        match st
+            .recent
+            .iter_mut()
+            .find(|(p, key, _)| *p == by && *key == k)
+        {
+            Some(e) if e.2.time <= cur.time => e.2 = cur.clone(),
+            Some(_) => {}
+            None => st.recent.push((by, k, cur.clone())),
+        }
+        if st.recent.len() > 64 {
+            st.recent.remove(0);
+        }
+    }
+}
+
+/// Deterministic finding id: the same rule, token and triggering event time
+/// give the same id in replay, stream and retries. UUID-shaped (v8).
+pub fn finding_uid(rule: &str, token: &str, t: EventTime) -> String {
+    let mut h = Sha256::new();
+    h.update(rule.as_bytes());
+    h.update([0]);
+    h.update(token.as_bytes());
+    h.update([0]);
+    h.update(t.0.to_le_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}

@@ -1,0 +1,164 @@
+//! Per-token state, bounded two ways: an event-time deadline (the token's
+//! `exp` plus a margin, or an idle TTL) enforced by watermarks, and a cap on
+//! the number of tokens (the earliest deadline is evicted first). Both kinds
+//! of eviction are counted. Keys are keyed 128-bit hashes, so a plain fast
+//! hasher over them is safe from collision attacks.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::model::{EventTime, TokenInfo, TokenKey, Use};
+use crate::rules::Place;
+
+/// Hasher for [`TokenKey`]s: they are already uniformly random (keyed PRF
+/// output), so the first 8 bytes are the hash.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
+type Map<V> = HashMap<TokenKey, V, BuildHasherDefault<KeyHasher>>;
+
+/// What the engine remembers of one token.
+pub struct TokenState {
+    pub token: Arc<TokenInfo>,
+    /// The first use: the baseline for drift.
+    pub first: Use,
+    /// The latest use with a location: one end of a travel.
+    pub last_located: Option<Use>,
+    /// Latest use per distinct place inside the concurrency window, for
+    /// each place kind a rule counts by.
+    pub recent: Vec<(Place, u64, Use)>,
+    pub last_seen: EventTime,
+    pub deadline: EventTime,
+    /// (rule index, time it last fired), for dedup.
+    pub fired: Vec<(u16, EventTime)>,
+    pub uses: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct StateLimits {
+    pub max_tokens: usize,
+    pub idle_ttl_secs: i64,
+    pub exp_margin_secs: i64,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            max_tokens: 1_000_000,
+            idle_ttl_secs: 86_400,
+            exp_margin_secs: 300,
+        }
+    }
+}
+
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evictions {
+    pub ttl: u64,
+    pub cap: u64,
+}
+
+pub struct States {
+    map: Map<TokenState>,
+    /// (deadline, key) entries, possibly stale: checked against the map.
+    queue: BinaryHeap<Reverse<(EventTime, TokenKey)>>,
+    limits: StateLimits,
+    pub evicted: Evictions,
+}
+
+impl States {
+    pub fn new(limits: StateLimits) -> Self {
+        States {
+            map: Map::default(),
+            queue: BinaryHeap::new(),
+            limits,
+            evicted: Evictions::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A token's state. A caller that moves `deadline` later needs nothing
+    /// else: the queue keeps the old entry, and when it is popped the live
+    /// deadline is checked and the entry re-queued.
+    pub fn get_mut(&mut self, k: &TokenKey) -> Option<&mut TokenState> {
+        self.map.get_mut(k)
+    }
+
+    /// The deadline of a token last seen at `t`.
+    pub fn deadline(&self, tok: &TokenInfo, t: EventTime) -> EventTime {
+        let idle = t.plus_secs(self.limits.idle_ttl_secs);
+        match tok.exp {
+            Some(exp) => idle
+                .min(EventTime::from_secs(exp).plus_secs(self.limits.exp_margin_secs))
+                .max(t),
+            None => idle,
+        }
+    }
+
+    /// Insert a new token's state, evicting by cap first when full.
+    pub fn insert(&mut self, st: TokenState) {
+        while self.map.len() >= self.limits.max_tokens.max(1) {
+            if !self.evict_earliest(None) {
+                break;
+            }
+        }
+        self.queue.push(Reverse((st.deadline, st.token.key)));
+        self.map.insert(st.token.key, st);
+    }
+
+    /// Drop every token whose deadline is before the watermark.
+    pub fn expire(&mut self, wm: EventTime) {
+        while self.queue.peek().is_some_and(|Reverse((d, _))| *d < wm) {
+            self.evict_earliest(Some(wm));
+        }
+    }
+
+    /// Pop the earliest queue entry; evict its token if the entry is live
+    /// (and, with a watermark, expired). Returns false when the queue is empty.
+    fn evict_earliest(&mut self, wm: Option<EventTime>) -> bool {
+        let Some(Reverse((d, k))) = self.queue.pop() else {
+            return false;
+        };
+        let Some(s) = self.map.get(&k) else {
+            return true;
+        };
+        if s.deadline != d {
+            self.queue.push(Reverse((s.deadline, k)));
+            return true;
+        }
+        match wm {
+            Some(wm) if d >= wm => {
+                self.queue.push(Reverse((d, k)));
+                return true;
+            }
+            Some(_) => self.evicted.ttl += 1,
+            None => self.evicted.cap += 1,
+        }
+        self.map.remove(&k);
+        true
+    }
+}

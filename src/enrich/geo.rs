@@ -1,0 +1,252 @@
+//! GeoIP and ASN from MaxMind DB files: GeoIP2/GeoLite2 City and ASN, and the
+//! flat DB-IP Lite city schema (chosen by the database metadata or forced).
+//! Only the fields rules need are decoded. Private, loopback and other
+//! special addresses get no location, explicitly, without a lookup.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use maxminddb::Reader;
+use serde::Deserialize;
+
+use crate::model::{AccessEvent, Geo};
+use crate::token::TwoGenCache;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeoSchema {
+    /// From the database's `database_type`.
+    Auto,
+    /// GeoIP2 / GeoLite2 City (nested `location`, `city.names`, `country`).
+    Geoip2,
+    /// DB-IP Lite city, flat (`latitude`, `longitude`, `city`, `country_code`).
+    Dbip,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    #[error("cannot open GeoIP database {path}: {why}")]
+    Open { path: String, why: String },
+    #[error("{path} is a {found:?} database, expected {expected}")]
+    Kind {
+        path: String,
+        found: String,
+        expected: &'static str,
+    },
+}
+
+#[derive(Deserialize, Default)]
+struct Names<'a> {
+    #[serde(borrow, default)]
+    en: Option<&'a str>,
+}
+#[derive(Deserialize, Default)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    names: Names<'a>,
+}
+#[derive(Deserialize, Default)]
+struct Country<'a> {
+    #[serde(borrow, default)]
+    iso_code: Option<&'a str>,
+}
+#[derive(Deserialize, Default)]
+struct Location {
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    accuracy_radius: Option<u16>,
+}
+#[derive(Deserialize)]
+struct Geoip2City<'a> {
+    #[serde(borrow, default)]
+    city: Named<'a>,
+    #[serde(borrow, default)]
+    country: Country<'a>,
+    #[serde(default)]
+    location: Location,
+}
+#[derive(Deserialize)]
+struct DbipCity<'a> {
+    #[serde(borrow, default)]
+    city: Option<&'a str>,
+    #[serde(borrow, default)]
+    country_code: Option<&'a str>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+}
+#[derive(Deserialize)]
+struct Asn<'a> {
+    autonomous_system_number: Option<u32>,
+    #[serde(borrow, default)]
+    autonomous_system_organization: Option<&'a str>,
+}
+
+/// The opened databases, shared by every worker.
+pub struct GeoDb {
+    city: Option<(Reader<Vec<u8>>, GeoSchema)>,
+    asn: Option<Reader<Vec<u8>>>,
+    /// Sources to credit in reports (DB-IP Lite requires attribution).
+    pub attribution: Vec<String>,
+}
+
+fn open(path: &Path) -> Result<Reader<Vec<u8>>, GeoError> {
+    Reader::open_readfile(path).map_err(|e| GeoError::Open {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })
+}
+
+impl GeoDb {
+    pub fn open(
+        city: Option<&Path>,
+        asn: Option<&Path>,
+        schema: GeoSchema,
+    ) -> Result<Self, GeoError> {
+        let mut attribution = Vec::new();
+        let city = match city {
+            Some(p) => {
+                let r = open(p)?;
+                let t = r.metadata().database_type.to_ascii_lowercase();
+                let s = match schema {
+                    GeoSchema::Auto if t.contains("dbip") || t.contains("db-ip") => GeoSchema::Dbip,
+                    GeoSchema::Auto => GeoSchema::Geoip2,
+                    s => s,
+                };
+                if t.contains("asn") && !t.contains("city") {
+                    return Err(GeoError::Kind {
+                        path: p.display().to_string(),
+                        found: t,
+                        expected: "a city database",
+                    });
+                }
+                if s == GeoSchema::Dbip {
+                    attribution
+                        .push("IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0".to_string());
+                }
+                Some((r, s))
+            }
+            None => None,
+        };
+        let asn = asn.map(open).transpose()?;
+        Ok(GeoDb {
+            city,
+            asn,
+            attribution,
+        })
+    }
+
+    pub fn has_city(&self) -> bool {
+        self.city.is_some()
+    }
+
+    /// Look an address up (uncached). `None` for special addresses and
+    /// addresses no database knows.
+    pub fn lookup(&self, ip: IpAddr) -> Option<Geo> {
+        if is_special(ip) {
+            return None;
+        }
+        let mut g = Geo::default();
+        let mut found = false;
+        if let Some((r, schema)) = &self.city {
+            if let Ok(res) = r.lookup(ip) {
+                found |= decode_city(&res, *schema, &mut g);
+            }
+        }
+        if let Some(r) = &self.asn {
+            if let Ok(Ok(Some(a))) = r.lookup(ip).map(|res| res.decode::<Asn>()) {
+                g.asn = a.autonomous_system_number;
+                g.as_org = a.autonomous_system_organization.map(Into::into);
+                found |= g.asn.is_some();
+            }
+        }
+        found.then_some(g)
+    }
+}
+
+fn decode_city(res: &maxminddb::LookupResult<'_, Vec<u8>>, schema: GeoSchema, g: &mut Geo) -> bool {
+    match schema {
+        GeoSchema::Dbip => match res.decode::<DbipCity>() {
+            Ok(Some(c)) => {
+                g.lat = c.latitude;
+                g.lon = c.longitude;
+                g.city = c.city.map(Into::into);
+                g.country = c.country_code.map(Into::into);
+                true
+            }
+            _ => false,
+        },
+        _ => match res.decode::<Geoip2City>() {
+            Ok(Some(c)) => {
+                g.lat = c.location.latitude;
+                g.lon = c.location.longitude;
+                g.radius_km = c.location.accuracy_radius.map(f64::from).unwrap_or(0.0);
+                g.city = c.city.names.en.map(Into::into);
+                g.country = c.country.iso_code.map(Into::into);
+                true
+            }
+            _ => false,
+        },
+    }
+}
+
+/// Addresses that never have a location: private, loopback, link-local,
+/// unspecified, multicast, broadcast, CGNAT, ULA.
+pub fn is_special(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return is_special(IpAddr::V4(v4));
+            }
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// A worker's cached view of a [`GeoDb`].
+pub struct GeoLookup {
+    db: Arc<GeoDb>,
+    cache: TwoGenCache<IpAddr, Option<Arc<Geo>>>,
+}
+
+impl GeoLookup {
+    pub fn new(db: Arc<GeoDb>, cache_capacity: usize) -> Self {
+        GeoLookup {
+            db,
+            cache: TwoGenCache::new(cache_capacity),
+        }
+    }
+
+    pub fn lookup(&mut self, ip: IpAddr) -> Option<Arc<Geo>> {
+        if let Some(hit) = self.cache.get(&ip) {
+            return hit;
+        }
+        let g = self.db.lookup(ip).map(Arc::new);
+        self.cache.insert(ip, g.clone());
+        g
+    }
+
+    /// Fill `ev.geo` unless the event already carries it.
+    pub fn enrich(&mut self, ev: &mut AccessEvent) {
+        if ev.geo.is_none() {
+            if let Some(ip) = ev.client_ip {
+                ev.geo = self.lookup(ip);
+            }
+        }
+    }
+}

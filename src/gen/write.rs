@@ -1,0 +1,162 @@
+//! One generated request as a log line of each gateway profile.
+
+use std::io::Write;
+
+use super::{GenEvent, GenToken, ISSUER, KID};
+use crate::ingest::Profile;
+use crate::model::EventTime;
+
+/// JSON string body (quotes added by the caller's format string).
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        return s.into();
+    }
+    let q = serde_json::to_string(s).unwrap_or_default();
+    q[1..q.len() - 1].to_string().into()
+}
+
+fn claims(t: &GenToken, as_strings: bool) -> String {
+    let q = |n: i64| {
+        if as_strings {
+            format!("\"{n}\"")
+        } else {
+            n.to_string()
+        }
+    };
+    format!(
+        r#"{{"iss":"{ISSUER}","jti":"{}","sub":"{}","iat":{},"exp":{},"client_id":"{}","kid":"{KID}"}}"#,
+        t.jti,
+        t.sub,
+        q(t.iat),
+        q(t.exp),
+        t.client_id
+    )
+}
+
+fn rid(e: &GenEvent) -> String {
+    format!("{:08x}-{:04x}", e.seq, (e.t / 1000) as u16)
+}
+
+pub fn line(p: Profile, e: &GenEvent, out: &mut Vec<u8>) {
+    let ua = esc(&e.ua);
+    let raw = e.token.as_ref().and_then(|t| t.raw.as_deref());
+    let tok = e.token.as_deref();
+    let ms = e.t / 1000;
+    let iso = EventTime(e.t).to_rfc3339();
+    let r = match p {
+        Profile::Kong | Profile::Auto => {
+            let auth = match raw {
+                Some(r) => format!(r#","authorization":"Bearer {r}""#),
+                None if tok.is_some() => r#","authorization":"REDACTED""#.to_string(),
+                None => String::new(),
+            };
+            let jwt = match (tok, raw) {
+                (Some(t), None) => format!(r#","jwt":{}"#, claims(t, false)),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                r#"{{"started_at":{ms},"client_ip":"{}","request":{{"method":"{}","uri":"{}","size":{},"id":"{}","headers":{{"user-agent":"{ua}","host":"api.acme.example"{auth}}}}},"response":{{"status":{},"size":{}}},"route":{{"name":"{}"}},"service":{{"name":"{}-svc"}},"latencies":{{"request":12,"kong":1,"proxy":11}}{jwt}}}"#,
+                e.ip,
+                e.method,
+                e.path,
+                180,
+                rid(e),
+                e.status,
+                e.bytes,
+                e.route,
+                e.route
+            )
+        }
+        Profile::Envoy => {
+            let tail = match (tok, raw) {
+                (_, Some(r)) => format!(r#","authorization":"Bearer {r}""#),
+                (Some(t), None) => format!(r#","jwt":{}"#, claims(t, false)),
+                _ => String::new(),
+            };
+            let peer = match e.ip {
+                std::net::IpAddr::V6(a) => format!("[{a}]:443"),
+                a => format!("{a}:443"),
+            };
+            writeln!(
+                out,
+                r#"{{"start_time":"{iso}","method":"{}","path":"{}","protocol":"HTTP/1.1","response_code":{},"bytes_sent":{},"user_agent":"{ua}","downstream_remote_address":"{peer}","request_id":"{}","route_name":"{}","authority":"api.acme.example"{tail}}}"#,
+                e.method,
+                e.path,
+                e.status,
+                e.bytes,
+                rid(e),
+                e.route
+            )
+        }
+        Profile::AwsApigw => {
+            let c = tok
+                .map(|t| format!(r#","claims":{}"#, claims(t, true)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                r#"{{"requestId":"{}","sourceIp":"{}","userAgent":"{ua}","requestTimeEpoch":{ms},"httpMethod":"{}","resourcePath":"/{}","path":"{}","status":"{}","responseLength":"{}","apiId":"a1b2c3d4"{c}}}"#,
+                rid(e),
+                e.ip,
+                e.method,
+                e.route,
+                e.path,
+                e.status,
+                e.bytes
+            )
+        }
+        Profile::Traefik => {
+            let auth = raw
+                .map(|r| format!(r#","request_Authorization":"Bearer {r}""#))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                r#"{{"StartUTC":"{iso}","ClientHost":"{}","RequestMethod":"{}","RequestPath":"{}","DownstreamStatus":{},"DownstreamContentSize":{},"request_User-Agent":"{ua}","request_X-Request-Id":"{}","RouterName":"{}@file"{auth}}}"#,
+                e.ip,
+                e.method,
+                e.path,
+                e.status,
+                e.bytes,
+                rid(e),
+                e.route
+            )
+        }
+        Profile::Nginx => {
+            let tail = match (tok, raw) {
+                (_, Some(r)) => format!(r#","authorization":"Bearer {r}""#),
+                (Some(t), None) => format!(r#","jwt":{}"#, claims(t, true)),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                r#"{{"msec":{}.{:03},"remote_addr":"{}","method":"{}","uri":"{}","status":{},"bytes_sent":{},"user_agent":"{ua}","request_id":"{}","host":"api.acme.example"{tail}}}"#,
+                ms / 1000,
+                ms % 1000,
+                e.ip,
+                e.method,
+                e.path,
+                e.status,
+                e.bytes,
+                rid(e)
+            )
+        }
+        Profile::Tokenhound => {
+            let tail = match (tok, raw) {
+                (_, Some(r)) => format!(r#","token":"{r}""#),
+                (Some(t), None) => format!(r#","claims":{}"#, claims(t, false)),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                r#"{{"time":"{iso}","client_ip":"{}","user_agent":"{ua}","method":"{}","path":"{}","status":{},"request_id":"{}","gateway":"edge-1","bytes":{}{tail}}}"#,
+                e.ip,
+                e.method,
+                e.path,
+                e.status,
+                rid(e),
+                e.bytes
+            )
+        }
+    };
+    r.expect("writing to a Vec cannot fail");
+}

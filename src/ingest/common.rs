@@ -1,0 +1,200 @@
+//! Helpers every profile shares: client IP through trusted proxies, bearer
+//! extraction, error scrubbing (no token ever reaches a message), interning.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use super::IngestError;
+
+/// Parse `1.2.3.4`, `1.2.3.4:80`, `[::1]:80` or `::1`.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let t = s.trim();
+    t.parse::<IpAddr>()
+        .ok()
+        .or_else(|| t.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// The client address: the gateway's peer, unless the peer is a trusted
+/// proxy, in which case X-Forwarded-For is walked right to left and the first
+/// address that is not a trusted proxy wins.
+pub fn client_ip(peer: Option<&str>, xff: Option<&str>, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = peer.and_then(parse_ip);
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let (Some(p), Some(xff)) = (peer, xff) else {
+        return peer;
+    };
+    if !is_trusted(&p) {
+        return Some(p);
+    }
+    let mut best = p;
+    for hop in xff.rsplit(',') {
+        match parse_ip(hop) {
+            Some(ip) if is_trusted(&ip) => best = ip,
+            Some(ip) => return Some(ip),
+            None => break,
+        }
+    }
+    Some(best)
+}
+
+/// The token of an `Authorization: Bearer <token>` value; `None` for other
+/// schemes and for values gateways redact.
+pub fn bearer(auth: &str) -> Option<&str> {
+    let t = auth.trim();
+    let (scheme, rest) = t.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let tok = rest.trim();
+    if tok.is_empty() || tok.eq_ignore_ascii_case("redacted") || tok.chars().all(|c| c == '*') {
+        return None;
+    }
+    Some(tok)
+}
+
+/// Replace anything shaped like a JWT (`xxx.yyy.zzz` of base64url, 16+ chars)
+/// in a message with `<token redacted>`.
+pub fn scrub(msg: &str) -> String {
+    let is_b64 =
+        |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=';
+    let mut out = String::with_capacity(msg.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() >= 16 && word.matches('.').count() >= 2 && !word.starts_with('.') {
+            out.push_str("<token redacted>");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in msg.chars() {
+        if is_b64(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// A serde_json error without the values it may quote.
+pub fn json_err(profile: &'static str, e: serde_json::Error) -> IngestError {
+    let msg = e.to_string();
+    // serde_json quotes offending strings: `invalid type: string "..."`.
+    let why = match msg.find('"') {
+        Some(i) if e.is_data() => format!("{}<value> (column {})", &msg[..i], e.column()),
+        _ => scrub(&msg),
+    };
+    IngestError::Json { profile, why }
+}
+
+/// Shares one `Arc<str>` among equal strings (user agents, paths, methods),
+/// two generations so an attacker's unique strings cannot grow it unbounded.
+pub struct Interner {
+    young: HashSet<Arc<str>>,
+    old: HashSet<Arc<str>>,
+    cap: usize,
+}
+
+impl Interner {
+    pub fn new(cap: usize) -> Self {
+        Interner {
+            young: HashSet::new(),
+            old: HashSet::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Interned copy of `s`, cut to `max` bytes on a char boundary.
+    pub fn get(&mut self, s: &str, max: usize) -> Arc<str> {
+        let s = cut(s, max);
+        if let Some(a) = self.young.get(s) {
+            return a.clone();
+        }
+        let a = self.old.take(s).unwrap_or_else(|| Arc::from(s));
+        if self.young.len() >= self.cap {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(a.clone());
+        a
+    }
+}
+
+pub fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xff_only_through_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // untrusted peer: XFF ignored (spoofable)
+        assert_eq!(
+            client_ip(Some("8.8.8.8"), Some("1.1.1.1"), &trusted),
+            ip("8.8.8.8")
+        );
+        // trusted peer: rightmost untrusted hop
+        assert_eq!(
+            client_ip(
+                Some("10.0.0.5:443"),
+                Some("6.6.6.6, 1.1.1.1, 10.1.1.1"),
+                &trusted
+            ),
+            ip("1.1.1.1")
+        );
+        // all trusted: leftmost trusted seen
+        assert_eq!(
+            client_ip(Some("10.0.0.5"), Some("10.9.9.9"), &trusted),
+            ip("10.9.9.9")
+        );
+        // garbage hop stops the walk
+        assert_eq!(
+            client_ip(Some("10.0.0.5"), Some("1.1.1.1, junk"), &trusted),
+            ip("10.0.0.5")
+        );
+        assert_eq!(
+            client_ip(Some("[2001:db8::1]:80"), None, &[]),
+            ip("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn bearer_and_scrub() {
+        assert_eq!(bearer("Bearer abc.def.ghi"), Some("abc.def.ghi"));
+        assert_eq!(bearer("bearer  x"), Some("x"));
+        assert_eq!(bearer("Bearer REDACTED"), None);
+        assert_eq!(bearer("Basic dXNlcg=="), None);
+        let m = scrub("bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln here");
+        assert_eq!(m, "bad token <token redacted> here");
+        assert_eq!(scrub("1.2.3.4 ok"), "1.2.3.4 ok");
+    }
+
+    #[test]
+    fn interner_shares_and_caps() {
+        let mut i = Interner::new(2);
+        let a = i.get("curl/8", 100);
+        let b = i.get("curl/8", 100);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&*i.get("ééé", 3), "é");
+        for n in 0..100 {
+            i.get(&n.to_string(), 10);
+        }
+        assert!(i.young.len() + i.old.len() <= 4);
+    }
+}

@@ -1,0 +1,184 @@
+//! The record every profile parser fills, borrowed from the line, and small
+//! serde helpers for the shapes gateways use (header arrays, numbers as
+//! strings).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::model::{EventTime, Geo};
+use crate::token::RawClaims;
+
+pub type Str<'a> = Cow<'a, str>;
+
+/// One request as a profile parser reads it, before the common finishing.
+#[derive(Default, Debug)]
+pub struct Parsed<'a> {
+    pub time: EventTime,
+    /// The gateway's own view of the peer (may be a proxy).
+    pub peer: Option<Str<'a>>,
+    pub xff: Option<Str<'a>>,
+    pub user_agent: Option<Str<'a>>,
+    pub method: Option<Str<'a>>,
+    pub path: Option<Str<'a>>,
+    pub status: u16,
+    pub request_id: Option<Str<'a>>,
+    pub gateway: Option<Str<'a>>,
+    pub bytes: Option<u64>,
+    pub claims: Option<RawClaims<'a>>,
+    /// The Authorization header value, when the gateway kept it.
+    pub authorization: Option<Str<'a>>,
+    /// A raw token given on its own (tokenhound profile).
+    pub raw_token: Option<Str<'a>>,
+    /// Claims logged as strings (AWS, nginx): accept numeric strings.
+    pub lenient_claims: bool,
+    /// Pre-enriched geo (tokenhound profile only).
+    pub geo: Option<Geo>,
+}
+
+/// A header that may be logged as a string or an array of strings: keeps the
+/// first (Kong) or, for X-Forwarded-For, all joined with commas.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Header<'a>(pub Option<Str<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Header<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Header<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Header(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Header(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Header(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut all: Option<String> = None;
+                while let Some(s) = seq.next_element::<Cow<'de, str>>()? {
+                    match &mut all {
+                        None => all = Some(s.into_owned()),
+                        Some(a) => {
+                            a.push_str(", ");
+                            a.push_str(&s);
+                        }
+                    }
+                }
+                Ok(Header(all.map(Cow::Owned)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number that a log may write as a JSON number or a string ("200", "-").
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Num(pub Option<f64>);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a numeric string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(Some(v as f64)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(Some(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                Ok(Num(Some(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
+                Ok(Num(None))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                let t = v.trim();
+                if t.is_empty() || t == "-" {
+                    return Ok(Num(None));
+                }
+                t.parse::<f64>()
+                    .map(|n| Num(Some(n)))
+                    .map_err(|_| E::custom("expected a number"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Num {
+    pub fn status(self) -> u16 {
+        self.0
+            .filter(|n| (0.0..1000.0).contains(n))
+            .map(|n| n as u16)
+            .unwrap_or(0)
+    }
+    pub fn bytes(self) -> Option<u64> {
+        self.0
+            .filter(|n| *n >= 0.0 && n.is_finite())
+            .map(|n| n as u64)
+    }
+}
+
+/// A timestamp: RFC 3339 string, or epoch number (s, ms, us, ns).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeVal<'a> {
+    Num(f64),
+    Str(Str<'a>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TimeVal<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TimeVal<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a timestamp")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(TimeVal::Num(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(TimeVal::Num(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(TimeVal::Num(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(TimeVal::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TimeVal::Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl TimeVal<'_> {
+    pub fn to_time(
+        &self,
+        profile: &'static str,
+        field: &'static str,
+    ) -> Result<EventTime, super::IngestError> {
+        let r = match self {
+            TimeVal::Num(n) => EventTime::from_epoch_number(*n),
+            TimeVal::Str(s) => EventTime::parse(s),
+        };
+        r.map_err(|e| super::IngestError::BadValue {
+            profile,
+            field,
+            value: e.to_string(),
+        })
+    }
+}

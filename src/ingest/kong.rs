@@ -1,0 +1,132 @@
+//! Kong logging plugins (http-log, file-log, kafka-log): one JSON object or a
+//! JSON array of them per line. Kong redacts `Authorization`; claims come from
+//! a top-level `jwt` object added with `custom_fields_by_lua` (README).
+
+use serde::Deserialize;
+
+use super::common::json_err;
+use super::fields::{Header, Num, Parsed, Str, TimeVal};
+use super::IngestError;
+use crate::token::RawClaims;
+
+const P: &str = "kong";
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    #[serde(borrow)]
+    Many(Vec<Line<'a>>),
+    One(Box<Line<'a>>),
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    started_at: Option<TimeVal<'a>>,
+    #[serde(borrow)]
+    client_ip: Option<Str<'a>>,
+    #[serde(borrow)]
+    request: Option<Request<'a>>,
+    #[serde(default)]
+    response: Option<Response>,
+    #[serde(borrow, default)]
+    service: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    jwt: Option<RawClaims<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Request<'a> {
+    #[serde(borrow)]
+    method: Option<Str<'a>>,
+    #[serde(borrow)]
+    uri: Option<Str<'a>>,
+    #[serde(default)]
+    size: Num,
+    #[serde(borrow, default)]
+    id: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    headers: Headers<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Headers<'a> {
+    #[serde(borrow, rename = "user-agent", default)]
+    user_agent: Header<'a>,
+    #[serde(borrow, default)]
+    authorization: Header<'a>,
+    #[serde(borrow, rename = "x-forwarded-for", default)]
+    xff: Header<'a>,
+    #[serde(borrow, rename = "x-request-id", default)]
+    request_id: Header<'a>,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    #[serde(default)]
+    status: Num,
+    #[serde(default)]
+    size: Num,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    name: Option<Str<'a>>,
+}
+
+pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), IngestError> {
+    let parsed: OneOrMany<'a> = serde_json::from_slice(line).map_err(|e| {
+        // untagged errors are vague: re-parse as one object for the reason
+        match serde_json::from_slice::<Line<'a>>(line) {
+            Err(e1) => json_err(P, e1),
+            Ok(_) => json_err(P, e),
+        }
+    })?;
+    match parsed {
+        OneOrMany::One(l) => out.push(convert(*l)?),
+        OneOrMany::Many(v) => {
+            for l in v {
+                out.push(convert(l)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
+    let time = l
+        .started_at
+        .ok_or(IngestError::Missing {
+            profile: P,
+            field: "started_at",
+        })?
+        .to_time(P, "started_at")?;
+    let req = l.request.ok_or(IngestError::Missing {
+        profile: P,
+        field: "request",
+    })?;
+    let path = req.uri.map(|u| match u.find('?') {
+        Some(i) => Str::Owned(u[..i].to_string()),
+        None => u,
+    });
+    let resp = l.response.unwrap_or(Response {
+        status: Num(None),
+        size: Num(None),
+    });
+    Ok(Parsed {
+        time,
+        peer: l.client_ip,
+        xff: req.headers.xff.0,
+        user_agent: req.headers.user_agent.0,
+        method: req.method,
+        path,
+        status: resp.status.status(),
+        request_id: req.id.or(req.headers.request_id.0),
+        gateway: l.service.and_then(|s| s.name),
+        bytes: resp.size.bytes().or(req.size.bytes()),
+        claims: l.jwt,
+        authorization: req.headers.authorization.0,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,111 @@
+//! Ingest: one raw log line (bytes) to [`AccessEvent`]s. One module per
+//! gateway profile turns the line into a [`Parsed`] record; [`Ingestor`]
+//! finishes it: client IP (trusted proxies), field caps, string interning,
+//! and the token (claims or raw JWT, via [`crate::token`]). Never panics on
+//! any input; every error names what was wrong and never quotes a token.
+
+mod aws;
+mod common;
+mod envoy;
+mod fields;
+mod ingestor;
+mod kong;
+mod native;
+mod nginx;
+mod traefik;
+
+pub use common::{client_ip, scrub, Interner};
+pub use fields::{Parsed, Str};
+pub use ingestor::{IngestConfig, Ingestor};
+
+use crate::token::TokenError;
+
+/// The gateway log formats tokenhound reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Detect the profile of each line from its keys.
+    Auto,
+    Kong,
+    Envoy,
+    AwsApigw,
+    Traefik,
+    Nginx,
+    /// tokenhound's own normalized NDJSON.
+    Tokenhound,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Auto => "auto",
+            Profile::Kong => "kong",
+            Profile::Envoy => "envoy",
+            Profile::AwsApigw => "aws-apigw",
+            Profile::Traefik => "traefik",
+            Profile::Nginx => "nginx",
+            Profile::Tokenhound => "tokenhound",
+        }
+    }
+
+    /// Guess a line's profile from the keys it carries (cheap byte search).
+    pub fn detect(line: &[u8]) -> Option<Profile> {
+        let has = |k: &[u8]| line.windows(k.len()).any(|w| w == k);
+        let first = line.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'[') || has(b"\"started_at\"") {
+            Some(Profile::Kong)
+        } else if has(b"\"StartUTC\"") || has(b"\"ClientHost\"") {
+            Some(Profile::Traefik)
+        } else if has(b"\"requestTimeEpoch\"") || has(b"\"httpMethod\"") {
+            Some(Profile::AwsApigw)
+        } else if has(b"\"response_code\"") || has(b"\"downstream_remote_address\"") {
+            Some(Profile::Envoy)
+        } else if has(b"\"remote_addr\"") {
+            Some(Profile::Nginx)
+        } else if has(b"\"client_ip\"") || has(b"\"time\"") {
+            Some(Profile::Tokenhound)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a line could not be read. The driver adds file and line.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum IngestError {
+    #[error("line is {len} bytes, over the {max}-byte limit")]
+    TooLong { len: usize, max: usize },
+    #[error("{profile}: not valid JSON: {why}")]
+    Json { profile: &'static str, why: String },
+    #[error("{profile}: missing field `{field}`")]
+    Missing {
+        profile: &'static str,
+        field: &'static str,
+    },
+    #[error("{profile}: field `{field}` has a bad value: {value:?}")]
+    BadValue {
+        profile: &'static str,
+        field: &'static str,
+        value: String,
+    },
+    #[error("cannot tell the gateway profile of this line (use --profile)")]
+    UnknownProfile,
+    #[error("token: {0}")]
+    Token(#[from] TokenError),
+}
+
+impl IngestError {
+    /// A short stable name for counting errors by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IngestError::TooLong { .. } => "too_long",
+            IngestError::Json { .. } => "invalid_json",
+            IngestError::Missing { .. } => "missing_field",
+            IngestError::BadValue { .. } => "bad_value",
+            IngestError::UnknownProfile => "unknown_profile",
+            IngestError::Token(TokenError::Jwe) => "token_jwe",
+            IngestError::Token(TokenError::TooLarge { .. }) => "token_too_large",
+            IngestError::Token(_) => "token_invalid",
+        }
+    }
+}

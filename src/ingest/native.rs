@@ -1,0 +1,99 @@
+//! tokenhound's own normalized NDJSON (documented field by field in
+//! `docs/event-format.md`). Strict: unknown fields are errors, so a typo in a
+//! rule test or a hand-written scenario is caught. May carry pre-enriched
+//! `geo` (rule tests and exported events use it).
+
+use serde::Deserialize;
+
+use super::common::json_err;
+use super::fields::{Num, Parsed, Str, TimeVal};
+use super::IngestError;
+use crate::model::Geo;
+use crate::token::RawClaims;
+
+const P: &str = "tokenhound";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(borrow)]
+    time: Option<TimeVal<'a>>,
+    #[serde(borrow, alias = "ip")]
+    client_ip: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    xff: Option<Str<'a>>,
+    #[serde(borrow, alias = "ua", default)]
+    user_agent: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    method: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    path: Option<Str<'a>>,
+    #[serde(default)]
+    status: Num,
+    #[serde(borrow, default)]
+    request_id: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    gateway: Option<Str<'a>>,
+    #[serde(default)]
+    bytes: Num,
+    #[serde(borrow, default)]
+    claims: Option<RawClaims<'a>>,
+    #[serde(borrow, default)]
+    token: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    authorization: Option<Str<'a>>,
+    #[serde(default)]
+    geo: Option<GeoIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GeoIn {
+    lat: Option<f64>,
+    lon: Option<f64>,
+    #[serde(default)]
+    radius_km: Option<f64>,
+    city: Option<String>,
+    country: Option<String>,
+    asn: Option<u32>,
+    as_org: Option<String>,
+}
+
+pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), IngestError> {
+    let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
+    let time = l
+        .time
+        .ok_or(IngestError::Missing {
+            profile: P,
+            field: "time",
+        })?
+        .to_time(P, "time")?;
+    let status = l.status.0.map(|_| l.status.status()).unwrap_or(200);
+    let geo = l.geo.map(|g| Geo {
+        lat: g.lat,
+        lon: g.lon,
+        radius_km: g.radius_km.unwrap_or(0.0),
+        city: g.city.map(Into::into),
+        country: g.country.map(Into::into),
+        asn: g.asn,
+        as_org: g.as_org.map(Into::into),
+    });
+    out.push(Parsed {
+        time,
+        peer: l.client_ip,
+        xff: l.xff,
+        user_agent: l.user_agent,
+        method: l.method,
+        path: l.path,
+        status,
+        request_id: l.request_id,
+        gateway: l.gateway,
+        bytes: l.bytes.bytes(),
+        claims: l.claims,
+        authorization: l.authorization,
+        raw_token: l.token,
+        lenient_claims: false,
+        geo,
+    });
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! tokenhound: detects stolen JSON Web Tokens in API-gateway access logs.
+//!
+//! # Layout
+//! - [`model`]: pure types (event, token identity, finding).
+//! - [`ingest`]: raw lines to [`model::AccessEvent`], one module per gateway.
+//! - [`token`]: JWT decode, verification, identity; the raw token ends here.
+//! - [`enrich`]: GeoIP/ASN and the revocation view, behind the engine's ports.
+//! - [`rules`]: rule files to compiled rules, and their self-tests.
+//! - [`engine`]: the pure, deterministic detection core (no I/O, no clock).
+//! - [`output`]: OCSF alerts and the table view.
+//! - [`replay`]: the files driver (sharded across cores).
+//! - [`gen`]: the synthetic log generator with planted thefts.
+//! - [`settings`], [`app`], [`cli`]: configuration and wiring.
+
+pub mod app;
+pub mod cli;
+pub mod engine;
+pub mod enrich;
+pub mod gen;
+pub mod ingest;
+pub mod model;
+pub mod output;
+pub mod replay;
+pub mod rules;
+pub mod settings;
+pub mod token;

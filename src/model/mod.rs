@@ -1,0 +1,13 @@
+//! Pure data types shared by every stage: the normalized [`AccessEvent`], token
+//! identity, event time, findings and revocation records. No I/O here.
+
+mod event;
+mod finding;
+mod time;
+mod token;
+
+pub use event::{AccessEvent, Geo, SourcePos};
+pub use finding::{Evidence, Finding, Response, Severity, Use};
+pub(crate) use time::truncate;
+pub use time::{EventTime, TimeError};
+pub use token::{TokenId, TokenInfo, TokenKey, Verdict};

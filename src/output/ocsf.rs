@@ -1,0 +1,169 @@
+//! One finding as an OCSF 1.8.0 Detection Finding (class 2004, activity 1
+//! Create, type 200401). Tokenhound specifics go under `unmapped.tokenhound`.
+
+use serde_json::{json, Map, Value};
+
+use crate::model::{Evidence, Finding, Response};
+
+pub const OCSF_VERSION: &str = "1.8.0";
+
+/// ATT&CK technique names and tactics for the tags rules use.
+fn attack(uid: &str) -> Value {
+    let (name, tactic_uid, tactic) = match uid {
+        "T1550.001" => (
+            "Use Alternate Authentication Material: Application Access Token",
+            "TA0005",
+            "Defense Evasion",
+        ),
+        "T1550" => (
+            "Use Alternate Authentication Material",
+            "TA0005",
+            "Defense Evasion",
+        ),
+        "T1528" => (
+            "Steal Application Access Token",
+            "TA0006",
+            "Credential Access",
+        ),
+        "T1539" => ("Steal Web Session Cookie", "TA0006", "Credential Access"),
+        "T1606" => ("Forge Web Credentials", "TA0006", "Credential Access"),
+        "T1606.001" => (
+            "Forge Web Credentials: Web Cookies",
+            "TA0006",
+            "Credential Access",
+        ),
+        "T1078" => ("Valid Accounts", "TA0001", "Initial Access"),
+        _ => ("", "", ""),
+    };
+    let mut t = json!({ "technique": { "uid": uid } });
+    if !name.is_empty() {
+        t["technique"]["name"] = json!(name);
+        t["tactic"] = json!({ "uid": tactic_uid, "name": tactic });
+    }
+    t
+}
+
+fn evidence(e: &Evidence) -> Value {
+    let u = &e.used;
+    let mut src = Map::new();
+    if let Some(ip) = u.ip {
+        src.insert("ip".into(), json!(ip.to_string()));
+    }
+    if let Some(g) = &u.geo {
+        let mut loc = Map::new();
+        if let Some(c) = &g.city {
+            loc.insert("city".into(), json!(c));
+        }
+        if let Some(c) = &g.country {
+            loc.insert("country".into(), json!(c));
+        }
+        if let (Some(lat), Some(lon)) = (g.lat, g.lon) {
+            loc.insert("lat".into(), json!(lat));
+            loc.insert("long".into(), json!(lon));
+        }
+        if !loc.is_empty() {
+            src.insert("location".into(), Value::Object(loc));
+        }
+        if let Some(a) = g.asn {
+            src.insert(
+                "autonomous_system".into(),
+                json!({ "number": a, "name": g.as_org }),
+            );
+        }
+    }
+    let mut http = json!({ "http_method": &*u.method, "url": { "path": &*u.path } });
+    if let Some(ua) = &u.user_agent {
+        http["user_agent"] = json!(ua);
+    }
+    json!({
+        "name": e.role,
+        "src_endpoint": src,
+        "http_request": http,
+        "data": {
+            "time": u.time.as_millis(),
+            "time_dt": u.time.to_rfc3339(),
+            "status_code": u.status,
+            "source": u.source.to_string(),
+        },
+    })
+}
+
+/// The OCSF JSON of a finding. `version` is tokenhound's version.
+pub fn ocsf_json(f: &Finding, version: &str) -> Value {
+    let sev =
+        ["Informational", "Low", "Medium", "High", "Critical"][f.severity.ocsf_id() as usize - 1];
+    let conf = ["Low", "Medium", "High"][(f.confidence.clamp(1, 3) - 1) as usize];
+    let t = &f.token;
+    let first = f
+        .evidence
+        .iter()
+        .map(|e| e.used.time)
+        .min()
+        .unwrap_or(f.time);
+    let mut session = json!({ "uid": t.id.display_id() });
+    if let Some(iss) = &t.iss {
+        session["issuer"] = json!(iss);
+    }
+    if let Some(exp) = t.exp {
+        session["expiration_time"] = json!(exp.saturating_mul(1000));
+    }
+    if let Some(iat) = t.iat {
+        session["created_time"] = json!(iat.saturating_mul(1000));
+    }
+    let mut actor = json!({ "session": session });
+    if let Some(sub) = &t.sub {
+        actor["user"] = json!({ "uid": sub });
+    }
+    if let Some(c) = &t.client_id {
+        actor["app_uid"] = json!(c);
+    }
+    let mut v = json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "time": f.time.as_millis(),
+        "time_dt": f.time.to_rfc3339(),
+        "severity_id": f.severity.ocsf_id(),
+        "severity": sev,
+        "status_id": 1,
+        "status": "New",
+        "confidence_id": f.confidence,
+        "confidence": conf,
+        "message": f.message,
+        "metadata": {
+            "product": { "name": "tokenhound", "vendor_name": "tokenhound", "version": version },
+            "version": OCSF_VERSION,
+        },
+        "finding_info": {
+            "uid": f.uid,
+            "title": &*f.rule_title,
+            "desc": f.message,
+            "analytic": { "uid": &*f.rule_id, "name": &*f.rule_title, "type_id": 1, "type": "Rule" },
+            "attacks": f.techniques.iter().map(|t| attack(t)).collect::<Vec<_>>(),
+            "first_seen_time": first.as_millis(),
+            "last_seen_time": f.time.as_millis(),
+        },
+        "actor": actor,
+        "evidences": f.evidence.iter().map(evidence).collect::<Vec<_>>(),
+        "unmapped": { "tokenhound": {
+            "response": f.response.as_str(),
+            "token_verdict": t.verdict.as_str(),
+            "details": f.details,
+        }},
+    });
+    if f.response != Response::Alert {
+        let what = match f.response {
+            Response::RevokeSubject => {
+                "Revoke every token of the subject and force re-authentication"
+            }
+            _ => "Revoke the token",
+        };
+        v["remediation"] = json!({ "desc": what });
+    }
+    v
+}

@@ -1,0 +1,41 @@
+//! The files driver: read inputs in chunks of lines, parse and enrich them on
+//! worker threads, route each token's events to one engine shard (by state
+//! key), and feed every shard in input order. Findings are sorted before
+//! they are written, so the output does not depend on the thread count.
+
+mod pipeline;
+mod read;
+
+pub use pipeline::{run, ReplayOptions, ReplayReport, Worker};
+pub use read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
+
+use std::collections::BTreeMap;
+
+/// Bad lines, counted by kind (with `--skip-errors`), and the first few.
+#[derive(Default, Debug, Clone)]
+pub struct ErrorTally {
+    pub by_kind: BTreeMap<&'static str, u64>,
+    pub examples: Vec<String>,
+}
+
+impl ErrorTally {
+    pub fn total(&self) -> u64 {
+        self.by_kind.values().sum()
+    }
+    pub fn add(&mut self, kind: &'static str, msg: String) {
+        *self.by_kind.entry(kind).or_default() += 1;
+        if self.examples.len() < 5 {
+            self.examples.push(msg);
+        }
+    }
+    pub fn merge(&mut self, o: ErrorTally) {
+        for (k, v) in o.by_kind {
+            *self.by_kind.entry(k).or_default() += v;
+        }
+        for e in o.examples {
+            if self.examples.len() < 5 {
+                self.examples.push(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The replay pipeline: reader thread -> parse/enrich workers -> engine shards.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
+use super::ErrorTally;
+use crate::engine::{Engine, EngineConfig, EngineStats, RevocationView};
+use crate::enrich::GeoLookup;
+use crate::ingest::{IngestError, Ingestor};
+use crate::model::{AccessEvent, Finding, SourcePos};
+use crate::rules::RuleSet;
+
+/// Builds one parse/enrich worker (each thread owns its caches).
+pub type Worker = Box<dyn Fn() -> (Ingestor, Option<GeoLookup>) + Send + Sync>;
+
+pub struct ReplayOptions {
+    pub inputs: Vec<PathBuf>,
+    pub threads: usize,
+    pub skip_errors: bool,
+    pub max_line_bytes: usize,
+    pub chunk_bytes: usize,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{pos}: {err} (use --skip-errors to count bad lines and go on)")]
+    BadLine { pos: SourcePos, err: IngestError },
+}
+
+#[derive(Debug, Default)]
+pub struct ReplayReport {
+    pub findings: Vec<Finding>,
+    pub lines: u64,
+    pub events: u64,
+    pub errors: ErrorTally,
+    pub engine: EngineStats,
+    pub tokens_decoded: u64,
+}
+
+struct Parsed {
+    seq: u64,
+    lines: u64,
+    events: u64,
+    errors: Vec<(SourcePos, IngestError)>,
+}
+
+pub fn run(
+    opts: ReplayOptions,
+    rules: Arc<RuleSet>,
+    revocations: Arc<RevocationView>,
+    make_worker: Worker,
+) -> Result<ReplayReport, ReplayError> {
+    let files = expand_inputs(&opts.inputs)?;
+    let threads = opts.threads.max(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 4);
+    let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
+    let shard_chans: Vec<(
+        Sender<(u64, Vec<AccessEvent>)>,
+        Receiver<(u64, Vec<AccessEvent>)>,
+    )> = (0..threads).map(|_| bounded(threads * 8)).collect();
+
+    std::thread::scope(|s| {
+        let reader = {
+            let stop = stop.clone();
+            let (files, max_line, chunk_bytes) =
+                (files.clone(), opts.max_line_bytes, opts.chunk_bytes);
+            s.spawn(move || read_all(&files, max_line, chunk_bytes, &chunk_tx, &stop))
+        };
+        let shard_txs: Vec<_> = shard_chans.iter().map(|(t, _)| t.clone()).collect();
+        let make_worker = &make_worker;
+        for _ in 0..threads {
+            let (rx, txs, done) = (chunk_rx.clone(), shard_txs.clone(), done_tx.clone());
+            s.spawn(move || parse_worker(make_worker(), rx, txs, done));
+        }
+        drop((chunk_rx, done_tx, shard_txs));
+        let shards: Vec<_> = shard_chans
+            .into_iter()
+            .map(|(tx, rx)| {
+                drop(tx);
+                let (rules, revs, cfg) = (rules.clone(), revocations.clone(), opts.engine);
+                s.spawn(move || shard(Engine::new(rules, revs, cfg), rx))
+            })
+            .collect();
+        let mut report = ReplayReport::default();
+        let mut first_error: Option<(SourcePos, IngestError)> = None;
+        for (p, decoded) in done_rx.iter() {
+            report.lines += p.lines;
+            report.events += p.events;
+            report.tokens_decoded += decoded;
+            let _ = p.seq;
+            for (pos, err) in p.errors {
+                if opts.skip_errors {
+                    report.errors.add(err.kind(), format!("{pos}: {err}"));
+                } else {
+                    stop.store(true, Ordering::Relaxed);
+                    if first_error.as_ref().is_none_or(|(f, _)| pos < *f) {
+                        first_error = Some((pos, err));
+                    }
+                }
+            }
+        }
+        let read_result = reader.join().expect("reader thread");
+        for h in shards {
+            let (findings, stats) = h.join().expect("shard thread");
+            report.findings.extend(findings);
+            merge_stats(&mut report.engine, stats);
+        }
+        if let Some((pos, err)) = first_error {
+            return Err(ReplayError::BadLine { pos, err });
+        }
+        read_result?;
+        report.findings.sort_by(|a, b| {
+            (a.time, &a.rule_id, a.token.id.display_id()).cmp(&(
+                b.time,
+                &b.rule_id,
+                b.token.id.display_id(),
+            ))
+        });
+        Ok(report)
+    })
+}
+
+fn read_all(
+    files: &[PathBuf],
+    max_line: usize,
+    chunk_bytes: usize,
+    tx: &Sender<Chunk>,
+    stop: &AtomicBool,
+) -> Result<(), ReadError> {
+    let mut seq = 0;
+    for f in files {
+        let name: Arc<str> = if f.as_os_str() == "-" {
+            "<stdin>".into()
+        } else {
+            f.display().to_string().into()
+        };
+        let mut ch = LineChunker::new(open_input(f)?, name, max_line, chunk_bytes);
+        while let Some(c) = ch.next_chunk(seq)? {
+            if stop.load(Ordering::Relaxed) || tx.send(c).is_err() {
+                return Ok(());
+            }
+            seq += 1;
+        }
+    }
+    Ok(())
+}
+
+fn parse_worker(
+    (mut ingest, mut geo): (Ingestor, Option<GeoLookup>),
+    rx: Receiver<Chunk>,
+    shards: Vec<Sender<(u64, Vec<AccessEvent>)>>,
+    done: Sender<(Parsed, u64)>,
+) {
+    let n = shards.len() as u64;
+    let mut decoded_before = 0;
+    for c in rx.iter() {
+        let mut out: Vec<Vec<AccessEvent>> = (0..n).map(|_| Vec::new()).collect();
+        let mut p = Parsed {
+            seq: c.seq,
+            lines: (c.lines.len() + c.oversize.len()) as u64,
+            events: 0,
+            errors: Vec::new(),
+        };
+        for &(line, len) in &c.oversize {
+            let err = IngestError::TooLong {
+                len,
+                max: c.max_line,
+            };
+            p.errors.push((
+                SourcePos::File {
+                    path: c.file.clone(),
+                    line,
+                },
+                err,
+            ));
+        }
+        let mut evs = Vec::new();
+        for &(s, e, line) in &c.lines {
+            let pos = SourcePos::File {
+                path: c.file.clone(),
+                line,
+            };
+            evs.clear();
+            if let Err(err) = ingest.ingest(&c.data[s as usize..e as usize], &pos, &mut evs) {
+                p.errors.push((pos, err));
+                continue;
+            }
+            for mut ev in evs.drain(..) {
+                if let Some(g) = geo.as_mut() {
+                    g.enrich(&mut ev);
+                }
+                let shard = ev.token.as_ref().map_or(0, |t| t.key.lo64() % n);
+                out[shard as usize].push(ev);
+                p.events += 1;
+            }
+        }
+        for (i, v) in out.into_iter().enumerate() {
+            if shards[i].send((c.seq, v)).is_err() {
+                return;
+            }
+        }
+        let decoded = ingest.tokens.decoded - decoded_before;
+        decoded_before = ingest.tokens.decoded;
+        if done.send((p, decoded)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Feed one engine in chunk order (chunks arrive from workers in any order).
+fn shard(mut engine: Engine, rx: Receiver<(u64, Vec<AccessEvent>)>) -> (Vec<Finding>, EngineStats) {
+    let mut pending: BTreeMap<u64, Vec<AccessEvent>> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut findings = Vec::new();
+    let mut feed = |evs: Vec<AccessEvent>, engine: &mut Engine| {
+        for ev in evs {
+            findings.extend(engine.observe(ev));
+        }
+    };
+    for (seq, evs) in rx.iter() {
+        pending.insert(seq, evs);
+        while let Some(evs) = pending.remove(&next) {
+            feed(evs, &mut engine);
+            next += 1;
+        }
+    }
+    // Chunks after a gap (a stopped run) are still judged in order.
+    for (_, evs) in std::mem::take(&mut pending) {
+        feed(evs, &mut engine);
+    }
+    findings.extend(engine.drain());
+    (findings, engine.stats())
+}
+
+fn merge_stats(a: &mut EngineStats, b: EngineStats) {
+    a.events += b.events;
+    a.without_token += b.without_token;
+    a.late += b.late;
+    a.findings += b.findings;
+    a.suppressed_by_dedup += b.suppressed_by_dedup;
+    a.tracked_tokens += b.tracked_tokens;
+    a.buffered += b.buffered;
+    a.evictions.ttl += b.evictions.ttl;
+    a.evictions.cap += b.evictions.cap;
+}

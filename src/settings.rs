@@ -1,0 +1,298 @@
+//! Settings: defaults < TOML file < `TOKENHOUND_*` environment < CLI flags,
+//! then validated into typed [`Settings`], reporting every error at once.
+//!
+//! Environment variables name a key by its path: `TOKENHOUND_ENGINE__MAX_TOKENS`
+//! sets `[engine] max_tokens`; top-level keys need no section
+//! (`TOKENHOUND_RULES_DIR`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::enrich::GeoSchema;
+use crate::ingest::Profile;
+use crate::output::Format;
+use crate::rules::parse_duration;
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub rules_dir: Option<PathBuf>,
+    pub profile: Option<Profile>,
+    #[serde(default)]
+    pub geo: RawGeo,
+    #[serde(default)]
+    pub token: RawToken,
+    #[serde(default)]
+    pub ingest: RawIngest,
+    #[serde(default)]
+    pub engine: RawEngine,
+    #[serde(default)]
+    pub output: RawOutput,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeo {
+    pub city: Option<PathBuf>,
+    pub asn: Option<PathBuf>,
+    pub schema: Option<GeoSchema>,
+    pub cache_size: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub identity_key: Option<String>,
+    pub jwks: Option<PathBuf>,
+    #[serde(default)]
+    pub pem: Vec<PathBuf>,
+    pub algorithms: Option<Vec<String>>,
+    pub leeway_secs: Option<u64>,
+    pub max_token_bytes: Option<usize>,
+}
+
+impl std::fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawToken")
+            .field(
+                "identity_key",
+                &self.identity_key.as_ref().map(|_| "<secret>"),
+            )
+            .field("jwks", &self.jwks)
+            .finish()
+    }
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawIngest {
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub max_line_bytes: Option<usize>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    pub allowed_lateness: Option<String>,
+    pub max_tokens: Option<usize>,
+    pub idle_ttl: Option<String>,
+    pub exp_margin: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub format: Option<Format>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rules_dir: PathBuf,
+    pub profile: Profile,
+    pub geo_city: Option<PathBuf>,
+    pub geo_asn: Option<PathBuf>,
+    pub geo_schema: GeoSchema,
+    pub geo_cache: usize,
+    pub identity_key: Option<String>,
+    pub jwks: Option<PathBuf>,
+    pub pem: Vec<PathBuf>,
+    pub algorithms: Vec<String>,
+    pub leeway_secs: u64,
+    pub max_token_bytes: usize,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub max_line_bytes: usize,
+    pub allowed_lateness_secs: i64,
+    pub max_tokens: usize,
+    pub idle_ttl_secs: i64,
+    pub exp_margin_secs: i64,
+    pub format: Format,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings:\n  {}", .0.join("\n  "))]
+pub struct SettingsError(pub Vec<String>);
+
+/// Read the TOML file (if any) and overlay `TOKENHOUND_*` variables.
+pub fn load_raw(
+    file: Option<&Path>,
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<RawSettings, SettingsError> {
+    let mut table = match file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?
+        }
+        None => toml::Table::new(),
+    };
+    let mut errs = Vec::new();
+    for (k, v) in env {
+        let Some(rest) = k.strip_prefix("TOKENHOUND_") else {
+            continue;
+        };
+        if rest == "LOG" || rest == "CONFIG" {
+            continue;
+        }
+        let path: Vec<String> = rest
+            .to_ascii_lowercase()
+            .split("__")
+            .map(String::from)
+            .collect();
+        // A TOML value when it parses as one (numbers, lists), else a string.
+        let value = format!("v = {v}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(v));
+        let mut t = &mut table;
+        for (i, part) in path.iter().enumerate() {
+            if i + 1 == path.len() {
+                t.insert(part.clone(), value.clone());
+            } else {
+                let entry = t
+                    .entry(part.clone())
+                    .or_insert_with(|| toml::Value::Table(Default::default()));
+                match entry {
+                    toml::Value::Table(inner) => t = inner,
+                    _ => {
+                        errs.push(format!("{k}: `{part}` is not a section"));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(SettingsError(errs));
+    }
+    RawSettings::deserialize(toml::Value::Table(table))
+        .map_err(|e| SettingsError(vec![e.to_string()]))
+}
+
+impl RawSettings {
+    /// Validate into [`Settings`], collecting every error.
+    pub fn validate(self) -> Result<Settings, SettingsError> {
+        let mut errs = Vec::new();
+        let mut dur =
+            |v: &Option<String>, name: &str, default: i64| match v.as_deref().map(parse_duration) {
+                None => default,
+                Some(Ok(s)) => s,
+                Some(Err(e)) => {
+                    errs.push(format!("engine.{name}: {e}"));
+                    default
+                }
+            };
+        let allowed_lateness_secs = dur(&self.engine.allowed_lateness, "allowed_lateness", 5);
+        let idle_ttl_secs = dur(&self.engine.idle_ttl, "idle_ttl", 86_400);
+        let exp_margin_secs = dur(&self.engine.exp_margin, "exp_margin", 300);
+        let mut trusted = Vec::new();
+        for c in &self.ingest.trusted_proxies {
+            match c
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(Into::into))
+            {
+                Ok(n) => trusted.push(n),
+                Err(_) => errs.push(format!("ingest.trusted_proxies: {c:?} is not a CIDR")),
+            }
+        }
+        let rules_dir = self.rules_dir.unwrap_or_else(|| PathBuf::from("rules"));
+        if !rules_dir.is_dir() {
+            errs.push(format!(
+                "rules_dir: {} is not a directory",
+                rules_dir.display()
+            ));
+        }
+        for (name, p) in [
+            ("geo.city", &self.geo.city),
+            ("geo.asn", &self.geo.asn),
+            ("token.jwks", &self.token.jwks),
+        ] {
+            if let Some(p) = p {
+                if !p.is_file() {
+                    errs.push(format!("{name}: {} does not exist", p.display()));
+                }
+            }
+        }
+        if let Some(k) = &self.token.identity_key {
+            if k.len() < 16 {
+                errs.push("token.identity_key: must be at least 16 bytes".into());
+            }
+        }
+        let max_tokens = self.engine.max_tokens.unwrap_or(1_000_000);
+        if max_tokens == 0 {
+            errs.push("engine.max_tokens: must be at least 1".into());
+        }
+        if allowed_lateness_secs > 3600 {
+            errs.push("engine.allowed_lateness: at most 1h (events are buffered that long)".into());
+        }
+        if !errs.is_empty() {
+            return Err(SettingsError(errs));
+        }
+        Ok(Settings {
+            rules_dir,
+            profile: self.profile.unwrap_or(Profile::Auto),
+            geo_city: self.geo.city,
+            geo_asn: self.geo.asn,
+            geo_schema: self.geo.schema.unwrap_or(GeoSchema::Auto),
+            geo_cache: self.geo.cache_size.unwrap_or(65_536),
+            identity_key: self.token.identity_key,
+            jwks: self.token.jwks,
+            pem: self.token.pem,
+            algorithms: self.token.algorithms.unwrap_or_else(|| {
+                [
+                    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+                ]
+                .map(String::from)
+                .to_vec()
+            }),
+            leeway_secs: self.token.leeway_secs.unwrap_or(60),
+            max_token_bytes: self.token.max_token_bytes.unwrap_or(16 * 1024),
+            trusted_proxies: trusted,
+            max_line_bytes: self.ingest.max_line_bytes.unwrap_or(1 << 20),
+            allowed_lateness_secs,
+            max_tokens,
+            idle_ttl_secs,
+            exp_margin_secs,
+            format: self.output.format.unwrap_or(Format::Ocsf),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overlays_file_and_all_errors_reported() {
+        let env = vec![
+            ("TOKENHOUND_ENGINE__MAX_TOKENS".to_string(), "0".to_string()),
+            (
+                "TOKENHOUND_ENGINE__IDLE_TTL".to_string(),
+                "forever".to_string(),
+            ),
+            (
+                "TOKENHOUND_INGEST__TRUSTED_PROXIES".to_string(),
+                r#"["10.0.0.0/8", "nope"]"#.to_string(),
+            ),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let raw = load_raw(None, env.into_iter()).unwrap();
+        assert_eq!(raw.engine.max_tokens, Some(0));
+        let e = raw.validate().unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("engine.max_tokens"), "{text}");
+        assert!(text.contains("engine.idle_ttl"), "{text}");
+        assert!(text.contains("\"nope\""), "{text}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let env = vec![("TOKENHOUND_ENGINE__MAX_TOKEN".to_string(), "5".to_string())];
+        let e = load_raw(None, env.into_iter()).unwrap_err().to_string();
+        assert!(e.contains("max_token"), "{e}");
+    }
+}

@@ -1,0 +1,110 @@
+//! The claims tokenhound reads, as they appear in a JWT payload or in a log
+//! line's claims object. Borrowed from the input where possible.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::TokenError;
+
+/// `exp` / `iat` / `nbf`: a number, or (in logs only) a numeric string.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum NumericDate<'a> {
+    Num(f64),
+    #[serde(borrow)]
+    Str(Cow<'a, str>),
+}
+
+impl NumericDate<'_> {
+    /// Epoch seconds. `lenient` accepts numeric strings (AWS and nginx log
+    /// every variable as a string); a JWT payload must hold a JSON number
+    /// (RFC 7519 NumericDate), so a string there is an error, never a pass.
+    pub fn secs(&self, claim: &'static str, lenient: bool) -> Result<Option<i64>, TokenError> {
+        let n = match self {
+            NumericDate::Num(n) => *n,
+            NumericDate::Str(s) if lenient => {
+                let t = s.trim();
+                if t.is_empty() || t == "-" {
+                    return Ok(None);
+                }
+                t.parse::<f64>().map_err(|_| TokenError::BadClaim {
+                    claim,
+                    why: format!("{:?} is not a number", crate::model::truncate(t, 40)),
+                })?
+            }
+            NumericDate::Str(_) => {
+                return Err(TokenError::BadClaim {
+                    claim,
+                    why: "a string where RFC 7519 requires a number".into(),
+                })
+            }
+        };
+        if !n.is_finite() || n.abs() > 1e13 {
+            return Err(TokenError::BadClaim {
+                claim,
+                why: format!("{n} is out of range"),
+            });
+        }
+        Ok(Some(n.floor() as i64))
+    }
+}
+
+/// `aud`: one string or a list.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum Aud<'a> {
+    #[serde(borrow)]
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl Aud<'_> {
+    pub fn first(&self) -> Option<&str> {
+        match self {
+            Aud::One(s) => Some(s),
+            Aud::Many(v) => v.first().map(|s| s.as_ref()),
+        }
+    }
+}
+
+/// Claims, as logged by a gateway or decoded from a JWT payload.
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+pub struct RawClaims<'a> {
+    #[serde(borrow, default)]
+    pub jti: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub iss: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub sub: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub aud: Option<Aud<'a>>,
+    #[serde(borrow, default)]
+    pub azp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub client_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub exp: Option<NumericDate<'a>>,
+    #[serde(borrow, default)]
+    pub iat: Option<NumericDate<'a>>,
+    #[serde(borrow, default)]
+    pub nbf: Option<NumericDate<'a>>,
+}
+
+impl RawClaims<'_> {
+    /// True when nothing useful was logged (all fields absent or `-`).
+    pub fn is_empty(&self) -> bool {
+        let blank = |o: &Option<Cow<'_, str>>| o.as_deref().map(is_blank).unwrap_or(true);
+        blank(&self.jti) && blank(&self.iss) && blank(&self.sub) && self.exp.is_none()
+    }
+}
+
+/// Logs write absent variables as empty, `-` or `null`.
+pub(crate) fn is_blank(s: &str) -> bool {
+    let t = s.trim();
+    t.is_empty() || t == "-" || t == "null"
+}

@@ -1,0 +1,98 @@
+//! Token identity keys. `iss`+`jti` tokens get a 128-bit SipHash-2-4 state key
+//! (a keyed PRF: cheap enough to run on every event, and collisions cannot be
+//! chosen without the secret). Tokens without `jti` are named by a keyed
+//! HMAC-SHA256 fingerprint (computed once per distinct token), which can be
+//! shown in alerts without revealing or allowing a guess of the token.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use siphasher::sip128::{Hasher128, SipHasher24};
+use std::hash::Hasher;
+
+use crate::model::TokenKey;
+
+/// The key used when settings give none. Fine for a laptop; a deployment must
+/// set its own (tokenhound warns at start when this one is in use).
+pub const DEFAULT_IDENTITY_KEY: &str = "tokenhound-default-identity-key-change-me";
+
+#[derive(Clone)]
+pub struct IdentityKeys {
+    sip: (u64, u64),
+    hmac: Vec<u8>,
+    pub is_default: bool,
+}
+
+impl std::fmt::Debug for IdentityKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdentityKeys(<secret>, default={})", self.is_default)
+    }
+}
+
+impl IdentityKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let derive = |label: &[u8]| {
+            let mut m = <Hmac<Sha256>>::new_from_slice(secret).expect("any key length");
+            m.update(label);
+            m.finalize().into_bytes()
+        };
+        let s = derive(b"tokenhound/state-key/v1");
+        let h = derive(b"tokenhound/fingerprint/v1");
+        IdentityKeys {
+            sip: (
+                u64::from_le_bytes(s[..8].try_into().expect("8")),
+                u64::from_le_bytes(s[8..16].try_into().expect("8")),
+            ),
+            hmac: h.to_vec(),
+            is_default: secret == DEFAULT_IDENTITY_KEY.as_bytes(),
+        }
+    }
+
+    fn sip128(&self, parts: &[&[u8]]) -> [u8; 16] {
+        let mut h = SipHasher24::new_with_keys(self.sip.0, self.sip.1);
+        for p in parts {
+            h.write(p);
+            h.write_u8(0xff); // separator: ("ab","c") != ("a","bc")
+        }
+        h.finish128().as_bytes()
+    }
+
+    /// State key of an `iss` + `jti` token.
+    pub fn jti_key(&self, iss: &str, jti: &str) -> TokenKey {
+        TokenKey(self.sip128(&[b"jti", iss.as_bytes(), jti.as_bytes()]))
+    }
+
+    /// Key of the raw-token decode cache.
+    pub fn cache_key(&self, raw: &str) -> u128 {
+        u128::from_le_bytes(self.sip128(&[b"raw", raw.as_bytes()]))
+    }
+
+    /// Keyed HMAC-SHA256 fingerprint of a raw token: (state key, hex id).
+    pub fn fingerprint(&self, raw: &str) -> (TokenKey, String) {
+        let mut m = <Hmac<Sha256>>::new_from_slice(&self.hmac).expect("any key length");
+        m.update(raw.as_bytes());
+        let out = m.finalize().into_bytes();
+        let mut k = [0u8; 16];
+        k.copy_from_slice(&out[..16]);
+        (TokenKey(k), hex::encode(k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_secret_and_fields() {
+        let a = IdentityKeys::new(b"one");
+        let b = IdentityKeys::new(b"two");
+        assert_ne!(a.jti_key("i", "j"), b.jti_key("i", "j"));
+        assert_ne!(a.jti_key("ab", "c"), a.jti_key("a", "bc"));
+        assert_eq!(a.jti_key("i", "j"), a.jti_key("i", "j"));
+        let (k1, h1) = a.fingerprint("tok");
+        let (k2, h2) = b.fingerprint("tok");
+        assert_ne!(k1, k2);
+        assert_ne!(h1, h2);
+        assert_eq!(h1.len(), 32);
+        assert!(IdentityKeys::new(DEFAULT_IDENTITY_KEY.as_bytes()).is_default);
+    }
+}

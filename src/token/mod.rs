@@ -1,0 +1,44 @@
+//! Token handling: find the claims (logged claims or a raw bearer JWT), decode,
+//! verify against configured keys, derive the identity, and drop the raw token.
+//!
+//! Flow: ingest hands a [`RawToken`] or [`RawClaims`] to a [`TokenResolver`],
+//! which returns a shared [`TokenInfo`]; decode and verification run once per
+//! distinct token thanks to a bounded cache.
+
+mod cache;
+mod claims;
+mod identity;
+mod jwt;
+mod keys;
+mod resolver;
+
+pub use cache::TwoGenCache;
+pub use claims::{Aud, NumericDate, RawClaims};
+pub use identity::{IdentityKeys, DEFAULT_IDENTITY_KEY};
+pub use jwt::{decode_unverified, DecodedJwt, JwtHeader};
+pub use keys::{KeyError, KeySet};
+pub use resolver::{ResolverConfig, TokenResolver};
+
+/// A raw bearer token on its way to being decoded. Never printed.
+pub struct RawToken<'a>(pub &'a str);
+
+impl std::fmt::Debug for RawToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawToken(<redacted>)")
+    }
+}
+
+/// Why a token could not be used. Messages never quote the token.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum TokenError {
+    #[error("token is a JWE (5 segments): encrypted tokens cannot be identified")]
+    Jwe,
+    #[error("token is {len} bytes, over the {max}-byte limit")]
+    TooLarge { len: usize, max: usize },
+    #[error("token is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("claim `{claim}` is invalid: {why}")]
+    BadClaim { claim: &'static str, why: String },
+    #[error("token has neither `jti` nor a raw form to fingerprint (claims: iss={iss:?})")]
+    NoIdentity { iss: Option<String> },
+}
