@@ -231,6 +231,8 @@ impl Engine {
                 Some((_, t)) => *t = ev.time,
                 None => st.fired.push((idx, ev.time)),
             }
+            // Keep the state for the dedup window, even past the token's expiry.
+            st.deadline = st.deadline.max(ev.time.plus_secs(rule.dedup_secs));
         }
         self.stats.findings += 1;
         out.push(Finding {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{ev, Hit};
 use crate::engine::state::TokenState;
-use crate::engine::ua::{classify, UaKind};
+use crate::engine::ua::{classify, product, UaKind};
 use crate::model::Use;
 use crate::rules::UaDriftParams;
 
@@ -25,11 +25,8 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Use) -> Option<Hit> {
         return None;
     }
     let what = if to_script {
-        format!(
-            "moved from a {:?} ({}) to a script client ({})",
-            ca.kind, ca.family, cb.family
-        )
-        .to_lowercase()
+        let kind = if ca.kind == UaKind::Browser { "browser" } else { "app" };
+        format!("moved from {} ({kind}) to a script client ({})", product_name(a, ca.family), cb.family)
     } else if family {
         format!("changed family {} -> {}", ca.family, cb.family)
     } else {
@@ -47,4 +44,13 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Use) -> Option<Hit> {
         .unwrap_or_default(),
         confidence: if to_script { 3 } else { 2 },
     })
+}
+
+/// The name to show: the browser family, or the app's product token.
+fn product_name<'a>(ua: &'a str, family: &'a str) -> &'a str {
+    if family.is_empty() || family == "app" {
+        product(ua)
+    } else {
+        family
+    }
 }
