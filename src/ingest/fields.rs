@@ -36,6 +36,8 @@ pub struct Parsed<'a> {
     pub lenient_claims: bool,
     /// Pre-enriched geo (tokenhound profile only).
     pub geo: Option<Geo>,
+    /// A verdict carried by an exported event (tokenhound profile only).
+    pub verdict: Option<crate::model::Verdict>,
 }
 
 /// A header that may be logged as a string or an array of strings: keeps the

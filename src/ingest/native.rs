@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::common::json_err;
 use super::fields::{Num, Parsed, Str, TimeVal};
 use super::IngestError;
-use crate::model::Geo;
+use crate::model::{Geo, Verdict};
 use crate::token::RawClaims;
 
 const P: &str = "tokenhound";
@@ -44,6 +44,16 @@ struct Line<'a> {
     authorization: Option<Str<'a>>,
     #[serde(default)]
     geo: Option<GeoIn>,
+    /// Written by exports; recomputed on read.
+    #[serde(borrow, default)]
+    #[allow(dead_code)]
+    token_id: Option<Str<'a>>,
+    /// Written by exports: the verification verdict of the original token.
+    #[serde(borrow, default)]
+    verdict: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    #[allow(dead_code)]
+    source: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +79,14 @@ pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), Ingest
         })?
         .to_time(P, "time")?;
     let status = l.status.0.map(|_| l.status.status()).unwrap_or(200);
+    let verdict = match l.verdict.as_deref() {
+        None => None,
+        Some(v) => Some(Verdict::parse(v).ok_or(IngestError::BadValue {
+            profile: P,
+            field: "verdict",
+            value: crate::model::truncate(v, 32),
+        })?),
+    };
     let geo = l.geo.map(|g| Geo {
         lat: g.lat,
         lon: g.lon,
@@ -94,6 +112,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), Ingest
         raw_token: l.token,
         lenient_claims: false,
         geo,
+        verdict,
     });
     Ok(())
 }

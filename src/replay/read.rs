@@ -20,7 +20,11 @@ pub enum ReadError {
     },
 }
 
-/// Expand directories into their files (sorted, hidden files skipped).
+/// Extensions of log files picked up when a directory is given.
+const LOG_EXTENSIONS: &[&str] = &["ndjson", "jsonl", "json", "log", "txt", "gz", "zst", "zstd"];
+
+/// Expand directories into their log files (recursive, sorted; hidden files
+/// and other extensions skipped). Files named explicitly are always read.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     let mut out = Vec::new();
     for p in inputs {
@@ -42,7 +46,11 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
                 }
                 if path.is_dir() {
                     stack.push(path);
-                } else {
+                } else if path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| LOG_EXTENSIONS.contains(&e))
+                {
                     files.push(path);
                 }
             }

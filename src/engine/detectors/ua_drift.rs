@@ -25,8 +25,16 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Use) -> Option<Hit> {
         return None;
     }
     let what = if to_script {
-        let kind = if ca.kind == UaKind::Browser { "browser" } else { "app" };
-        format!("moved from {} ({kind}) to a script client ({})", product_name(a, ca.family), cb.family)
+        let kind = if ca.kind == UaKind::Browser {
+            "browser"
+        } else {
+            "app"
+        };
+        format!(
+            "moved from {} ({kind}) to a script client ({})",
+            product_name(a, ca.family),
+            cb.family
+        )
     } else if family {
         format!("changed family {} -> {}", ca.family, cb.family)
     } else {
