@@ -1,0 +1,113 @@
+//! The shipped rules: `rules check` validates them, `rules test` runs their
+//! inline must-fire / must-not-fire tests; broken rule files report every
+//! error with file, rule id and field.
+
+mod common;
+
+use common::*;
+use tokenhound::rules::{load_dir, selftest};
+
+#[test]
+fn shipped_rules_load_and_cover_every_detector_kind() {
+    let set = load_dir(&root().join("rules")).expect("shipped rules are valid");
+    let ids: Vec<&str> = set.rules.iter().map(|r| &*r.id).collect();
+    for id in [
+        "impossible-travel",
+        "ip-drift",
+        "ua-drift",
+        "concurrent-use",
+        "revoked-use",
+        "expired-use",
+        "forged-token",
+    ] {
+        assert!(ids.contains(&id), "missing rule {id}");
+    }
+}
+
+#[test]
+fn shipped_rule_self_tests_pass() {
+    let set = load_dir(&root().join("rules")).unwrap();
+    let results = selftest::run_all(&set, None);
+    let failed: Vec<_> = results.iter().filter(|o| !o.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(results.len() >= 14, "every rule has fire and no-fire tests");
+}
+
+#[test]
+fn cli_rules_check_and_test() {
+    let out = run(&["rules", "check", "--rules", "rules"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("7 rule(s) OK"));
+    let out = run(&["rules", "test", "--rules", "rules"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(" 0 failed"));
+}
+
+#[test]
+fn broken_rules_report_every_error_with_file_id_and_field() {
+    let dir = tempdir();
+    let ok = std::fs::read_to_string(root().join("rules/impossible-travel.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("a-typo.yml"),
+        ok.replace("max_speed_kmh: 1000", "max_sped_kmh: 1000"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-level.yml"),
+        ok.replace("id: impossible-travel", "id: travel-two")
+            .replace("level: high", "level: severe"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c-kind.yml"),
+        ok.replace("id: impossible-travel", "id: travel-three")
+            .replace("kind: impossible-travel", "kind: teleport"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("d-dup.yml"), &ok).unwrap();
+    std::fs::write(dir.path().join("d-orig.yml"), &ok).unwrap();
+    std::fs::write(
+        dir.path().join("e-extra.yml"),
+        ok.replace("id: impossible-travel", "id: travel-five\nseverity: high"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("f-cidr.yml"),
+        ok.replace("id: impossible-travel", "id: travel-six")
+            .replace(
+                "response: revoke",
+                "response: revoke\nexceptions:\n  cidrs: [10.0.0.0/33]",
+            ),
+    )
+    .unwrap();
+    let out = run(&["rules", "check", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for needle in [
+        "a-typo.yml: rule impossible-travel: detector.params: unknown field `max_sped_kmh`",
+        "b-level.yml: rule travel-two: level: \"severe\" is not one of",
+        "c-kind.yml: rule travel-three: detector.kind: \"teleport\"",
+        "rule impossible-travel: id: duplicate id",
+        "e-extra.yml: rule travel-five: (yaml)",
+        "f-cidr.yml: rule travel-six: exceptions.cidrs: \"10.0.0.0/33\" is not a CIDR",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_rule_whose_test_is_wrong_fails_rules_test() {
+    let dir = tempdir();
+    let ok = std::fs::read_to_string(root().join("rules/ua-drift.yml")).unwrap();
+    // claim the auto-update case must fire: the self-test has to catch it
+    let wrong = ok.replacen(
+        "name: chrome auto-update mid-session\n    expect: no-fire",
+        "name: chrome auto-update mid-session\n    expect: fire",
+        1,
+    );
+    assert_ne!(ok, wrong);
+    std::fs::write(dir.path().join("ua.yml"), wrong).unwrap();
+    let out = run(&["rules", "test", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("FAIL ua-drift / chrome auto-update mid-session"));
+}
