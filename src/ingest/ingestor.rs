@@ -64,6 +64,11 @@ impl Ingestor {
                 max: self.cfg.max_line_bytes,
             });
         }
+        if let Err(e) = std::str::from_utf8(line) {
+            return Err(IngestError::NotUtf8 {
+                at: e.valid_up_to(),
+            });
+        }
         let profile = match self.cfg.profile {
             Profile::Auto => Profile::detect(line).ok_or(IngestError::UnknownProfile)?,
             p => p,

@@ -88,6 +88,8 @@ pub enum IngestError {
         field: &'static str,
         value: String,
     },
+    #[error("line is not valid UTF-8 (first bad byte at offset {at})")]
+    NotUtf8 { at: usize },
     #[error("cannot tell the gateway profile of this line (use --profile)")]
     UnknownProfile,
     #[error("token: {0}")]
@@ -103,6 +105,7 @@ impl IngestError {
             IngestError::Missing { .. } => "missing_field",
             IngestError::BadValue { .. } => "bad_value",
             IngestError::UnknownProfile => "unknown_profile",
+            IngestError::NotUtf8 { .. } => "invalid_utf8",
             IngestError::Token(TokenError::Jwe) => "token_jwe",
             IngestError::Token(TokenError::TooLarge { .. }) => "token_too_large",
             IngestError::Token(_) => "token_invalid",
