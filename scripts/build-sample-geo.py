@@ -6,6 +6,7 @@ benchmarking range 198.18.0.0/15 (RFC 2544) or the documentation range
 2001:db8::/32 (RFC 3849), so no real address is mislabelled. Outputs:
   sample-logs/geo/sample-city.mmdb  GeoIP2 City schema
   sample-logs/geo/sample-asn.mmdb   GeoLite2 ASN schema
+  sample-logs/geo/sample-dbip-city.mmdb  the flat DB-IP Lite city schema
 Needs: pip install mmdb-writer==0.2.7 netaddr
 """
 import csv
@@ -36,6 +37,16 @@ for r in rows:
         "autonomous_system_number": MmdbU32(int(r["asn"])),
         "autonomous_system_organization": r["as_org"],
     })
+dbip = MMDBWriter(6, "DBIP-City-Lite (tokenhound sample)", languages=["en"],
+                  description="tokenhound sample in the DB-IP Lite flat schema", ipv4_compatible=True)
+for r in rows:
+    dbip.insert_network(IPSet([r["network"]]), {
+        "city": r["city"],
+        "country_code": r["country"],
+        "latitude": MmdbF64(float(r["latitude"])),
+        "longitude": MmdbF64(float(r["longitude"])),
+    })
+dbip.to_db_file(str(here / "sample-dbip-city.mmdb"))
 city.to_db_file(str(here / "sample-city.mmdb"))
 asn.to_db_file(str(here / "sample-asn.mmdb"))
 print(f"wrote {len(rows)} networks to {here}/sample-city.mmdb and sample-asn.mmdb")

@@ -40,43 +40,48 @@ pub struct Parsed<'a> {
     pub verdict: Option<crate::model::Verdict>,
 }
 
-/// A header that may be logged as a string or an array of strings: keeps the
-/// first (Kong) or, for X-Forwarded-For, all joined with commas.
+/// A header that may be logged as a string or an array of strings (Kong
+/// logs repeated headers as arrays). `JOIN`: all values joined with ", "
+/// (X-Forwarded-For); otherwise the first.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Header<'a>(pub Option<Str<'a>>);
+pub struct HeaderOf<'a, const JOIN: bool>(pub Option<Str<'a>>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Header<'a> {
+pub type Header<'a> = HeaderOf<'a, false>;
+pub type HeaderList<'a> = HeaderOf<'a, true>;
+
+impl<'de: 'a, 'a, const JOIN: bool> Deserialize<'de> for HeaderOf<'a, JOIN> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Header<'de>;
+        struct V<const J: bool>;
+        impl<'de, const J: bool> Visitor<'de> for V<J> {
+            type Value = HeaderOf<'de, J>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string or an array of strings")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Header(Some(Cow::Borrowed(v))))
+                Ok(HeaderOf(Some(Cow::Borrowed(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Header(Some(Cow::Owned(v.to_owned()))))
+                Ok(HeaderOf(Some(Cow::Owned(v.to_owned()))))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Header(None))
+                Ok(HeaderOf(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut all: Option<String> = None;
                 while let Some(s) = seq.next_element::<Cow<'de, str>>()? {
                     match &mut all {
                         None => all = Some(s.into_owned()),
-                        Some(a) => {
+                        Some(a) if J => {
                             a.push_str(", ");
                             a.push_str(&s);
                         }
+                        Some(_) => {}
                     }
                 }
-                Ok(Header(all.map(Cow::Owned)))
+                Ok(HeaderOf(all.map(Cow::Owned)))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V::<JOIN>)
     }
 }
 

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::common::json_err;
-use super::fields::{Header, Num, Parsed, Str, TimeVal};
+use super::fields::{Header, HeaderList, Num, Parsed, Str, TimeVal};
 use super::IngestError;
 use crate::token::RawClaims;
 
@@ -56,7 +56,7 @@ struct Headers<'a> {
     #[serde(borrow, default)]
     authorization: Header<'a>,
     #[serde(borrow, rename = "x-forwarded-for", default)]
-    xff: Header<'a>,
+    xff: HeaderList<'a>,
     #[serde(borrow, rename = "x-request-id", default)]
     request_id: Header<'a>,
 }

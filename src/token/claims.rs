@@ -99,7 +99,16 @@ impl RawClaims<'_> {
     /// True when nothing useful was logged (all fields absent or `-`).
     pub fn is_empty(&self) -> bool {
         let blank = |o: &Option<Cow<'_, str>>| o.as_deref().map(is_blank).unwrap_or(true);
-        blank(&self.jti) && blank(&self.iss) && blank(&self.sub) && self.exp.is_none()
+        let no_date = |d: &Option<NumericDate<'_>>| match d {
+            None => true,
+            Some(NumericDate::Str(s)) => is_blank(s),
+            Some(NumericDate::Num(_)) => false,
+        };
+        blank(&self.jti)
+            && blank(&self.iss)
+            && blank(&self.sub)
+            && no_date(&self.exp)
+            && no_date(&self.iat)
     }
 }
 
