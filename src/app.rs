@@ -100,6 +100,7 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // the driver times itself for the summary
 pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
     let started = Instant::now();
     let s = settings(&a.common, |raw| {

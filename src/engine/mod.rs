@@ -303,3 +303,6 @@ pub fn finding_uid(rule: &str, token: &str, t: EventTime) -> String {
         &x[20..]
     )
 }
+
+#[cfg(test)]
+mod tests;

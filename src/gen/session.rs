@@ -144,7 +144,7 @@ impl Generator {
         iat: i64,
         forged: Option<bool>,
     ) -> Rc<GenToken> {
-        let jti = format!("{:016x}", self.rng.next());
+        let jti = format!("{:016x}", self.rng.next_u64());
         let exp = iat + 3600;
         let raw = self.key.as_ref().map(|(good, bad)| {
             #[derive(Serialize)]

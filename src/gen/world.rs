@@ -101,7 +101,7 @@ pub fn host(net: &Net, rng: &mut Rng) -> IpAddr {
     match net.base {
         IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) | (2 + rng.below(250) as u32))),
         IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(
-            u128::from(a) | (rng.next() as u128 & 0xffff_ffff) | 1,
+            u128::from(a) | (rng.next_u64() as u128 & 0xffff_ffff) | 1,
         )),
     }
 }

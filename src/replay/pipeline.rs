@@ -45,6 +45,9 @@ pub struct ReplayReport {
     pub tokens_decoded: u64,
 }
 
+/// A chunk's events for one shard, tagged with the chunk's sequence number.
+type Batch = (u64, Vec<AccessEvent>);
+
 struct Parsed {
     seq: u64,
     lines: u64,
@@ -63,10 +66,8 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 4);
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
-    let shard_chans: Vec<(
-        Sender<(u64, Vec<AccessEvent>)>,
-        Receiver<(u64, Vec<AccessEvent>)>,
-    )> = (0..threads).map(|_| bounded(threads * 8)).collect();
+    let shard_chans: Vec<(Sender<Batch>, Receiver<Batch>)> =
+        (0..threads).map(|_| bounded(threads * 8)).collect();
 
     std::thread::scope(|s| {
         let reader = {
@@ -157,7 +158,7 @@ fn read_all(
 fn parse_worker(
     (mut ingest, mut geo): (Ingestor, Option<GeoLookup>),
     rx: Receiver<Chunk>,
-    shards: Vec<Sender<(u64, Vec<AccessEvent>)>>,
+    shards: Vec<Sender<Batch>>,
     done: Sender<(Parsed, u64)>,
 ) {
     let n = shards.len() as u64;
@@ -217,7 +218,7 @@ fn parse_worker(
 }
 
 /// Feed one engine in chunk order (chunks arrive from workers in any order).
-fn shard(mut engine: Engine, rx: Receiver<(u64, Vec<AccessEvent>)>) -> (Vec<Finding>, EngineStats) {
+fn shard(mut engine: Engine, rx: Receiver<Batch>) -> (Vec<Finding>, EngineStats) {
     let mut pending: BTreeMap<u64, Vec<AccessEvent>> = BTreeMap::new();
     let mut next = 0u64;
     let mut findings = Vec::new();

@@ -429,7 +429,11 @@ fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<Detector
     let d = match raw.detector.kind.as_str() {
         "impossible-travel" => {
             let p: TravelParams = params(raw, e)?;
-            if !(p.max_speed_kmh > 0.0) || !(p.min_distance_km >= 0.0) {
+            if p.max_speed_kmh.is_nan()
+                || p.max_speed_kmh <= 0.0
+                || p.min_distance_km.is_nan()
+                || p.min_distance_km < 0.0
+            {
                 e(
                     "detector.params",
                     "max_speed_kmh must be > 0 and min_distance_km >= 0".into(),

@@ -68,7 +68,7 @@ mod tests {
         let mut c: TwoGenCache<u32, u32> = TwoGenCache::new(10);
         for i in 0..1000 {
             c.insert(i, i);
-            assert_eq!(c.get(&0).is_some(), true, "hot key survives at {i}");
+            assert!(c.get(&0).is_some(), "hot key survives at {i}");
             if i == 0 {
                 continue;
             }

@@ -151,7 +151,8 @@ impl KeySet {
         }
         let mut verdict = Verdict::BadSignature;
         for e in candidates {
-            if e.alg.is_some_and(|a| a != alg) {
+            // a key only verifies its own family (no RSA public key as an HMAC secret)
+            if e.alg.is_some_and(|a| a != alg) || e.key.family() != alg.family() {
                 verdict = Verdict::AlgNotAllowed;
                 continue;
             }
@@ -175,7 +176,11 @@ fn check(token: &str, key: &DecodingKey, alg: Algorithm, leeway: u64) -> Verdict
         Ok(_) => Verdict::Valid,
         Err(e) => match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => Verdict::BadSignature,
-            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => Verdict::AlgNotAllowed,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+            | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
+            | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidEddsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_) => Verdict::AlgNotAllowed,
             _ => Verdict::Malformed,
         },
     }
