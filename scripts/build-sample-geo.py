@@ -12,7 +12,7 @@ Needs: pip install mmdb-writer==0.2.7 netaddr
 import csv
 import pathlib
 
-from mmdb_writer import MMDBWriter, MmdbF64, MmdbU16, MmdbU32
+from mmdb_writer import MMDBWriter, MmdbF32, MmdbF64, MmdbU16, MmdbU32
 from netaddr import IPSet
 
 here = pathlib.Path(__file__).resolve().parent.parent / "sample-logs" / "geo"
@@ -37,14 +37,16 @@ for r in rows:
         "autonomous_system_number": MmdbU32(int(r["asn"])),
         "autonomous_system_organization": r["as_org"],
     })
-dbip = MMDBWriter(6, "DBIP-City-Lite (tokenhound sample)", languages=["en"],
+# Like the DB-IP Lite builds on npm: a bare type name and float coordinates,
+# so tokenhound has to recognise the schema by the records' shape.
+dbip = MMDBWriter(6, "city (tokenhound sample, DB-IP Lite schema)", languages=["en"],
                   description="tokenhound sample in the DB-IP Lite flat schema", ipv4_compatible=True)
 for r in rows:
     dbip.insert_network(IPSet([r["network"]]), {
         "city": r["city"],
         "country_code": r["country"],
-        "latitude": MmdbF64(float(r["latitude"])),
-        "longitude": MmdbF64(float(r["longitude"])),
+        "latitude": MmdbF32(float(r["latitude"])),
+        "longitude": MmdbF32(float(r["longitude"])),
     })
 dbip.to_db_file(str(here / "sample-dbip-city.mmdb"))
 city.to_db_file(str(here / "sample-city.mmdb"))

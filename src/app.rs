@@ -33,8 +33,8 @@ pub fn settings(common: &Common, overlay: impl FnOnce(&mut RawSettings)) -> Resu
     if let Some(r) = &common.rules {
         raw.rules_dir = Some(r.clone());
     }
-    if common.geo_city.is_some() {
-        raw.geo.city = common.geo_city.clone();
+    if !common.geo_city.is_empty() {
+        raw.geo.city = crate::settings::OneOrMany::Many(common.geo_city.clone());
     }
     if common.geo_asn.is_some() {
         raw.geo.asn = common.geo_asn.clone();
@@ -51,14 +51,15 @@ pub fn rules(s: &Settings) -> Result<Arc<RuleSet>> {
 }
 
 pub fn geo(s: &Settings) -> Result<Option<Arc<GeoDb>>> {
-    if s.geo_city.is_none() && s.geo_asn.is_none() {
+    if s.geo_city.is_empty() && s.geo_asn.is_none() {
         return Ok(None);
     }
-    Ok(Some(Arc::new(GeoDb::open(
-        s.geo_city.as_deref(),
-        s.geo_asn.as_deref(),
-        s.geo_schema,
-    )?)))
+    let cities: Vec<&std::path::Path> = s.geo_city.iter().map(|p| p.as_path()).collect();
+    let db = GeoDb::open_many(&cities, s.geo_asn.as_deref(), s.geo_schema)?;
+    for a in &db.attribution {
+        tracing::info!("{a}");
+    }
+    Ok(Some(Arc::new(db)))
 }
 
 fn keys(s: &Settings) -> Result<Option<Arc<KeySet>>> {
@@ -77,12 +78,7 @@ fn keys(s: &Settings) -> Result<Option<Arc<KeySet>>> {
 }
 
 fn identity(s: &Settings) -> IdentityKeys {
-    let ids = IdentityKeys::new(
-        s.identity_key
-            .as_deref()
-            .unwrap_or(DEFAULT_IDENTITY_KEY)
-            .as_bytes(),
-    );
+    let ids = IdentityKeys::new(s.identity_key.as_deref().unwrap_or(DEFAULT_IDENTITY_KEY).as_bytes());
     if ids.is_default {
         tracing::warn!("token.identity_key is not set: using the built-in default key; set TOKENHOUND_TOKEN__IDENTITY_KEY in production so fingerprints and state keys cannot be predicted");
     }
@@ -111,9 +107,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
             raw.token.jwks = a.jwks.clone();
         }
         raw.token.pem.extend(a.pem.iter().cloned());
-        raw.ingest
-            .trusted_proxies
-            .extend(a.trusted_proxies.iter().cloned());
+        raw.ingest.trusted_proxies.extend(a.trusted_proxies.iter().cloned());
         if a.format.is_some() {
             raw.output.format = a.format;
         }
@@ -132,23 +126,15 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         max_line_bytes: s.max_line_bytes,
         ..Default::default()
     };
-    let resolver_cfg = ResolverConfig {
-        max_token_bytes: s.max_token_bytes,
-        ..Default::default()
-    };
+    let resolver_cfg = ResolverConfig { max_token_bytes: s.max_token_bytes, ..Default::default() };
     let geo_cache = s.geo_cache;
     let worker: replay::Worker = Box::new(move || {
         let tokens = TokenResolver::new(ids.clone(), keys.clone(), resolver_cfg.clone());
-        (
-            Ingestor::new(ingest_cfg.clone(), tokens),
-            geo.clone().map(|g| GeoLookup::new(g, geo_cache)),
-        )
+        (Ingestor::new(ingest_cfg.clone(), tokens), geo.clone().map(|g| GeoLookup::new(g, geo_cache)))
     });
     let opts = ReplayOptions {
         inputs: a.inputs.clone(),
-        threads: a
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         skip_errors: a.skip_errors,
         max_line_bytes: s.max_line_bytes,
         chunk_bytes: 256 * 1024,
@@ -171,15 +157,9 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn write_alerts(
-    findings: &[crate::model::Finding],
-    format: Format,
-    path: Option<&PathBuf>,
-) -> Result<()> {
+fn write_alerts(findings: &[crate::model::Finding], format: Format, path: Option<&PathBuf>) -> Result<()> {
     let sink: Box<dyn Write> = match path {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        ),
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = std::io::BufWriter::new(sink);
@@ -222,12 +202,7 @@ fn summary(r: &replay::ReplayReport, secs: f64) -> String {
         r.events as f64 / secs.max(1e-9)
     );
     if r.errors.total() > 0 {
-        let kinds: Vec<String> = r
-            .errors
-            .by_kind
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+        let kinds: Vec<String> = r.errors.by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
         s.push_str(&format!("\nskipped by kind: {}", kinds.join(", ")));
         for e in &r.errors.examples {
             s.push_str(&format!("\n  e.g. {e}"));
@@ -239,11 +214,7 @@ fn summary(r: &replay::ReplayReport, secs: f64) -> String {
 pub fn run_rules_check(c: &Common) -> Result<Outcome> {
     let s = settings(c, |_| {})?;
     let set = rules(&s)?;
-    println!(
-        "{} rule(s) OK in {}",
-        set.rules.len(),
-        s.rules_dir.display()
-    );
+    println!("{} rule(s) OK in {}", set.rules.len(), s.rules_dir.display());
     Ok(Outcome::Ok)
 }
 
@@ -260,16 +231,8 @@ pub fn run_rules_test(c: &Common) -> Result<Outcome> {
             println!("     {}: {}", o.file, o.detail);
         }
     }
-    println!(
-        "{} passed, {} failed",
-        results.len() - failed.len(),
-        failed.len()
-    );
-    Ok(if failed.is_empty() {
-        Outcome::Ok
-    } else {
-        Outcome::TestsFailed
-    })
+    println!("{} passed, {} failed", results.len() - failed.len(), failed.len());
+    Ok(if failed.is_empty() { Outcome::Ok } else { Outcome::TestsFailed })
 }
 
 pub fn run_gen(a: GenArgs) -> Result<Outcome> {

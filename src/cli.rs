@@ -9,11 +9,7 @@ use crate::ingest::Profile;
 use crate::output::Format;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "tokenhound",
-    version,
-    about = "Detects stolen JSON Web Tokens in API-gateway access logs"
-)]
+#[command(name = "tokenhound", version, about = "Detects stolen JSON Web Tokens in API-gateway access logs")]
 pub struct Cli {
     /// Log filter (tracing syntax), e.g. `info`, `tokenhound=debug`.
     #[arg(long, global = true, env = "TOKENHOUND_LOG", default_value = "warn")]
@@ -45,9 +41,9 @@ pub struct Common {
     /// Directory of rule files.
     #[arg(long)]
     pub rules: Option<PathBuf>,
-    /// GeoIP2/GeoLite2/DB-IP city database (mmdb).
+    /// GeoIP2/GeoLite2/DB-IP city database (mmdb); repeat for DB-IP's IPv4 and IPv6 files.
     #[arg(long)]
-    pub geo_city: Option<PathBuf>,
+    pub geo_city: Vec<PathBuf>,
     /// GeoIP2/GeoLite2 ASN database (mmdb).
     #[arg(long)]
     pub geo_asn: Option<PathBuf>,

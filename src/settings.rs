@@ -34,10 +34,32 @@ pub struct RawSettings {
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawGeo {
-    pub city: Option<PathBuf>,
+    /// One city database, or several (DB-IP ships IPv4 and IPv6 apart).
+    #[serde(default)]
+    pub city: OneOrMany,
     pub asn: Option<PathBuf>,
     pub schema: Option<GeoSchema>,
     pub cache_size: Option<usize>,
+}
+
+/// A path, or a list of paths.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+impl OneOrMany {
+    pub fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            OneOrMany::None => Vec::new(),
+            OneOrMany::One(p) => vec![p.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -55,10 +77,7 @@ pub struct RawToken {
 impl std::fmt::Debug for RawToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawToken")
-            .field(
-                "identity_key",
-                &self.identity_key.as_ref().map(|_| "<secret>"),
-            )
+            .field("identity_key", &self.identity_key.as_ref().map(|_| "<secret>"))
             .field("jwks", &self.jwks)
             .finish()
     }
@@ -92,7 +111,7 @@ pub struct RawOutput {
 pub struct Settings {
     pub rules_dir: PathBuf,
     pub profile: Profile,
-    pub geo_city: Option<PathBuf>,
+    pub geo_city: Vec<PathBuf>,
     pub geo_asn: Option<PathBuf>,
     pub geo_schema: GeoSchema,
     pub geo_cache: usize,
@@ -122,10 +141,8 @@ pub fn load_raw(
 ) -> Result<RawSettings, SettingsError> {
     let mut table = match file {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?;
-            text.parse::<toml::Table>()
-                .map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?
+            let text = std::fs::read_to_string(p).map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?;
+            text.parse::<toml::Table>().map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?
         }
         None => toml::Table::new(),
     };
@@ -137,11 +154,7 @@ pub fn load_raw(
         if rest == "LOG" || rest == "CONFIG" {
             continue;
         }
-        let path: Vec<String> = rest
-            .to_ascii_lowercase()
-            .split("__")
-            .map(String::from)
-            .collect();
+        let path: Vec<String> = rest.to_ascii_lowercase().split("__").map(String::from).collect();
         // A TOML value when it parses as one (numbers, lists), else a string.
         let value = format!("v = {v}")
             .parse::<toml::Table>()
@@ -153,9 +166,7 @@ pub fn load_raw(
             if i + 1 == path.len() {
                 t.insert(part.clone(), value.clone());
             } else {
-                let entry = t
-                    .entry(part.clone())
-                    .or_insert_with(|| toml::Value::Table(Default::default()));
+                let entry = t.entry(part.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
                 match entry {
                     toml::Value::Table(inner) => t = inner,
                     _ => {
@@ -169,52 +180,43 @@ pub fn load_raw(
     if !errs.is_empty() {
         return Err(SettingsError(errs));
     }
-    RawSettings::deserialize(toml::Value::Table(table))
-        .map_err(|e| SettingsError(vec![e.to_string()]))
+    RawSettings::deserialize(toml::Value::Table(table)).map_err(|e| SettingsError(vec![e.to_string()]))
 }
 
 impl RawSettings {
     /// Validate into [`Settings`], collecting every error.
     pub fn validate(self) -> Result<Settings, SettingsError> {
         let mut errs = Vec::new();
-        let mut dur =
-            |v: &Option<String>, name: &str, default: i64| match v.as_deref().map(parse_duration) {
-                None => default,
-                Some(Ok(s)) => s,
-                Some(Err(e)) => {
-                    errs.push(format!("engine.{name}: {e}"));
-                    default
-                }
-            };
+        let mut dur = |v: &Option<String>, name: &str, default: i64| match v.as_deref().map(parse_duration) {
+            None => default,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                errs.push(format!("engine.{name}: {e}"));
+                default
+            }
+        };
         let allowed_lateness_secs = dur(&self.engine.allowed_lateness, "allowed_lateness", 5);
         let idle_ttl_secs = dur(&self.engine.idle_ttl, "idle_ttl", 86_400);
         let exp_margin_secs = dur(&self.engine.exp_margin, "exp_margin", 300);
         let mut trusted = Vec::new();
         for c in &self.ingest.trusted_proxies {
-            match c
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| c.parse::<std::net::IpAddr>().map(Into::into))
-            {
+            match c.parse::<ipnet::IpNet>().or_else(|_| c.parse::<std::net::IpAddr>().map(Into::into)) {
                 Ok(n) => trusted.push(n),
                 Err(_) => errs.push(format!("ingest.trusted_proxies: {c:?} is not a CIDR")),
             }
         }
         let rules_dir = self.rules_dir.unwrap_or_else(|| PathBuf::from("rules"));
         if !rules_dir.is_dir() {
-            errs.push(format!(
-                "rules_dir: {} is not a directory",
-                rules_dir.display()
-            ));
+            errs.push(format!("rules_dir: {} is not a directory", rules_dir.display()));
         }
-        for (name, p) in [
-            ("geo.city", &self.geo.city),
-            ("geo.asn", &self.geo.asn),
-            ("token.jwks", &self.token.jwks),
-        ] {
-            if let Some(p) = p {
-                if !p.is_file() {
-                    errs.push(format!("{name}: {} does not exist", p.display()));
-                }
+        let cities = self.geo.city.paths();
+        let mut files: Vec<(&str, &PathBuf)> = cities.iter().map(|p| ("geo.city", p)).collect();
+        files.extend(self.geo.asn.iter().map(|p| ("geo.asn", p)));
+        files.extend(self.token.jwks.iter().map(|p| ("token.jwks", p)));
+        files.extend(self.token.pem.iter().map(|p| ("token.pem", p)));
+        for (name, p) in files {
+            if !p.is_file() {
+                errs.push(format!("{name}: {} does not exist", p.display()));
             }
         }
         if let Some(k) = &self.token.identity_key {
@@ -235,7 +237,7 @@ impl RawSettings {
         Ok(Settings {
             rules_dir,
             profile: self.profile.unwrap_or(Profile::Auto),
-            geo_city: self.geo.city,
+            geo_city: cities,
             geo_asn: self.geo.asn,
             geo_schema: self.geo.schema.unwrap_or(GeoSchema::Auto),
             geo_cache: self.geo.cache_size.unwrap_or(65_536),
@@ -243,11 +245,9 @@ impl RawSettings {
             jwks: self.token.jwks,
             pem: self.token.pem,
             algorithms: self.token.algorithms.unwrap_or_else(|| {
-                [
-                    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-                ]
-                .map(String::from)
-                .to_vec()
+                ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
+                    .map(String::from)
+                    .to_vec()
             }),
             leeway_secs: self.token.leeway_secs.unwrap_or(60),
             max_token_bytes: self.token.max_token_bytes.unwrap_or(16 * 1024),
@@ -270,14 +270,8 @@ mod tests {
     fn env_overlays_file_and_all_errors_reported() {
         let env = vec![
             ("TOKENHOUND_ENGINE__MAX_TOKENS".to_string(), "0".to_string()),
-            (
-                "TOKENHOUND_ENGINE__IDLE_TTL".to_string(),
-                "forever".to_string(),
-            ),
-            (
-                "TOKENHOUND_INGEST__TRUSTED_PROXIES".to_string(),
-                r#"["10.0.0.0/8", "nope"]"#.to_string(),
-            ),
+            ("TOKENHOUND_ENGINE__IDLE_TTL".to_string(), "forever".to_string()),
+            ("TOKENHOUND_INGEST__TRUSTED_PROXIES".to_string(), r#"["10.0.0.0/8", "nope"]"#.to_string()),
             ("OTHER".to_string(), "x".to_string()),
         ];
         let raw = load_raw(None, env.into_iter()).unwrap();

@@ -22,9 +22,7 @@ fn kong_line(auth: &str, t: u64) -> String {
 
 /// The sample Kong stories with broken lines appended; returns the path.
 fn broken_log(dir: &std::path::Path) -> std::path::PathBuf {
-    let mut text = std::fs::read_to_string(root().join("sample-logs/logs/kong/stories.ndjson"))
-        .unwrap()
-        .into_bytes();
+    let mut text = std::fs::read_to_string(root().join("sample-logs/logs/kong/stories.ndjson")).unwrap().into_bytes();
     let good = String::from_utf8(text.clone()).unwrap();
     let mut add = |b: &[u8]| {
         text.extend_from_slice(b);
@@ -64,10 +62,7 @@ fn strict_mode_stops_at_the_first_bad_line_and_names_it() {
     let out = replay(&["--profile", "kong"], &log);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("broken.ndjson:32: kong: not valid JSON"),
-        "{err}"
-    );
+    assert!(err.contains("broken.ndjson:32: kong: not valid JSON"), "{err}");
     assert!(err.contains("--skip-errors"), "{err}");
 }
 
@@ -79,18 +74,10 @@ fn skip_errors_counts_each_kind_and_loses_nothing_else() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("5 bad lines skipped"), "{err}");
-    for kind in [
-        "invalid_json 2",
-        "invalid_utf8 1",
-        "too_long 1",
-        "token_jwe 1",
-    ] {
+    for kind in ["invalid_json 2", "invalid_utf8 1", "too_long 1", "token_jwe 1"] {
         assert!(err.contains(kind), "missing {kind} in {err}");
     }
-    assert!(
-        err.contains("broken.ndjson:34: line is 10485785 bytes, over the 1048576-byte limit"),
-        "{err}"
-    );
+    assert!(err.contains("broken.ndjson:34: line is 10485785 bytes, over the 1048576-byte limit"), "{err}");
     // every alert of the good lines is still there, plus the alg=none forgery
     let rules: Vec<String> = text(&out.stdout)
         .lines()
@@ -101,15 +88,9 @@ fn skip_errors_counts_each_kind_and_loses_nothing_else() {
                 .to_string()
         })
         .collect();
-    for r in [
-        "impossible-travel",
-        "ip-drift",
-        "ua-drift",
-        "revoked-use",
-        "expired-use",
-        "concurrent-use",
-        "forged-token",
-    ] {
+    for r in
+        ["impossible-travel", "ip-drift", "ua-drift", "revoked-use", "expired-use", "concurrent-use", "forged-token"]
+    {
         assert!(rules.iter().any(|x| x == r), "{r} missing from {rules:?}");
     }
 }
@@ -118,13 +99,8 @@ fn skip_errors_counts_each_kind_and_loses_nothing_else() {
 fn canary_token_never_appears_in_any_output() {
     let dir = tempdir();
     let sig = "Q2FuYXJ5U2lnbmF0dXJlX0RPX05PVF9MRUFL";
-    let payload = b64(
-        r#"{"iss":"https://idp.acme.example","jti":"canary-1","sub":"canary-user","exp":1893456000}"#,
-    );
-    let canary = format!(
-        "{}.{payload}.{sig}",
-        b64(r#"{"alg":"RS256","kid":"idp-2026-11"}"#)
-    );
+    let payload = b64(r#"{"iss":"https://idp.acme.example","jti":"canary-1","sub":"canary-user","exp":1893456000}"#);
+    let canary = format!("{}.{payload}.{sig}", b64(r#"{"alg":"RS256","kid":"idp-2026-11"}"#));
     let t = 1793600000000u64;
     let lines = vec![
         kong_line(&format!("Bearer {canary}"), t),
@@ -139,37 +115,20 @@ fn canary_token_never_appears_in_any_output() {
         ),
         format!(r#"{{"time":"2026-11-02T08:00:04Z","client_ip":"198.18.6.4","token":"{canary}"}}"#),
         // broken contexts: the token where a number belongs, in bad JSON, as a JWE, oversize, malformed
-        format!(
-            r#"{{"started_at":"{canary}","client_ip":"198.18.1.5","request":{{"method":"GET","uri":"/"}}}}"#
-        ),
-        format!(
-            r#"{{"time":"2026-11-02T08:00:05Z","client_ip":"198.18.6.4","status":"{canary}"}}"#
-        ),
-        format!(
-            r#"{{"time":"2026-11-02T08:00:06Z","client_ip":"198.18.6.4","token":"{canary}" BROKEN"#
-        ),
+        format!(r#"{{"started_at":"{canary}","client_ip":"198.18.1.5","request":{{"method":"GET","uri":"/"}}}}"#),
+        format!(r#"{{"time":"2026-11-02T08:00:05Z","client_ip":"198.18.6.4","status":"{canary}"}}"#),
+        format!(r#"{{"time":"2026-11-02T08:00:06Z","client_ip":"198.18.6.4","token":"{canary}" BROKEN"#),
         format!(r#"{{"time":"2026-11-02T08:00:07Z","token":"{canary}.{sig}.{sig}"}}"#),
-        format!(
-            r#"{{"time":"2026-11-02T08:00:08Z","token":"{canary}{}"}}"#,
-            "A".repeat(20_000)
-        ),
-        format!(
-            r#"{{"time":"2026-11-02T08:00:09Z","token":"{}!!.{payload}.{sig}"}}"#,
-            &canary[..10]
-        ),
-        format!(
-            r#"{{"time":"2026-11-02T08:00:10Z","claims":{{"jti":"{canary}","iss":"x","exp":"{canary}"}}}}"#
-        ),
+        format!(r#"{{"time":"2026-11-02T08:00:08Z","token":"{canary}{}"}}"#, "A".repeat(20_000)),
+        format!(r#"{{"time":"2026-11-02T08:00:09Z","token":"{}!!.{payload}.{sig}"}}"#, &canary[..10]),
+        format!(r#"{{"time":"2026-11-02T08:00:10Z","claims":{{"jti":"{canary}","iss":"x","exp":"{canary}"}}}}"#),
     ];
     let log = dir.path().join("canary.ndjson");
     let mut f = std::fs::File::create(&log).unwrap();
     for l in &lines {
         writeln!(f, "{l}").unwrap();
     }
-    let (alerts, reqs) = (
-        dir.path().join("alerts.json"),
-        dir.path().join("req.ndjson"),
-    );
+    let (alerts, reqs) = (dir.path().join("alerts.json"), dir.path().join("req.ndjson"));
     let mut outputs = Vec::new();
     for extra in [
         vec![
@@ -181,14 +140,7 @@ fn canary_token_never_appears_in_any_output() {
             "--log",
             "trace",
         ],
-        vec![
-            "--skip-errors",
-            "--format",
-            "table",
-            "--log",
-            "debug",
-            "--log-json",
-        ],
+        vec!["--skip-errors", "--format", "table", "--log", "debug", "--log-json"],
         vec![], // strict: the first error message
     ] {
         let o = replay(&extra, &log);
@@ -199,18 +151,11 @@ fn canary_token_never_appears_in_any_output() {
     outputs.push(std::fs::read_to_string(&reqs).unwrap_or_default());
     // make sure the canary lines did reach the detector and the error paths
     let all = outputs.join("\n");
-    assert!(
-        all.contains("forged-token"),
-        "the canary token is judged: {all}"
-    );
+    assert!(all.contains("forged-token"), "the canary token is judged: {all}");
     assert!(all.contains("not valid JSON"), "broken lines reported");
     for (i, o) in outputs.iter().enumerate() {
         for needle in [canary.as_str(), sig, &payload] {
-            assert!(
-                !o.contains(needle),
-                "output {i} leaks the canary ({} chars): {o}",
-                needle.len()
-            );
+            assert!(!o.contains(needle), "output {i} leaks the canary ({} chars): {o}", needle.len());
         }
     }
 }

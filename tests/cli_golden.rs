@@ -19,38 +19,24 @@ fn replay(format: &str) -> (String, String) {
 #[test]
 fn sample_alerts_match_golden_ocsf_and_table() {
     let (ocsf, stderr) = replay("ocsf");
-    golden(
-        &root().join("tests/golden/sample-alerts.ocsf.ndjson"),
-        &ocsf,
-    );
+    golden(&root().join("tests/golden/sample-alerts.ocsf.ndjson"), &ocsf);
     let (table, _) = replay("table");
     golden(&root().join("tests/golden/sample-alerts.table.txt"), &table);
     assert!(stderr.contains("37 lines"), "summary on stderr: {stderr}");
-    assert!(
-        stderr.contains("findings: 9"),
-        "summary on stderr: {stderr}"
-    );
+    assert!(stderr.contains("findings: 9"), "summary on stderr: {stderr}");
 }
 
 #[test]
 fn sample_readme_promises_exactly_these_alerts() {
     let readme = std::fs::read_to_string(root().join("sample-logs/README.md")).unwrap();
     let mut promised: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for row in readme
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| story"))
-    {
+    for row in readme.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| story")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         let (subject, alerts) = (cells[3], cells[4]);
         if subject == "-" || subject.is_empty() {
             continue;
         }
-        let set = alerts
-            .split(',')
-            .map(str::trim)
-            .filter(|a| *a != "-" && !a.is_empty())
-            .map(String::from)
-            .collect();
+        let set = alerts.split(',').map(str::trim).filter(|a| *a != "-" && !a.is_empty()).map(String::from).collect();
         promised.insert(subject.to_string(), set);
     }
     assert!(promised.len() >= 12, "README table parsed: {promised:?}");
@@ -58,25 +44,15 @@ fn sample_readme_promises_exactly_these_alerts() {
     let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in ocsf.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let sub = v["actor"]["user"]["uid"]
-            .as_str()
-            .unwrap_or("-")
-            .to_string();
-        let rule = v["finding_info"]["analytic"]["uid"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let sub = v["actor"]["user"]["uid"].as_str().unwrap_or("-").to_string();
+        let rule = v["finding_info"]["analytic"]["uid"].as_str().unwrap().to_string();
         got.entry(sub).or_default().insert(rule);
     }
     for (sub, rules) in &got {
         assert_eq!(promised.get(sub), Some(rules), "alerts for {sub}");
     }
     for (sub, rules) in &promised {
-        assert_eq!(
-            got.get(sub).cloned().unwrap_or_default(),
-            *rules,
-            "README promises {rules:?} for {sub}"
-        );
+        assert_eq!(got.get(sub).cloned().unwrap_or_default(), *rules, "README promises {rules:?} for {sub}");
     }
 }
 
@@ -91,26 +67,15 @@ fn ocsf_shape_is_a_detection_finding() {
     assert_eq!(first["metadata"]["version"], "1.8.0");
     assert_eq!(first["metadata"]["product"]["name"], "tokenhound");
     assert_eq!(first["finding_info"]["analytic"]["type_id"], 1);
-    assert_eq!(
-        first["actor"]["session"]["uid"],
-        "https://idp.acme.example|a1b2c3d4-alice"
-    );
+    assert_eq!(first["actor"]["session"]["uid"], "https://idp.acme.example|a1b2c3d4-alice");
     assert_eq!(first["actor"]["user"]["uid"], "alice");
     let ev = first["evidences"].as_array().unwrap();
     assert_eq!(ev.len(), 2, "both ends of the travel");
     assert_eq!(ev[0]["src_endpoint"]["location"]["city"], "London");
     assert_eq!(ev[1]["src_endpoint"]["location"]["city"], "Singapore");
     assert_eq!(ev[1]["src_endpoint"]["autonomous_system"]["number"], 64900);
-    assert!(ev[1]["data"]["source"]
-        .as_str()
-        .unwrap()
-        .ends_with("kong/stories.ndjson:10"));
-    assert!(
-        first["unmapped"]["tokenhound"]["details"]["speed_kmh"]
-            .as_f64()
-            .unwrap()
-            > 1000.0
-    );
+    assert!(ev[1]["data"]["source"].as_str().unwrap().ends_with("kong/stories.ndjson:10"));
+    assert!(first["unmapped"]["tokenhound"]["details"]["speed_kmh"].as_f64().unwrap() > 1000.0);
 }
 
 #[test]
@@ -139,29 +104,15 @@ fn revocation_requests_for_revoking_rules() {
     args.extend(sample_flags());
     args.push("sample-logs/logs".into());
     assert!(bin().args(&args).output().unwrap().status.success());
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&req)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&req).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     // impossible-travel and concurrent-use revoke the token; revoked-use and forged-token the subject
-    let alice = lines
-        .iter()
-        .find(|l| l["jti"] == "a1b2c3d4-alice")
-        .expect("alice's token");
+    let alice = lines.iter().find(|l| l["jti"] == "a1b2c3d4-alice").expect("alice's token");
     assert_eq!(alice["scope"], "token");
     assert_eq!(alice["key"], "https://idp.acme.example|a1b2c3d4-alice");
     assert!(alice["exp"].as_i64().is_some());
-    let carol = lines
-        .iter()
-        .find(|l| l["sub"] == "carol")
-        .expect("carol's subject");
+    let carol = lines.iter().find(|l| l["sub"] == "carol").expect("carol's subject");
     assert_eq!(carol["scope"], "subject");
-    assert!(lines
-        .iter()
-        .all(|l| l["idempotency_key"].is_string() && l["finding_uid"].is_string()));
-    assert!(
-        lines.iter().all(|l| l["rule"] != "ua-drift"),
-        "ua-drift only alerts"
-    );
+    assert!(lines.iter().all(|l| l["idempotency_key"].is_string() && l["finding_uid"].is_string()));
+    assert!(lines.iter().all(|l| l["rule"] != "ua-drift"), "ua-drift only alerts");
 }

@@ -42,12 +42,7 @@ fn engine_sources_use_no_io_clock_or_threads() {
             for (i, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
                 for f in forbidden {
-                    assert!(
-                        !code.contains(f),
-                        "{}:{}: the engine must not use {f}: {line}",
-                        p.display(),
-                        i + 1
-                    );
+                    assert!(!code.contains(f), "{}:{}: the engine must not use {f}: {line}", p.display(), i + 1);
                 }
             }
         }

@@ -16,18 +16,10 @@ use tokenhound::token::{IdentityKeys, KeySet, ResolverConfig, TokenResolver};
 fn normalize(profile: Profile, file: &str) -> String {
     let root = common::root();
     let mut keys = KeySet::new(&["RS256".to_string()], 60).unwrap();
-    keys.add_jwks_file(&root.join("sample-logs/keys/idp-jwks.json"))
-        .unwrap();
-    let r = TokenResolver::new(
-        IdentityKeys::new(b"golden-ingest-key"),
-        Some(Arc::new(keys)),
-        ResolverConfig::default(),
-    );
-    let cfg = IngestConfig {
-        profile,
-        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
-        ..Default::default()
-    };
+    keys.add_jwks_file(&root.join("sample-logs/keys/idp-jwks.json")).unwrap();
+    let r =
+        TokenResolver::new(IdentityKeys::new(b"golden-ingest-key"), Some(Arc::new(keys)), ResolverConfig::default());
+    let cfg = IngestConfig { profile, trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()], ..Default::default() };
     let mut ing = Ingestor::new(cfg, r);
     let db = GeoDb::open(
         Some(&root.join("sample-logs/geo/sample-city.mmdb")),
@@ -37,15 +29,8 @@ fn normalize(profile: Profile, file: &str) -> String {
     .unwrap();
     let mut geo = GeoLookup::new(Arc::new(db), 64);
     let mut out = String::new();
-    for (i, line) in std::fs::read_to_string(root.join(file))
-        .unwrap()
-        .lines()
-        .enumerate()
-    {
-        let src = SourcePos::File {
-            path: file.into(),
-            line: i as u64 + 1,
-        };
+    for (i, line) in std::fs::read_to_string(root.join(file)).unwrap().lines().enumerate() {
+        let src = SourcePos::File { path: file.into(), line: i as u64 + 1 };
         let mut evs = Vec::new();
         match ing.ingest(line.as_bytes(), &src, &mut evs) {
             Ok(()) => {
@@ -74,10 +59,7 @@ fn each_profile_matches_its_golden_file() {
         let file = format!("tests/ingest/{name}.ndjson");
         let got = normalize(p, &file);
         assert!(!got.contains("error at line"), "{name}: {got}");
-        common::golden(
-            &common::root().join(format!("tests/ingest/{name}.expected.ndjson")),
-            &got,
-        );
+        common::golden(&common::root().join(format!("tests/ingest/{name}.expected.ndjson")), &got);
         assert_eq!(normalize(Profile::Auto, &file), got, "auto picks {name}");
     }
 }

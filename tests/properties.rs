@@ -14,18 +14,8 @@ use tokenhound::rules::load_dir;
 use tokenhound::token::{IdentityKeys, ResolverConfig, TokenResolver};
 
 fn ingestor(profile: Profile) -> Ingestor {
-    let r = TokenResolver::new(
-        IdentityKeys::new(b"property-tests"),
-        None,
-        ResolverConfig::default(),
-    );
-    Ingestor::new(
-        IngestConfig {
-            profile,
-            ..Default::default()
-        },
-        r,
-    )
+    let r = TokenResolver::new(IdentityKeys::new(b"property-tests"), None, ResolverConfig::default());
+    Ingestor::new(IngestConfig { profile, ..Default::default() }, r)
 }
 
 const PROFILES: [Profile; 7] = [
@@ -47,11 +37,7 @@ fn seeds() -> Vec<Vec<u8>> {
         "sample-logs/logs/traefik/stories.ndjson",
         "tests/scenarios/forged-alg-none/events.ndjson",
     ] {
-        for l in std::fs::read_to_string(root.join(f))
-            .unwrap()
-            .lines()
-            .take(4)
-        {
+        for l in std::fs::read_to_string(root.join(f)).unwrap().lines().take(4) {
             v.push(l.as_bytes().to_vec());
         }
     }
@@ -102,24 +88,13 @@ fn events() -> Vec<AccessEvent> {
         "forged-alg-none",
     ]
     .iter()
-    .map(|c| {
-        std::fs::read_to_string(
-            common::root()
-                .join("tests/scenarios")
-                .join(c)
-                .join("events.ndjson"),
-        )
-        .unwrap()
-    })
+    .map(|c| std::fs::read_to_string(common::root().join("tests/scenarios").join(c).join("events.ndjson")).unwrap())
     .collect::<Vec<_>>()
     .join("");
     let mut ing = ingestor(Profile::Tokenhound);
     let mut out = Vec::new();
     for (i, l) in text.lines().enumerate() {
-        let src = SourcePos::File {
-            path: "mixed".into(),
-            line: i as u64 + 1,
-        };
+        let src = SourcePos::File { path: "mixed".into(), line: i as u64 + 1 };
         ing.ingest(l.as_bytes(), &src, &mut out).unwrap();
     }
     out.sort_by(|a, b| (a.time, &a.source).cmp(&(b.time, &b.source)));
@@ -128,19 +103,14 @@ fn events() -> Vec<AccessEvent> {
 
 fn run(evs: Vec<AccessEvent>, lateness: i64) -> Vec<(String, String, EventTime)> {
     let rules = Arc::new(load_dir(&common::root().join("rules")).unwrap());
-    let cfg = EngineConfig {
-        allowed_lateness_secs: lateness,
-        ..Default::default()
-    };
+    let cfg = EngineConfig { allowed_lateness_secs: lateness, ..Default::default() };
     let mut e = Engine::new(rules, Arc::new(RevocationView::default()), cfg);
     let mut f = Vec::new();
     for ev in evs {
         f.extend(e.observe(ev));
     }
     f.extend(e.drain());
-    f.into_iter()
-        .map(|x| (x.rule_id.to_string(), x.uid, x.time))
-        .collect()
+    f.into_iter().map(|x| (x.rule_id.to_string(), x.uid, x.time)).collect()
 }
 
 proptest! {
@@ -171,11 +141,7 @@ fn disorder_beyond_lateness_is_counted_late() {
     let first = evs.remove(0);
     evs.push(first);
     let rules = Arc::new(load_dir(&common::root().join("rules")).unwrap());
-    let mut e = Engine::new(
-        rules,
-        Arc::new(RevocationView::default()),
-        EngineConfig::default(),
-    );
+    let mut e = Engine::new(rules, Arc::new(RevocationView::default()), EngineConfig::default());
     for ev in evs {
         e.observe(ev);
     }
@@ -203,10 +169,7 @@ fn replay_output_does_not_depend_on_thread_count() {
     let alerts = |threads: &str| {
         let mut args: Vec<String> = vec!["replay".into(), "--threads".into(), threads.into()];
         args.extend(common::sample_flags());
-        let i = args
-            .iter()
-            .position(|a| a == "sample-logs/revocations.ndjson")
-            .unwrap();
+        let i = args.iter().position(|a| a == "sample-logs/revocations.ndjson").unwrap();
         args[i] = revs.display().to_string();
         args.push(log.display().to_string());
         let o = common::bin().args(&args).output().unwrap();

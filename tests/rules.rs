@@ -11,15 +11,9 @@ use tokenhound::rules::{load_dir, selftest};
 fn shipped_rules_load_and_cover_every_detector_kind() {
     let set = load_dir(&root().join("rules")).expect("shipped rules are valid");
     let ids: Vec<&str> = set.rules.iter().map(|r| &*r.id).collect();
-    for id in [
-        "impossible-travel",
-        "ip-drift",
-        "ua-drift",
-        "concurrent-use",
-        "revoked-use",
-        "expired-use",
-        "forged-token",
-    ] {
+    for id in
+        ["impossible-travel", "ip-drift", "ua-drift", "concurrent-use", "revoked-use", "expired-use", "forged-token"]
+    {
         assert!(ids.contains(&id), "missing rule {id}");
     }
 }
@@ -47,21 +41,15 @@ fn cli_rules_check_and_test() {
 fn broken_rules_report_every_error_with_file_id_and_field() {
     let dir = tempdir();
     let ok = std::fs::read_to_string(root().join("rules/impossible-travel.yml")).unwrap();
-    std::fs::write(
-        dir.path().join("a-typo.yml"),
-        ok.replace("max_speed_kmh: 1000", "max_sped_kmh: 1000"),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("a-typo.yml"), ok.replace("max_speed_kmh: 1000", "max_sped_kmh: 1000")).unwrap();
     std::fs::write(
         dir.path().join("b-level.yml"),
-        ok.replace("id: impossible-travel", "id: travel-two")
-            .replace("level: high", "level: severe"),
+        ok.replace("id: impossible-travel", "id: travel-two").replace("level: high", "level: severe"),
     )
     .unwrap();
     std::fs::write(
         dir.path().join("c-kind.yml"),
-        ok.replace("id: impossible-travel", "id: travel-three")
-            .replace("kind: impossible-travel", "kind: teleport"),
+        ok.replace("id: impossible-travel", "id: travel-three").replace("kind: impossible-travel", "kind: teleport"),
     )
     .unwrap();
     std::fs::write(dir.path().join("d-dup.yml"), &ok).unwrap();
@@ -74,10 +62,7 @@ fn broken_rules_report_every_error_with_file_id_and_field() {
     std::fs::write(
         dir.path().join("f-cidr.yml"),
         ok.replace("id: impossible-travel", "id: travel-six")
-            .replace(
-                "response: revoke",
-                "response: revoke\nexceptions:\n  cidrs: [10.0.0.0/33]",
-            ),
+            .replace("response: revoke", "response: revoke\nexceptions:\n  cidrs: [10.0.0.0/33]"),
     )
     .unwrap();
     let out = run(&["rules", "check", "--rules", dir.path().to_str().unwrap()]);

@@ -10,22 +10,14 @@ use common::*;
 #[test]
 fn every_scenario_gives_exactly_its_expected_findings() {
     let dir = root().join("tests/scenarios");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut cases: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     cases.sort();
     assert!(cases.len() >= 8, "scenario folders: {cases:?}");
     let mut failures = Vec::new();
     for case in &cases {
-        let mut args = vec![
-            "replay".to_string(),
-            "--rules".into(),
-            "rules".into(),
-            "--profile".into(),
-            "tokenhound".into(),
-        ];
+        let mut args =
+            vec!["replay".to_string(), "--rules".into(), "rules".into(), "--profile".into(), "tokenhound".into()];
         let revs = case.join("revocations.ndjson");
         if revs.exists() {
             args.extend(["--revocations".to_string(), revs.display().to_string()]);
@@ -33,12 +25,7 @@ fn every_scenario_gives_exactly_its_expected_findings() {
         args.push(case.join("events.ndjson").display().to_string());
         let out = bin().args(&args).output().unwrap();
         if !out.status.success() {
-            failures.push(format!(
-                "{}: exit {:?}: {}",
-                case.display(),
-                out.status.code(),
-                text(&out.stderr)
-            ));
+            failures.push(format!("{}: exit {:?}: {}", case.display(), out.status.code(), text(&out.stderr)));
             continue;
         }
         let mut got: Vec<String> = text(&out.stdout)
@@ -54,16 +41,10 @@ fn every_scenario_gives_exactly_its_expected_findings() {
             })
             .collect();
         got.sort();
-        let expected: Vec<String> = std::fs::read_to_string(case.join("expected"))
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect();
+        let expected: Vec<String> =
+            std::fs::read_to_string(case.join("expected")).unwrap().lines().map(String::from).collect();
         if got != expected {
-            failures.push(format!(
-                "{}:\n  expected {expected:#?}\n  got {got:#?}",
-                case.display()
-            ));
+            failures.push(format!("{}:\n  expected {expected:#?}\n  got {got:#?}", case.display()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -15,7 +15,8 @@ fn key(name: &str) -> Vec<u8> {
 }
 
 fn claims(jti: Option<&str>) -> serde_json::Value {
-    let mut c = serde_json::json!({"iss": "https://idp.acme.example", "sub": "alice", "iat": 1793606400, "exp": 1793610000});
+    let mut c =
+        serde_json::json!({"iss": "https://idp.acme.example", "sub": "alice", "iat": 1793606400, "exp": 1793610000});
     if let Some(j) = jti {
         c["jti"] = j.into();
     }
@@ -29,23 +30,10 @@ fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, jti: Option<&str>)
 }
 
 fn resolver(allowed: &[&str]) -> TokenResolver {
-    let mut ks = KeySet::new(
-        &allowed.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        60,
-    )
-    .unwrap();
-    ks.add_jwks_file(&common::root().join("sample-logs/keys/idp-jwks.json"))
-        .unwrap();
-    ks.add_pem_file(
-        &common::root().join("sample-logs/keys/bench-es256.pub"),
-        Some("es-1"),
-    )
-    .unwrap();
-    TokenResolver::new(
-        IdentityKeys::new(b"verify-tests-key"),
-        Some(Arc::new(ks)),
-        ResolverConfig::default(),
-    )
+    let mut ks = KeySet::new(&allowed.iter().map(|s| s.to_string()).collect::<Vec<_>>(), 60).unwrap();
+    ks.add_jwks_file(&common::root().join("sample-logs/keys/idp-jwks.json")).unwrap();
+    ks.add_pem_file(&common::root().join("sample-logs/keys/bench-es256.pub"), Some("es-1")).unwrap();
+    TokenResolver::new(IdentityKeys::new(b"verify-tests-key"), Some(Arc::new(ks)), ResolverConfig::default())
 }
 
 #[test]
@@ -55,43 +43,20 @@ fn verdicts() {
     let es = EncodingKey::from_ec_pem(&key("bench-es256.key")).unwrap();
     let mut r = resolver(&["RS256", "ES256", "HS256"]);
     let cases = [
-        (
-            sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("a")),
-            Verdict::Valid,
-        ),
-        (
-            sign(Algorithm::RS256, Some("idp-2026-11"), &attacker, Some("b")),
-            Verdict::BadSignature,
-        ),
-        (
-            sign(Algorithm::RS256, Some("rotated-away"), &idp, Some("c")),
-            Verdict::UnknownKid,
-        ),
-        (
-            sign(Algorithm::ES256, Some("es-1"), &es, Some("d")),
-            Verdict::Valid,
-        ),
+        (sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("a")), Verdict::Valid),
+        (sign(Algorithm::RS256, Some("idp-2026-11"), &attacker, Some("b")), Verdict::BadSignature),
+        (sign(Algorithm::RS256, Some("rotated-away"), &idp, Some("c")), Verdict::UnknownKid),
+        (sign(Algorithm::ES256, Some("es-1"), &es, Some("d")), Verdict::Valid),
         // ES key named by kid, but the token claims RS256: key/alg mismatch
-        (
-            sign(Algorithm::RS256, Some("es-1"), &idp, Some("e")),
-            Verdict::AlgNotAllowed,
-        ),
-        (
-            sign(Algorithm::RS384, Some("idp-2026-11"), &idp, Some("f")),
-            Verdict::AlgNotAllowed,
-        ),
+        (sign(Algorithm::RS256, Some("es-1"), &idp, Some("e")), Verdict::AlgNotAllowed),
+        (sign(Algorithm::RS384, Some("idp-2026-11"), &idp, Some("f")), Verdict::AlgNotAllowed),
     ];
     for (tok, want) in cases {
         assert_eq!(r.from_raw(&tok).unwrap().verdict, want);
     }
     // algorithm confusion: HS256 "signed" with the RSA public key as secret
     let pubkey = key("idp-rs256.pub");
-    let confused = sign(
-        Algorithm::HS256,
-        Some("idp-2026-11"),
-        &EncodingKey::from_secret(&pubkey),
-        Some("g"),
-    );
+    let confused = sign(Algorithm::HS256, Some("idp-2026-11"), &EncodingKey::from_secret(&pubkey), Some("g"));
     assert_ne!(r.from_raw(&confused).unwrap().verdict, Verdict::Valid);
     // alg none, with keys configured
     let none = {
@@ -112,29 +77,16 @@ fn verdicts() {
 fn identity_by_jti_or_keyed_fingerprint() {
     let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
     let mut r = resolver(&["RS256"]);
-    let with = r
-        .from_raw(&sign(
-            Algorithm::RS256,
-            Some("idp-2026-11"),
-            &idp,
-            Some("j-1"),
-        ))
-        .unwrap();
+    let with = r.from_raw(&sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("j-1"))).unwrap();
     assert!(matches!(&with.id, TokenId::Jti { jti, .. } if &**jti == "j-1"));
     let raw = sign(Algorithm::RS256, Some("idp-2026-11"), &idp, None);
     let a = r.from_raw(&raw).unwrap();
-    let TokenId::Fingerprint(fp) = &a.id else {
-        panic!("fingerprint expected")
-    };
+    let TokenId::Fingerprint(fp) = &a.id else { panic!("fingerprint expected") };
     assert_eq!(fp.len(), 32);
     assert!(!raw.contains(&**fp));
     // same token, same id; another deployment key, another id
     assert_eq!(r.from_raw(&raw).unwrap().id, a.id);
-    let mut other = TokenResolver::new(
-        IdentityKeys::new(b"another-deployment"),
-        None,
-        ResolverConfig::default(),
-    );
+    let mut other = TokenResolver::new(IdentityKeys::new(b"another-deployment"), None, ResolverConfig::default());
     assert_ne!(other.from_raw(&raw).unwrap().id, a.id);
     assert_eq!(r.decoded, 2, "decoded once per distinct token");
 }
@@ -144,29 +96,15 @@ fn string_exp_in_a_jwt_is_an_error_not_a_pass() {
     let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
     let mut h = Header::new(Algorithm::RS256);
     h.kid = Some("idp-2026-11".into());
-    let tok = encode(
-        &h,
-        &serde_json::json!({"iss": "i", "jti": "s", "exp": "9999999999"}),
-        &idp,
-    )
-    .unwrap();
+    let tok = encode(&h, &serde_json::json!({"iss": "i", "jti": "s", "exp": "9999999999"}), &idp).unwrap();
     let e = resolver(&["RS256"]).from_raw(&tok).unwrap_err();
-    assert!(
-        matches!(e, TokenError::BadClaim { claim: "exp", .. }),
-        "{e}"
-    );
+    assert!(matches!(e, TokenError::BadClaim { claim: "exp", .. }), "{e}");
 }
 
 #[test]
 fn oversize_tokens_are_refused_before_decoding() {
-    let mut r = TokenResolver::new(
-        IdentityKeys::new(b"k"),
-        None,
-        ResolverConfig {
-            max_token_bytes: 100,
-            cache_capacity: 8,
-        },
-    );
+    let mut r =
+        TokenResolver::new(IdentityKeys::new(b"k"), None, ResolverConfig { max_token_bytes: 100, cache_capacity: 8 });
     let e = r.from_raw(&"a".repeat(101)).unwrap_err();
     assert_eq!(e, TokenError::TooLarge { len: 101, max: 100 });
     assert_eq!(r.decoded, 0);

@@ -30,10 +30,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig {
-            allowed_lateness_secs: 5,
-            limits: StateLimits::default(),
-        }
+        EngineConfig { allowed_lateness_secs: 5, limits: StateLimits::default() }
     }
 }
 
@@ -160,6 +157,7 @@ impl Engine {
             return;
         };
         let cur = Use::of(&ev);
+        self.states.expire_one(&tok.key, ev.time);
         let deadline = self.states.deadline(&tok, ev.time);
         let (keep, places) = (self.keep_recent_secs, self.places.clone());
         let rules = self.rules.clone();
@@ -167,9 +165,7 @@ impl Engine {
         if let Some(st) = self.states.get_mut(&tok.key) {
             update_recent(st, &cur, keep, &places);
         }
-        let ctx = Ctx {
-            revocations: &self.revocations,
-        };
+        let ctx = Ctx { revocations: &self.revocations };
         let st = self.states.get_mut(&tok.key);
         let st_ref: Option<&TokenState> = st.map(|s| &*s);
         let mut hits = Vec::new();
@@ -177,10 +173,8 @@ impl Engine {
             if !rule.scope.matches(&ev, &tok) || rule.exceptions.principal(&tok) {
                 continue;
             }
-            if matches!(
-                rule.detector,
-                Detector::ForgedToken { .. } | Detector::ExpiredUse { .. }
-            ) && rule.exceptions.source(&cur)
+            if matches!(rule.detector, Detector::ForgedToken { .. } | Detector::ExpiredUse { .. })
+                && rule.exceptions.source(&cur)
             {
                 continue;
             }
@@ -264,11 +258,7 @@ fn update_recent(st: &mut TokenState, cur: &Use, keep_secs: i64, places: &[crate
         let Some(k) = place_key(cur, by) else {
             continue;
         };
-        match st
-            .recent
-            .iter_mut()
-            .find(|(p, key, _)| *p == by && *key == k)
-        {
+        match st.recent.iter_mut().find(|(p, key, _)| *p == by && *key == k) {
             Some(e) if e.2.time <= cur.time => e.2 = cur.clone(),
             Some(_) => {}
             None => st.recent.push((by, k, cur.clone())),
@@ -294,14 +284,7 @@ pub fn finding_uid(rule: &str, token: &str, t: EventTime) -> String {
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..])
 }
 
 #[cfg(test)]

@@ -23,10 +23,7 @@ impl PartialOrd for Item {
 }
 impl Ord for Item {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.0
-            .time
-            .cmp(&o.0.time)
-            .then_with(|| self.0.source.cmp(&o.0.source))
+        self.0.time.cmp(&o.0.time).then_with(|| self.0.source.cmp(&o.0.source))
     }
 }
 

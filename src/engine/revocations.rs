@@ -24,8 +24,7 @@ pub struct RevocationView {
 
 impl RevocationView {
     pub fn len(&self) -> usize {
-        self.by_jti.values().map(Vec::len).sum::<usize>()
-            + self.by_sub.values().map(Vec::len).sum::<usize>()
+        self.by_jti.values().map(Vec::len).sum::<usize>() + self.by_sub.values().map(Vec::len).sum::<usize>()
     }
     pub fn is_empty(&self) -> bool {
         self.by_jti.is_empty() && self.by_sub.is_empty()
@@ -33,22 +32,12 @@ impl RevocationView {
 
     /// Revoke one token; the earliest time wins.
     pub fn revoke_token(&mut self, iss: &str, jti: &str, at: EventTime) {
-        upsert(
-            self.by_jti.entry(jti.into()).or_default(),
-            iss,
-            at,
-            |old, new| new < old,
-        );
+        upsert(self.by_jti.entry(jti.into()).or_default(), iss, at, |old, new| new < old);
     }
 
     /// Revoke every token of `sub` issued before `before`; the latest cutoff wins.
     pub fn revoke_subject(&mut self, iss: &str, sub: &str, before: EventTime) {
-        upsert(
-            self.by_sub.entry(sub.into()).or_default(),
-            iss,
-            before,
-            |old, new| new > old,
-        );
+        upsert(self.by_sub.entry(sub.into()).or_default(), iss, before, |old, new| new > old);
     }
 
     /// Is this token revoked as of `now`? Token revocations take precedence.
@@ -66,17 +55,11 @@ impl RevocationView {
         let (sub, iat) = (tok.sub.as_deref()?, tok.iat?);
         let v = self.by_sub.get(sub)?;
         let (_, before) = v.iter().find(|(i, _)| i.as_ref() == iss)?;
-        (EventTime::from_secs(iat) < *before && now > *before)
-            .then_some(Revoked::Subject { before: *before })
+        (EventTime::from_secs(iat) < *before && now > *before).then_some(Revoked::Subject { before: *before })
     }
 }
 
-fn upsert(
-    v: &mut Vec<(Arc<str>, EventTime)>,
-    iss: &str,
-    t: EventTime,
-    better: impl Fn(EventTime, EventTime) -> bool,
-) {
+fn upsert(v: &mut Vec<(Arc<str>, EventTime)>, iss: &str, t: EventTime, better: impl Fn(EventTime, EventTime) -> bool) {
     match v.iter_mut().find(|(i, _)| i.as_ref() == iss) {
         Some(e) if better(e.1, t) => e.1 = t,
         Some(_) => {}

@@ -61,11 +61,7 @@ pub struct StateLimits {
 
 impl Default for StateLimits {
     fn default() -> Self {
-        StateLimits {
-            max_tokens: 1_000_000,
-            idle_ttl_secs: 86_400,
-            exp_margin_secs: 300,
-        }
+        StateLimits { max_tokens: 1_000_000, idle_ttl_secs: 86_400, exp_margin_secs: 300 }
     }
 }
 
@@ -85,12 +81,7 @@ pub struct States {
 
 impl States {
     pub fn new(limits: StateLimits) -> Self {
-        States {
-            map: Map::default(),
-            queue: BinaryHeap::new(),
-            limits,
-            evicted: Evictions::default(),
-        }
+        States { map: Map::default(), queue: BinaryHeap::new(), limits, evicted: Evictions::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -112,9 +103,7 @@ impl States {
     pub fn deadline(&self, tok: &TokenInfo, t: EventTime) -> EventTime {
         let idle = t.plus_secs(self.limits.idle_ttl_secs);
         match tok.exp {
-            Some(exp) => idle
-                .min(EventTime::from_secs(exp).plus_secs(self.limits.exp_margin_secs))
-                .max(t),
+            Some(exp) => idle.min(EventTime::from_secs(exp).plus_secs(self.limits.exp_margin_secs)).max(t),
             None => idle,
         }
     }
@@ -128,6 +117,16 @@ impl States {
         }
         self.queue.push(Reverse((st.deadline, st.token.key)));
         self.map.insert(st.token.key, st);
+    }
+
+    /// Drop a token whose deadline is before `t` (its next use). Expiry then
+    /// depends only on the token's own events, not on how far the watermark
+    /// of its shard has moved, so findings do not depend on sharding.
+    pub fn expire_one(&mut self, k: &TokenKey, t: EventTime) {
+        if self.map.get(k).is_some_and(|s| s.deadline < t) {
+            self.map.remove(k);
+            self.evicted.ttl += 1;
+        }
     }
 
     /// Drop every token whose deadline is before the watermark.

@@ -13,10 +13,7 @@ fn token(i: u64, exp: Option<i64>) -> Arc<TokenInfo> {
     k[8..].copy_from_slice(&i.to_le_bytes());
     Arc::new(TokenInfo {
         key: TokenKey(k),
-        id: TokenId::Jti {
-            iss: "i".into(),
-            jti: i.to_string().into(),
-        },
+        id: TokenId::Jti { iss: "i".into(), jti: i.to_string().into() },
         iss: Some("i".into()),
         sub: None,
         client_id: None,
@@ -43,29 +40,19 @@ fn ev(secs: i64, tok: Arc<TokenInfo>) -> AccessEvent {
         bytes: None,
         token: Some(tok),
         geo: None,
-        source: SourcePos::Test {
-            name: "t".into(),
-            index: secs as u64,
-        },
+        source: SourcePos::Test { name: "t".into(), index: secs as u64 },
     }
 }
 
 fn rules() -> Arc<RuleSet> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/ua-drift.yml"))
-        .unwrap();
-    Arc::new(RuleSet::new(vec![
-        compile_file(&text, "ua-drift.yml").unwrap()
-    ]))
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/ua-drift.yml")).unwrap();
+    Arc::new(RuleSet::new(vec![compile_file(&text, "ua-drift.yml").unwrap()]))
 }
 
 fn engine(max_tokens: usize) -> Engine {
     let cfg = EngineConfig {
         allowed_lateness_secs: 5,
-        limits: StateLimits {
-            max_tokens,
-            idle_ttl_secs: 3600,
-            exp_margin_secs: 60,
-        },
+        limits: StateLimits { max_tokens, idle_ttl_secs: 3600, exp_margin_secs: 60 },
     };
     Engine::new(rules(), Arc::new(RevocationView::default()), cfg)
 }
@@ -117,9 +104,6 @@ fn finding_uids_are_stable_and_distinct() {
     let t = EventTime::from_secs(5);
     assert_eq!(finding_uid("r", "i|j", t), finding_uid("r", "i|j", t));
     assert_ne!(finding_uid("r", "i|j", t), finding_uid("r2", "i|j", t));
-    assert_ne!(
-        finding_uid("r", "i|j", t),
-        finding_uid("r", "i|j", EventTime::from_secs(6))
-    );
+    assert_ne!(finding_uid("r", "i|j", t), finding_uid("r", "i|j", EventTime::from_secs(6)));
     assert_eq!(finding_uid("r", "i|j", t).len(), 36);
 }

@@ -63,11 +63,7 @@ pub fn classify(ua: &str) -> UaClass {
     let low = ua.trim().to_ascii_lowercase();
     for (needle, family) in SCRIPTS {
         if low.starts_with(needle) || (low.contains(needle) && !low.starts_with("mozilla/")) {
-            return UaClass {
-                family,
-                os: os_of(&low),
-                kind: UaKind::Script,
-            };
+            return UaClass { family, os: os_of(&low), kind: UaKind::Script };
         }
     }
     if low.starts_with("mozilla/") {
@@ -84,25 +80,13 @@ pub fn classify(ua: &str) -> UaClass {
         } else {
             "Mozilla"
         };
-        return UaClass {
-            family,
-            os: os_of(&low),
-            kind: UaKind::Browser,
-        };
+        return UaClass { family, os: os_of(&low), kind: UaKind::Browser };
     }
     // `AppName/1.2.3 (platform)`: a native app.
     if low.contains('/') && !low.is_empty() {
-        return UaClass {
-            family: "app",
-            os: os_of(&low),
-            kind: UaKind::App,
-        };
+        return UaClass { family: "app", os: os_of(&low), kind: UaKind::App };
     }
-    UaClass {
-        family: "",
-        os: os_of(&low),
-        kind: UaKind::Unknown,
-    }
+    UaClass { family: "", os: os_of(&low), kind: UaKind::Unknown }
 }
 
 /// The app name of an `AppName/version` user agent (for reports).
@@ -131,11 +115,7 @@ mod tests {
             let c = classify(ua);
             assert_eq!((c.family, c.os, c.kind), (*fam, *os, *kind), "{ua}");
         }
-        assert_eq!(
-            classify(chrome),
-            classify(chrome2),
-            "a version bump is not a change"
-        );
+        assert_eq!(classify(chrome), classify(chrome2), "a version bump is not a change");
         assert_eq!(product("AcmeMobile/3.2.1 (Android)"), "AcmeMobile");
     }
 }

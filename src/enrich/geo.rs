@@ -29,11 +29,7 @@ pub enum GeoError {
     #[error("cannot open GeoIP database {path}: {why}")]
     Open { path: String, why: String },
     #[error("{path} is a {found:?} database, expected {expected}")]
-    Kind {
-        path: String,
-        found: String,
-        expected: &'static str,
-    },
+    Kind { path: String, found: String, expected: &'static str },
 }
 
 #[derive(Deserialize, Default)]
@@ -53,8 +49,8 @@ struct Country<'a> {
 }
 #[derive(Deserialize, Default)]
 struct Location {
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    latitude: Option<Coord>,
+    longitude: Option<Coord>,
     accuracy_radius: Option<u16>,
 }
 #[derive(Deserialize)]
@@ -72,8 +68,33 @@ struct DbipCity<'a> {
     city: Option<&'a str>,
     #[serde(borrow, default)]
     country_code: Option<&'a str>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    #[serde(default)]
+    latitude: Option<Coord>,
+    #[serde(default)]
+    longitude: Option<Coord>,
+}
+
+/// A coordinate stored as a double (MaxMind) or a float (DB-IP Lite builds).
+#[derive(Clone, Copy)]
+struct Coord(f64);
+
+impl<'de> Deserialize<'de> for Coord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Coord;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a coordinate")
+            }
+            fn visit_f32<E: serde::de::Error>(self, v: f32) -> Result<Coord, E> {
+                Ok(Coord(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Coord, E> {
+                Ok(Coord(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 #[derive(Deserialize)]
 struct Asn<'a> {
@@ -82,62 +103,51 @@ struct Asn<'a> {
     autonomous_system_organization: Option<&'a str>,
 }
 
-/// The opened databases, shared by every worker.
+/// The opened databases, shared by every worker. Several city databases may
+/// be given (DB-IP ships IPv4 and IPv6 in two files): the first that knows
+/// an address answers.
 pub struct GeoDb {
-    city: Option<(Reader<Vec<u8>>, GeoSchema)>,
+    city: Vec<(Reader<Vec<u8>>, GeoSchema)>,
     asn: Option<Reader<Vec<u8>>>,
     /// Sources to credit in reports (DB-IP Lite requires attribution).
     pub attribution: Vec<String>,
 }
 
 fn open(path: &Path) -> Result<Reader<Vec<u8>>, GeoError> {
-    Reader::open_readfile(path).map_err(|e| GeoError::Open {
-        path: path.display().to_string(),
-        why: e.to_string(),
-    })
+    Reader::open_readfile(path).map_err(|e| GeoError::Open { path: path.display().to_string(), why: e.to_string() })
 }
 
 impl GeoDb {
-    pub fn open(
-        city: Option<&Path>,
-        asn: Option<&Path>,
-        schema: GeoSchema,
-    ) -> Result<Self, GeoError> {
+    pub fn open(city: Option<&Path>, asn: Option<&Path>, schema: GeoSchema) -> Result<Self, GeoError> {
+        let cities: Vec<&Path> = city.into_iter().collect();
+        Self::open_many(&cities, asn, schema)
+    }
+
+    pub fn open_many(cities: &[&Path], asn: Option<&Path>, schema: GeoSchema) -> Result<Self, GeoError> {
         let mut attribution = Vec::new();
-        let city = match city {
-            Some(p) => {
-                let r = open(p)?;
-                let t = r.metadata().database_type.to_ascii_lowercase();
-                let s = match schema {
-                    GeoSchema::Auto if t.contains("dbip") || t.contains("db-ip") => GeoSchema::Dbip,
-                    GeoSchema::Auto => GeoSchema::Geoip2,
-                    s => s,
-                };
-                if t.contains("asn") && !t.contains("city") {
-                    return Err(GeoError::Kind {
-                        path: p.display().to_string(),
-                        found: t,
-                        expected: "a city database",
-                    });
-                }
-                if s == GeoSchema::Dbip {
-                    attribution
-                        .push("IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0".to_string());
-                }
-                Some((r, s))
+        let mut city = Vec::new();
+        for p in cities {
+            let r = open(p)?;
+            let t = r.metadata().database_type.to_ascii_lowercase();
+            if t.contains("asn") && !t.contains("city") {
+                return Err(GeoError::Kind { path: p.display().to_string(), found: t, expected: "a city database" });
             }
-            None => None,
-        };
+            let s = match schema {
+                GeoSchema::Auto => detect_schema(&r, &t),
+                s => s,
+            };
+            let credit = "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0".to_string();
+            if s == GeoSchema::Dbip && !attribution.contains(&credit) {
+                attribution.push(credit);
+            }
+            city.push((r, s));
+        }
         let asn = asn.map(open).transpose()?;
-        Ok(GeoDb {
-            city,
-            asn,
-            attribution,
-        })
+        Ok(GeoDb { city, asn, attribution })
     }
 
     pub fn has_city(&self) -> bool {
-        self.city.is_some()
+        !self.city.is_empty()
     }
 
     /// Look an address up (uncached). `None` for special addresses and
@@ -148,9 +158,12 @@ impl GeoDb {
         }
         let mut g = Geo::default();
         let mut found = false;
-        if let Some((r, schema)) = &self.city {
+        for (r, schema) in &self.city {
             if let Ok(res) = r.lookup(ip) {
-                found |= decode_city(&res, *schema, &mut g);
+                if res.has_data() && decode_city(&res, *schema, &mut g) {
+                    found = true;
+                    break;
+                }
             }
         }
         if let Some(r) = &self.asn {
@@ -164,12 +177,33 @@ impl GeoDb {
     }
 }
 
+/// The schema of a city database: by its type name when it says, else by
+/// the shape of its first records (DB-IP Lite builds call themselves just
+/// "city ipv4").
+fn detect_schema(r: &Reader<Vec<u8>>, type_lower: &str) -> GeoSchema {
+    if type_lower.contains("geoip2") || type_lower.contains("geolite2") {
+        return GeoSchema::Geoip2;
+    }
+    if type_lower.contains("dbip") || type_lower.contains("db-ip") {
+        return GeoSchema::Dbip;
+    }
+    let Ok(networks) = r.networks(Default::default()) else { return GeoSchema::Geoip2 };
+    for res in networks.take(32).flatten() {
+        if let Ok(Some(d)) = res.decode::<DbipCity>() {
+            if d.latitude.is_some() {
+                return GeoSchema::Dbip;
+            }
+        }
+    }
+    GeoSchema::Geoip2
+}
+
 fn decode_city(res: &maxminddb::LookupResult<'_, Vec<u8>>, schema: GeoSchema, g: &mut Geo) -> bool {
     match schema {
         GeoSchema::Dbip => match res.decode::<DbipCity>() {
             Ok(Some(c)) => {
-                g.lat = c.latitude;
-                g.lon = c.longitude;
+                g.lat = c.latitude.map(|c| c.0);
+                g.lon = c.longitude.map(|c| c.0);
                 g.city = c.city.map(Into::into);
                 g.country = c.country_code.map(Into::into);
                 true
@@ -178,8 +212,8 @@ fn decode_city(res: &maxminddb::LookupResult<'_, Vec<u8>>, schema: GeoSchema, g:
         },
         _ => match res.decode::<Geoip2City>() {
             Ok(Some(c)) => {
-                g.lat = c.location.latitude;
-                g.lon = c.location.longitude;
+                g.lat = c.location.latitude.map(|c| c.0);
+                g.lon = c.location.longitude.map(|c| c.0);
                 g.radius_km = c.location.accuracy_radius.map(f64::from).unwrap_or(0.0);
                 g.city = c.city.names.en.map(Into::into);
                 g.country = c.country.iso_code.map(Into::into);
@@ -226,10 +260,7 @@ pub struct GeoLookup {
 
 impl GeoLookup {
     pub fn new(db: Arc<GeoDb>, cache_capacity: usize) -> Self {
-        GeoLookup {
-            db,
-            cache: TwoGenCache::new(cache_capacity),
-        }
+        GeoLookup { db, cache: TwoGenCache::new(cache_capacity) }
     }
 
     pub fn lookup(&mut self, ip: IpAddr) -> Option<Arc<Geo>> {

@@ -98,11 +98,7 @@ pub struct GenReport {
 
 /// Generate `cfg.lines` lines into `out`, in time order.
 pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenReport> {
-    let mode = if cfg.profile == Profile::Traefik {
-        TokenMode::Raw
-    } else {
-        cfg.mode
-    };
+    let mode = if cfg.profile == Profile::Traefik { TokenMode::Raw } else { cfg.mode };
     let mut g = Generator::new(cfg.seed, cfg.users.max(10), mode);
     // ~20 requests a session: space session starts evenly over 24h, jittered.
     let sessions = (cfg.lines / 20).max(20);
@@ -131,32 +127,18 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenReport> {
     out.flush()?;
     // Keep only the thefts whose attack made it into the written lines.
     let cut = heap.peek().map_or(i64::MAX, |Reverse(e)| e.t);
-    let thefts = g
-        .thefts
-        .into_iter()
-        .filter(|t| t.first_attack_us < cut)
-        .collect();
-    Ok(GenReport {
-        lines: written,
-        thefts,
-        revocations: g.revocations,
-    })
+    let thefts = g.thefts.into_iter().filter(|t| t.first_attack_us < cut).collect();
+    Ok(GenReport { lines: written, thefts, revocations: g.revocations })
 }
 
 /// Open an output file, compressing by extension.
 pub fn create(path: &Path) -> Result<Box<dyn Write>> {
-    let f =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let f = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let name = path.to_string_lossy();
     Ok(if name.ends_with(".gz") {
-        Box::new(std::io::BufWriter::new(flate2::write::GzEncoder::new(
-            f,
-            flate2::Compression::fast(),
-        )))
+        Box::new(std::io::BufWriter::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast())))
     } else if name.ends_with(".zst") {
-        Box::new(std::io::BufWriter::new(
-            zstd::stream::write::Encoder::new(f, 3)?.auto_finish(),
-        ))
+        Box::new(std::io::BufWriter::new(zstd::stream::write::Encoder::new(f, 3)?.auto_finish()))
     } else {
         Box::new(std::io::BufWriter::with_capacity(1 << 20, f))
     })
@@ -165,11 +147,7 @@ pub fn create(path: &Path) -> Result<Box<dyn Write>> {
 pub fn run(a: &GenArgs) -> Result<()> {
     let start = EventTime::parse(&a.start).map_err(|e| anyhow::anyhow!("--start: {e}"))?;
     let cfg = GenConfig {
-        profile: if a.profile == Profile::Auto {
-            Profile::Kong
-        } else {
-            a.profile
-        },
+        profile: if a.profile == Profile::Auto { Profile::Kong } else { a.profile },
         lines: a.lines,
         users: a.users.unwrap_or((a.lines / 100).max(50)),
         seed: a.seed,
@@ -198,10 +176,6 @@ pub fn run(a: &GenArgs) -> Result<()> {
         std::fs::write(p, include_str!("../../sample-logs/keys/idp-jwks.json"))
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
-    eprintln!(
-        "tokenhound gen: {} lines, {} planted thefts",
-        report.lines,
-        report.thefts.len()
-    );
+    eprintln!("tokenhound gen: {} lines, {} planted thefts", report.lines, report.thefts.len());
     Ok(())
 }

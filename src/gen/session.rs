@@ -109,41 +109,19 @@ impl Generator {
             if CLIENTS[client].1.ua == LEAKY_UA {
                 leaky.push(users.len());
             }
-            users.push(User {
-                sub: format!("user-{i:06}"),
-                city,
-                isp: rng.below(2) as usize,
-                client,
-            });
+            users.push(User { sub: format!("user-{i:06}"), city, isp: rng.below(2) as usize, client });
         }
         let key = (mode == TokenMode::Raw).then(|| {
-            let k =
-                |pem: &str| EncodingKey::from_rsa_pem(pem.as_bytes()).expect("shipped test key");
+            let k = |pem: &str| EncodingKey::from_rsa_pem(pem.as_bytes()).expect("shipped test key");
             (
                 k(include_str!("../../sample-logs/keys/idp-rs256.key")),
                 k(include_str!("../../sample-logs/keys/attacker-rs256.key")),
             )
         });
-        Generator {
-            rng,
-            world,
-            users,
-            leaky,
-            mode,
-            seq: 0,
-            key,
-            thefts: Vec::new(),
-            revocations: Vec::new(),
-        }
+        Generator { rng, world, users, leaky, mode, seq: 0, key, thefts: Vec::new(), revocations: Vec::new() }
     }
 
-    fn token(
-        &mut self,
-        sub: &str,
-        client_id: &'static str,
-        iat: i64,
-        forged: Option<bool>,
-    ) -> Rc<GenToken> {
+    fn token(&mut self, sub: &str, client_id: &'static str, iat: i64, forged: Option<bool>) -> Rc<GenToken> {
         let jti = format!("{:016x}", self.rng.next_u64());
         let exp = iat + 3600;
         let raw = self.key.as_ref().map(|(good, bad)| {
@@ -157,37 +135,15 @@ impl Generator {
                 client_id: &'a str,
                 aud: &'a str,
             }
-            let c = C {
-                iss: ISSUER,
-                sub,
-                jti: &jti,
-                iat,
-                exp,
-                client_id,
-                aud: "acme-api",
-            };
+            let c = C { iss: ISSUER, sub, jti: &jti, iat, exp, client_id, aud: "acme-api" };
             let mut h = Header::new(Algorithm::RS256);
             h.kid = Some(KID.into());
             encode(&h, &c, if forged == Some(true) { bad } else { good }).expect("sign")
         });
-        Rc::new(GenToken {
-            jti,
-            sub: sub.into(),
-            client_id,
-            iat,
-            exp,
-            raw,
-        })
+        Rc::new(GenToken { jti, sub: sub.into(), client_id, iat, exp, raw })
     }
 
-    fn event(
-        &mut self,
-        t: i64,
-        ip: IpAddr,
-        ua: &Rc<str>,
-        tok: &Rc<GenToken>,
-        attack: bool,
-    ) -> GenEvent {
+    fn event(&mut self, t: i64, ip: IpAddr, ua: &Rc<str>, tok: &Rc<GenToken>, attack: bool) -> GenEvent {
         const BENIGN: &[(&str, &str, &str, u32)] = &[
             ("GET", "/api/me", "me", 25),
             ("GET", "/api/orders", "orders", 20),
@@ -239,18 +195,7 @@ impl Generator {
         } else {
             200 + self.rng.below(4000) as u32
         };
-        GenEvent {
-            t,
-            seq: self.seq,
-            ip,
-            ua: ua.clone(),
-            method,
-            path,
-            route,
-            status,
-            bytes,
-            token: Some(tok.clone()),
-        }
+        GenEvent { t, seq: self.seq, ip, ua: ua.clone(), method, path, route, status, bytes, token: Some(tok.clone()) }
     }
 
     /// The events of session `k` (of `total`), starting at `start` (µs).
@@ -259,10 +204,7 @@ impl Generator {
         // Unauthenticated health checks from the monitoring network.
         if self.rng.chance(0.3) {
             self.seq += 1;
-            let ip = host(
-                self.world.city_net("Frankfurt", "hosting", 1),
-                &mut self.rng,
-            );
+            let ip = host(self.world.city_net("Frankfurt", "hosting", 1), &mut self.rng);
             out.push(GenEvent {
                 t: start,
                 seq: self.seq,
@@ -277,19 +219,13 @@ impl Generator {
             });
         }
         let stride = (total / 24).clamp(8, 400);
-        let theft =
-            (k % stride == stride / 2).then(|| KINDS[((k / stride) as usize) % KINDS.len()]);
-        let theft =
-            theft.filter(|&kind| !(kind == "forged-token" && self.mode == TokenMode::Claims));
+        let theft = (k % stride == stride / 2).then(|| KINDS[((k / stride) as usize) % KINDS.len()]);
+        let theft = theft.filter(|&kind| !(kind == "forged-token" && self.mode == TokenMode::Claims));
         let u = match theft {
             Some(kind) => self.victim(kind),
             None => self.rng.below(self.users.len() as u64) as usize,
         };
-        let (city, isp, ci) = (
-            self.users[u].city.clone(),
-            self.users[u].isp,
-            self.users[u].client,
-        );
+        let (city, isp, ci) = (self.users[u].city.clone(), self.users[u].isp, self.users[u].client);
         let client = &CLIENTS[ci].1;
         let ua: Rc<str> = client.ua.into();
         let sub = self.users[u].sub.clone();
@@ -321,22 +257,13 @@ impl Generator {
     fn victim(&mut self, kind: &str) -> usize {
         let near = ["London", "Paris", "Frankfurt", "Amsterdam"];
         let pool: Vec<usize> = if kind == "ip-drift" {
-            self.users
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| near.contains(&u.city.as_str()))
-                .map(|(i, _)| i)
-                .collect()
+            self.users.iter().enumerate().filter(|(_, u)| near.contains(&u.city.as_str())).map(|(i, _)| i).collect()
         } else if !self.leaky.is_empty() && self.rng.chance(0.85) {
             self.leaky.clone()
         } else {
             (0..self.users.len()).collect()
         };
-        let pool = if pool.is_empty() {
-            (0..self.users.len()).collect()
-        } else {
-            pool
-        };
+        let pool = if pool.is_empty() { (0..self.users.len()).collect() } else { pool };
         pool[self.rng.below(pool.len() as u64) as usize]
     }
 
@@ -361,18 +288,9 @@ impl Generator {
         plain: bool,
     ) -> Vec<Hop> {
         let home = self.world.city_net(city, "residential", isp).clone();
-        let mobile: Vec<Net> = self
-            .world
-            .nets(city, "mobile")
-            .into_iter()
-            .cloned()
-            .collect();
+        let mobile: Vec<Net> = self.world.nets(city, "mobile").into_iter().cloned().collect();
         let on_mobile = c.mobile && self.rng.chance(0.5);
-        let base = if on_mobile {
-            mobile[0].clone()
-        } else {
-            home.clone()
-        };
+        let base = if on_mobile { mobile[0].clone() } else { home.clone() };
         let behaviour = if plain { 0 } else { self.rng.below(100) };
         let updated: Option<Rc<str>> = c.updated.map(Into::into);
         let v6 = self.world.v6(city).cloned();
@@ -387,22 +305,15 @@ impl Generator {
                     // carrier IP churn: a new address on every request, one ASN
                     0..=9 if on_mobile => (host(&mobile[i % 2], &mut self.rng), ua.clone()),
                     // wifi -> cellular in the same city
-                    10..=19 if c.mobile && i >= half => {
-                        (host(&mobile[0], &mut self.rng), ua.clone())
-                    }
+                    10..=19 if c.mobile && i >= half => (host(&mobile[0], &mut self.rng), ua.clone()),
                     // IPv4 <-> IPv6 flips of a dual-stack home line
-                    20..=27 if !on_mobile && isp == 0 && i % 2 == 1 => (
-                        v6.as_ref().map_or(fixed, |n| host(n, &mut self.rng)),
-                        ua.clone(),
-                    ),
+                    20..=27 if !on_mobile && isp == 0 && i % 2 == 1 => {
+                        (v6.as_ref().map_or(fixed, |n| host(n, &mut self.rng)), ua.clone())
+                    }
                     // browser auto-update mid-session
-                    28..=31 if i >= half && updated.is_some() => {
-                        (fixed, updated.clone().unwrap_or_else(|| ua.clone()))
-                    }
+                    28..=31 if i >= half && updated.is_some() => (fixed, updated.clone().unwrap_or_else(|| ua.clone())),
                     // VPN switched on for the middle of the session
-                    32..=36 if i >= half / 2 && i < half + half / 2 => {
-                        (host(&vpn, &mut self.rng), ua.clone())
-                    }
+                    32..=36 if i >= half / 2 && i < half + half / 2 => (host(&vpn, &mut self.rng), ua.clone()),
                     _ => (fixed, ua.clone()),
                 };
                 (t, ip, ua)
@@ -426,12 +337,7 @@ impl Generator {
         let bullet = |w: &World, c: &str| w.hosting(c, 64900).clone();
         let far = {
             let w = &self.world;
-            let mut v: Vec<String> = w
-                .cities
-                .iter()
-                .filter(|c| w.distance_km(city, c) > 3000.0)
-                .cloned()
-                .collect();
+            let mut v: Vec<String> = w.cities.iter().filter(|c| w.distance_km(city, c) > 3000.0).cloned().collect();
             v.sort();
             v
         };
@@ -441,83 +347,35 @@ impl Generator {
             "Frankfurt" => "Amsterdam",
             _ => "Frankfurt",
         };
-        let curl: Rc<str> =
-            (*self
-                .rng
-                .pick(&["curl/8.4.0", "python-requests/2.31.0", "Go-http-client/1.1"]))
-            .into();
+        let curl: Rc<str> = (*self.rng.pick(&["curl/8.4.0", "python-requests/2.31.0", "Go-http-client/1.1"])).into();
         let mut tok = tok.clone();
-        let (nets, at, n, ua, expected): (Vec<Net>, i64, usize, Rc<str>, Vec<&'static str>) =
-            match kind {
-                "impossible-travel" => {
-                    let c = self.rng.pick(&far).clone();
-                    (
-                        vec![bullet(&self.world, &c)],
-                        start + dur * 4 / 10,
-                        3,
-                        ua.clone(),
-                        vec!["impossible-travel"],
-                    )
-                }
-                "ip-drift" => (
-                    vec![bullet(&self.world, neighbour)],
-                    cut.unwrap_or(start) + 30 * MIN,
-                    3,
-                    ua.clone(),
-                    vec!["ip-drift"],
-                ),
-                "ua-drift" => (
-                    vec![bullet(&self.world, city)],
-                    start + dur / 3,
-                    3,
-                    curl,
-                    vec!["ua-drift"],
-                ),
-                "concurrent-use" => {
-                    let nets = vec![
-                        bullet(&self.world, city),
-                        self.world.hosting(city, 64910).clone(),
-                    ];
-                    (nets, start + dur / 3, 4, ua.clone(), vec!["concurrent-use"])
-                }
-                "revoked-use" => {
-                    let r = cut.unwrap_or(start);
-                    let line = serde_json::json!({"iss": ISSUER, "jti": tok.jti, "revoked_at": EventTime(r).to_rfc3339()});
-                    self.revocations.push(line.to_string());
-                    (
-                        vec![bullet(&self.world, city)],
-                        r + 5 * MIN,
-                        3,
-                        ua.clone(),
-                        vec!["revoked-use"],
-                    )
-                }
-                "expired-use" => (
-                    vec![bullet(&self.world, city)],
-                    exp_us + 5 * MIN,
-                    2,
-                    ua.clone(),
-                    vec!["expired-use"],
-                ),
-                "forged-token" => {
-                    let sub = tok.sub.clone();
-                    tok = self.token(&sub, tok.client_id, start / 1_000_000, Some(true));
-                    (
-                        vec![bullet(&self.world, city)],
-                        start + dur / 2,
-                        2,
-                        ua.clone(),
-                        vec!["forged-token"],
-                    )
-                }
-                _ => (
-                    vec![bullet(&self.world, city)],
-                    cut.unwrap_or(start) + 3 * MIN,
-                    3,
-                    ua.clone(),
-                    vec![],
-                ),
-            };
+        let (nets, at, n, ua, expected): (Vec<Net>, i64, usize, Rc<str>, Vec<&'static str>) = match kind {
+            "impossible-travel" => {
+                let c = self.rng.pick(&far).clone();
+                (vec![bullet(&self.world, &c)], start + dur * 4 / 10, 3, ua.clone(), vec!["impossible-travel"])
+            }
+            "ip-drift" => {
+                (vec![bullet(&self.world, neighbour)], cut.unwrap_or(start) + 30 * MIN, 3, ua.clone(), vec!["ip-drift"])
+            }
+            "ua-drift" => (vec![bullet(&self.world, city)], start + dur / 3, 3, curl, vec!["ua-drift"]),
+            "concurrent-use" => {
+                let nets = vec![bullet(&self.world, city), self.world.hosting(city, 64910).clone()];
+                (nets, start + dur / 3, 4, ua.clone(), vec!["concurrent-use"])
+            }
+            "revoked-use" => {
+                let r = cut.unwrap_or(start);
+                let line = serde_json::json!({"iss": ISSUER, "jti": tok.jti, "revoked_at": EventTime(r).to_rfc3339()});
+                self.revocations.push(line.to_string());
+                (vec![bullet(&self.world, city)], r + 5 * MIN, 3, ua.clone(), vec!["revoked-use"])
+            }
+            "expired-use" => (vec![bullet(&self.world, city)], exp_us + 5 * MIN, 2, ua.clone(), vec!["expired-use"]),
+            "forged-token" => {
+                let sub = tok.sub.clone();
+                tok = self.token(&sub, tok.client_id, start / 1_000_000, Some(true));
+                (vec![bullet(&self.world, city)], start + dur / 2, 2, ua.clone(), vec!["forged-token"])
+            }
+            _ => (vec![bullet(&self.world, city)], cut.unwrap_or(start) + 3 * MIN, 3, ua.clone(), vec![]),
+        };
         let (mut ips, mut paths) = (Vec::new(), Vec::new());
         for i in 0..n {
             // concurrent-use spreads over both networks within 4 minutes

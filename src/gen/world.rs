@@ -28,11 +28,7 @@ impl World {
         let mut nets = Vec::new();
         for line in CSV.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
-            let base = f[0]
-                .split('/')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .expect("sample CSV network");
+            let base = f[0].split('/').next().and_then(|s| s.parse().ok()).expect("sample CSV network");
             nets.push(Net {
                 base,
                 city: f[1].into(),
@@ -54,10 +50,7 @@ impl World {
 
     /// The networks of a kind in a city (in CSV order).
     pub fn nets(&self, city: &str, kind: &str) -> Vec<&Net> {
-        self.nets
-            .iter()
-            .filter(|n| n.city == city && n.kind == kind)
-            .collect()
+        self.nets.iter().filter(|n| n.city == city && n.kind == kind).collect()
     }
 
     pub fn city_net(&self, city: &str, kind: &str, i: usize) -> &Net {
@@ -66,25 +59,15 @@ impl World {
     }
 
     pub fn hosting(&self, city: &str, asn: u32) -> &Net {
-        self.nets
-            .iter()
-            .find(|n| n.city == city && n.asn == asn)
-            .expect("hosting net in every city")
+        self.nets.iter().find(|n| n.city == city && n.asn == asn).expect("hosting net in every city")
     }
 
     pub fn v6(&self, city: &str) -> Option<&Net> {
-        self.nets
-            .iter()
-            .find(|n| n.city == city && n.base.is_ipv6())
+        self.nets.iter().find(|n| n.city == city && n.base.is_ipv6())
     }
 
     pub fn country_of(&self, city: &str) -> &str {
-        &self
-            .nets
-            .iter()
-            .find(|n| n.city == city)
-            .expect("city")
-            .country
+        &self.nets.iter().find(|n| n.city == city).expect("city").country
     }
 
     pub fn distance_km(&self, a: &str, b: &str) -> f64 {
@@ -100,8 +83,6 @@ impl World {
 pub fn host(net: &Net, rng: &mut Rng) -> IpAddr {
     match net.base {
         IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) | (2 + rng.below(250) as u32))),
-        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(
-            u128::from(a) | (rng.next_u64() as u128 & 0xffff_ffff) | 1,
-        )),
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) | (rng.next_u64() as u128 & 0xffff_ffff) | 1)),
     }
 }

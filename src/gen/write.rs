@@ -90,9 +90,7 @@ pub fn line(p: Profile, e: &GenEvent, out: &mut Vec<u8>) {
             )
         }
         Profile::AwsApigw => {
-            let c = tok
-                .map(|t| format!(r#","claims":{}"#, claims(t, true)))
-                .unwrap_or_default();
+            let c = tok.map(|t| format!(r#","claims":{}"#, claims(t, true))).unwrap_or_default();
             writeln!(
                 out,
                 r#"{{"requestId":"{}","sourceIp":"{}","userAgent":"{ua}","requestTimeEpoch":{ms},"httpMethod":"{}","resourcePath":"/{}","path":"{}","status":"{}","responseLength":"{}","apiId":"a1b2c3d4"{c}}}"#,
@@ -106,9 +104,7 @@ pub fn line(p: Profile, e: &GenEvent, out: &mut Vec<u8>) {
             )
         }
         Profile::Traefik => {
-            let auth = raw
-                .map(|r| format!(r#","request_Authorization":"Bearer {r}""#))
-                .unwrap_or_default();
+            let auth = raw.map(|r| format!(r#","request_Authorization":"Bearer {r}""#)).unwrap_or_default();
             writeln!(
                 out,
                 r#"{{"StartUTC":"{iso}","ClientHost":"{}","RequestMethod":"{}","RequestPath":"{}","DownstreamStatus":{},"DownstreamContentSize":{},"request_User-Agent":"{ua}","request_X-Request-Id":"{}","RouterName":"{}@file"{auth}}}"#,

@@ -45,10 +45,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), Ingest
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l
         .request_time_epoch
-        .ok_or(IngestError::Missing {
-            profile: P,
-            field: "requestTimeEpoch",
-        })?
+        .ok_or(IngestError::Missing { profile: P, field: "requestTimeEpoch" })?
         .to_time(P, "requestTimeEpoch")?;
     // resourcePath is the route template (/orders/{id}): better for rules.
     let path = l.resource_path.filter(|p| p != "-").or(l.path);

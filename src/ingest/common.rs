@@ -12,9 +12,7 @@ use super::IngestError;
 /// Parse `1.2.3.4`, `1.2.3.4:80`, `[::1]:80` or `::1`.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let t = s.trim();
-    t.parse::<IpAddr>()
-        .ok()
-        .or_else(|| t.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    t.parse::<IpAddr>().ok().or_else(|| t.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The client address: the gateway's peer, unless the peer is a trusted
@@ -58,8 +56,7 @@ pub fn bearer(auth: &str) -> Option<&str> {
 /// Replace anything shaped like a JWT (`xxx.yyy.zzz` of base64url, 16+ chars)
 /// in a message with `<token redacted>`.
 pub fn scrub(msg: &str) -> String {
-    let is_b64 =
-        |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=';
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=';
     let mut out = String::with_capacity(msg.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
@@ -103,11 +100,7 @@ pub struct Interner {
 
 impl Interner {
     pub fn new(cap: usize) -> Self {
-        Interner {
-            young: HashSet::new(),
-            old: HashSet::new(),
-            cap: cap.max(1),
-        }
+        Interner { young: HashSet::new(), old: HashSet::new(), cap: cap.max(1) }
     }
 
     /// Interned copy of `s`, cut to `max` bytes on a char boundary.
@@ -145,33 +138,14 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         // untrusted peer: XFF ignored (spoofable)
-        assert_eq!(
-            client_ip(Some("8.8.8.8"), Some("1.1.1.1"), &trusted),
-            ip("8.8.8.8")
-        );
+        assert_eq!(client_ip(Some("8.8.8.8"), Some("1.1.1.1"), &trusted), ip("8.8.8.8"));
         // trusted peer: rightmost untrusted hop
-        assert_eq!(
-            client_ip(
-                Some("10.0.0.5:443"),
-                Some("6.6.6.6, 1.1.1.1, 10.1.1.1"),
-                &trusted
-            ),
-            ip("1.1.1.1")
-        );
+        assert_eq!(client_ip(Some("10.0.0.5:443"), Some("6.6.6.6, 1.1.1.1, 10.1.1.1"), &trusted), ip("1.1.1.1"));
         // all trusted: leftmost trusted seen
-        assert_eq!(
-            client_ip(Some("10.0.0.5"), Some("10.9.9.9"), &trusted),
-            ip("10.9.9.9")
-        );
+        assert_eq!(client_ip(Some("10.0.0.5"), Some("10.9.9.9"), &trusted), ip("10.9.9.9"));
         // garbage hop stops the walk
-        assert_eq!(
-            client_ip(Some("10.0.0.5"), Some("1.1.1.1, junk"), &trusted),
-            ip("10.0.0.5")
-        );
-        assert_eq!(
-            client_ip(Some("[2001:db8::1]:80"), None, &[]),
-            ip("2001:db8::1")
-        );
+        assert_eq!(client_ip(Some("10.0.0.5"), Some("1.1.1.1, junk"), &trusted), ip("10.0.0.5"));
+        assert_eq!(client_ip(Some("[2001:db8::1]:80"), None, &[]), ip("2001:db8::1"));
     }
 
     #[test]

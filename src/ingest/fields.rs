@@ -114,9 +114,7 @@ impl<'de> Deserialize<'de> for Num {
                 if t.is_empty() || t == "-" {
                     return Ok(Num(None));
                 }
-                t.parse::<f64>()
-                    .map(|n| Num(Some(n)))
-                    .map_err(|_| E::custom("expected a number"))
+                t.parse::<f64>().map(|n| Num(Some(n))).map_err(|_| E::custom("expected a number"))
             }
         }
         d.deserialize_any(V)
@@ -125,15 +123,10 @@ impl<'de> Deserialize<'de> for Num {
 
 impl Num {
     pub fn status(self) -> u16 {
-        self.0
-            .filter(|n| (0.0..1000.0).contains(n))
-            .map(|n| n as u16)
-            .unwrap_or(0)
+        self.0.filter(|n| (0.0..1000.0).contains(n)).map(|n| n as u16).unwrap_or(0)
     }
     pub fn bytes(self) -> Option<u64> {
-        self.0
-            .filter(|n| *n >= 0.0 && n.is_finite())
-            .map(|n| n as u64)
+        self.0.filter(|n| *n >= 0.0 && n.is_finite()).map(|n| n as u64)
     }
 }
 
@@ -173,19 +166,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for TimeVal<'a> {
 }
 
 impl TimeVal<'_> {
-    pub fn to_time(
-        &self,
-        profile: &'static str,
-        field: &'static str,
-    ) -> Result<EventTime, super::IngestError> {
+    pub fn to_time(&self, profile: &'static str, field: &'static str) -> Result<EventTime, super::IngestError> {
         let r = match self {
             TimeVal::Num(n) => EventTime::from_epoch_number(*n),
             TimeVal::Str(s) => EventTime::parse(s),
         };
-        r.map_err(|e| super::IngestError::BadValue {
-            profile,
-            field,
-            value: e.to_string(),
-        })
+        r.map_err(|e| super::IngestError::BadValue { profile, field, value: e.to_string() })
     }
 }

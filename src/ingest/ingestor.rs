@@ -43,31 +43,17 @@ const SHORT: usize = 256;
 
 impl Ingestor {
     pub fn new(cfg: IngestConfig, tokens: TokenResolver) -> Self {
-        Ingestor {
-            cfg,
-            tokens,
-            strings: Interner::new(16_384),
-        }
+        Ingestor { cfg, tokens, strings: Interner::new(16_384) }
     }
 
     /// Parse one line into zero or more events (Kong batches hold many).
     /// On error nothing is appended to `out`.
-    pub fn ingest(
-        &mut self,
-        line: &[u8],
-        source: &SourcePos,
-        out: &mut Vec<AccessEvent>,
-    ) -> Result<(), IngestError> {
+    pub fn ingest(&mut self, line: &[u8], source: &SourcePos, out: &mut Vec<AccessEvent>) -> Result<(), IngestError> {
         if line.len() > self.cfg.max_line_bytes {
-            return Err(IngestError::TooLong {
-                len: line.len(),
-                max: self.cfg.max_line_bytes,
-            });
+            return Err(IngestError::TooLong { len: line.len(), max: self.cfg.max_line_bytes });
         }
         if let Err(e) = std::str::from_utf8(line) {
-            return Err(IngestError::NotUtf8 {
-                at: e.valid_up_to(),
-            });
+            return Err(IngestError::NotUtf8 { at: e.valid_up_to() });
         }
         let profile = match self.cfg.profile {
             Profile::Auto => Profile::detect(line).ok_or(IngestError::UnknownProfile)?,
@@ -103,18 +89,9 @@ impl Ingestor {
                 Arc::make_mut(t).verdict = v;
             }
         }
-        let ip = client_ip(
-            p.peer.as_deref(),
-            p.xff.as_deref(),
-            &self.cfg.trusted_proxies,
-        );
+        let ip = client_ip(p.peer.as_deref(), p.xff.as_deref(), &self.cfg.trusted_proxies);
         let s = &mut self.strings;
-        let method = p
-            .method
-            .as_deref()
-            .map(|m| m.trim())
-            .filter(|m| !m.is_empty())
-            .unwrap_or("-");
+        let method = p.method.as_deref().map(|m| m.trim()).filter(|m| !m.is_empty()).unwrap_or("-");
         Ok(AccessEvent {
             time: p.time,
             client_ip: ip,
@@ -131,11 +108,7 @@ impl Ingestor {
                 .as_deref()
                 .filter(|r| !r.is_empty() && *r != "-")
                 .map(|r| Arc::from(super::common::cut(r, SHORT))),
-            gateway: p
-                .gateway
-                .as_deref()
-                .filter(|g| !g.is_empty())
-                .map(|g| s.get(g, SHORT)),
+            gateway: p.gateway.as_deref().filter(|g| !g.is_empty()).map(|g| s.get(g, SHORT)),
             bytes: p.bytes,
             token,
             geo: p.geo.map(Arc::new),
@@ -144,14 +117,8 @@ impl Ingestor {
     }
 
     /// The raw token wins when present (it can be verified); else claims.
-    fn token(
-        &mut self,
-        p: &Parsed<'_>,
-    ) -> Result<Option<Arc<crate::model::TokenInfo>>, IngestError> {
-        let raw = p
-            .raw_token
-            .as_deref()
-            .or_else(|| p.authorization.as_deref().and_then(bearer));
+    fn token(&mut self, p: &Parsed<'_>) -> Result<Option<Arc<crate::model::TokenInfo>>, IngestError> {
+        let raw = p.raw_token.as_deref().or_else(|| p.authorization.as_deref().and_then(bearer));
         if let Some(raw) = raw {
             return Ok(Some(self.tokens.from_raw(raw)?));
         }

@@ -78,16 +78,9 @@ pub enum IngestError {
     #[error("{profile}: not valid JSON: {why}")]
     Json { profile: &'static str, why: String },
     #[error("{profile}: missing field `{field}`")]
-    Missing {
-        profile: &'static str,
-        field: &'static str,
-    },
+    Missing { profile: &'static str, field: &'static str },
     #[error("{profile}: field `{field}` has a bad value: {value:?}")]
-    BadValue {
-        profile: &'static str,
-        field: &'static str,
-        value: String,
-    },
+    BadValue { profile: &'static str, field: &'static str, value: String },
     #[error("line is not valid UTF-8 (first bad byte at offset {at})")]
     NotUtf8 { at: usize },
     #[error("cannot tell the gateway profile of this line (use --profile)")]

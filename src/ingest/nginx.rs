@@ -46,12 +46,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), Ingest
     let time = match (l.msec, l.time_iso8601) {
         (Some(t), _) => t.to_time(P, "msec")?,
         (None, Some(t)) => t.to_time(P, "time_iso8601")?,
-        (None, None) => {
-            return Err(IngestError::Missing {
-                profile: P,
-                field: "msec",
-            })
-        }
+        (None, None) => return Err(IngestError::Missing { profile: P, field: "msec" }),
     };
     out.push(Parsed {
         time,

@@ -29,11 +29,7 @@ impl std::fmt::Display for SourcePos {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SourcePos::File { path, line } => write!(f, "{path}:{line}"),
-            SourcePos::Kafka {
-                topic,
-                partition,
-                offset,
-            } => write!(f, "{topic}/{partition}@{offset}"),
+            SourcePos::Kafka { topic, partition, offset } => write!(f, "{topic}/{partition}@{offset}"),
             SourcePos::Test { name, index } => write!(f, "test {name:?} event {index}"),
         }
     }

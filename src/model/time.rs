@@ -127,10 +127,7 @@ mod tests {
         let t = EventTime::parse("2023-11-14T22:13:20.5+01:00").unwrap();
         assert_eq!(t.0, 1_699_996_400_500_000);
         assert_eq!(t.to_rfc3339(), "2023-11-14T21:13:20.500Z");
-        assert!(matches!(
-            EventTime::parse("yesterday"),
-            Err(TimeError::Unparsable(_))
-        ));
+        assert!(matches!(EventTime::parse("yesterday"), Err(TimeError::Unparsable(_))));
         assert!(EventTime::from_epoch_number(-1.0).is_err());
         assert!(EventTime::from_epoch_number(f64::NAN).is_err());
     }

@@ -10,28 +10,12 @@ pub const OCSF_VERSION: &str = "1.8.0";
 /// ATT&CK technique names and tactics for the tags rules use.
 fn attack(uid: &str) -> Value {
     let (name, tactic_uid, tactic) = match uid {
-        "T1550.001" => (
-            "Use Alternate Authentication Material: Application Access Token",
-            "TA0005",
-            "Defense Evasion",
-        ),
-        "T1550" => (
-            "Use Alternate Authentication Material",
-            "TA0005",
-            "Defense Evasion",
-        ),
-        "T1528" => (
-            "Steal Application Access Token",
-            "TA0006",
-            "Credential Access",
-        ),
+        "T1550.001" => ("Use Alternate Authentication Material: Application Access Token", "TA0005", "Defense Evasion"),
+        "T1550" => ("Use Alternate Authentication Material", "TA0005", "Defense Evasion"),
+        "T1528" => ("Steal Application Access Token", "TA0006", "Credential Access"),
         "T1539" => ("Steal Web Session Cookie", "TA0006", "Credential Access"),
         "T1606" => ("Forge Web Credentials", "TA0006", "Credential Access"),
-        "T1606.001" => (
-            "Forge Web Credentials: Web Cookies",
-            "TA0006",
-            "Credential Access",
-        ),
+        "T1606.001" => ("Forge Web Credentials: Web Cookies", "TA0006", "Credential Access"),
         "T1078" => ("Valid Accounts", "TA0001", "Initial Access"),
         _ => ("", "", ""),
     };
@@ -65,10 +49,7 @@ fn evidence(e: &Evidence) -> Value {
             src.insert("location".into(), Value::Object(loc));
         }
         if let Some(a) = g.asn {
-            src.insert(
-                "autonomous_system".into(),
-                json!({ "number": a, "name": g.as_org }),
-            );
+            src.insert("autonomous_system".into(), json!({ "number": a, "name": g.as_org }));
         }
     }
     let mut http = json!({ "http_method": &*u.method, "url": { "path": &*u.path } });
@@ -90,16 +71,10 @@ fn evidence(e: &Evidence) -> Value {
 
 /// The OCSF JSON of a finding. `version` is tokenhound's version.
 pub fn ocsf_json(f: &Finding, version: &str) -> Value {
-    let sev =
-        ["Informational", "Low", "Medium", "High", "Critical"][f.severity.ocsf_id() as usize - 1];
+    let sev = ["Informational", "Low", "Medium", "High", "Critical"][f.severity.ocsf_id() as usize - 1];
     let conf = ["Low", "Medium", "High"][(f.confidence.clamp(1, 3) - 1) as usize];
     let t = &f.token;
-    let first = f
-        .evidence
-        .iter()
-        .map(|e| e.used.time)
-        .min()
-        .unwrap_or(f.time);
+    let first = f.evidence.iter().map(|e| e.used.time).min().unwrap_or(f.time);
     let mut session = json!({ "uid": t.id.display_id() });
     if let Some(iss) = &t.iss {
         session["issuer"] = json!(iss);
@@ -158,9 +133,7 @@ pub fn ocsf_json(f: &Finding, version: &str) -> Value {
     });
     if f.response != Response::Alert {
         let what = match f.response {
-            Response::RevokeSubject => {
-                "Revoke every token of the subject and force re-authentication"
-            }
+            Response::RevokeSubject => "Revoke every token of the subject and force re-authentication",
             _ => "Revoke the token",
         };
         v["remediation"] = json!({ "desc": what });

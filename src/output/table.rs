@@ -3,10 +3,7 @@
 use crate::model::Finding;
 
 pub fn table_header() -> String {
-    format!(
-        "{:<24} {:<8} {:<18} {:<34} {:<14} {}",
-        "TIME", "LEVEL", "RULE", "TOKEN", "SUBJECT", "WHAT"
-    )
+    format!("{:<24} {:<8} {:<18} {:<34} {:<14} {}", "TIME", "LEVEL", "RULE", "TOKEN", "SUBJECT", "WHAT")
 }
 
 pub fn table_row(f: &Finding) -> String {

@@ -66,14 +66,12 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 4);
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
-    let shard_chans: Vec<(Sender<Batch>, Receiver<Batch>)> =
-        (0..threads).map(|_| bounded(threads * 8)).collect();
+    let shard_chans: Vec<(Sender<Batch>, Receiver<Batch>)> = (0..threads).map(|_| bounded(threads * 8)).collect();
 
     std::thread::scope(|s| {
         let reader = {
             let stop = stop.clone();
-            let (files, max_line, chunk_bytes) =
-                (files.clone(), opts.max_line_bytes, opts.chunk_bytes);
+            let (files, max_line, chunk_bytes) = (files.clone(), opts.max_line_bytes, opts.chunk_bytes);
             s.spawn(move || read_all(&files, max_line, chunk_bytes, &chunk_tx, &stop))
         };
         let shard_txs: Vec<_> = shard_chans.iter().map(|(t, _)| t.clone()).collect();
@@ -87,7 +85,9 @@ pub fn run(
             .into_iter()
             .map(|(tx, rx)| {
                 drop(tx);
-                let (rules, revs, cfg) = (rules.clone(), revocations.clone(), opts.engine);
+                let (rules, revs, mut cfg) = (rules.clone(), revocations.clone(), opts.engine);
+                // the token cap is for the whole run: each shard holds its share
+                cfg.limits.max_tokens = cfg.limits.max_tokens.div_ceil(threads);
                 s.spawn(move || shard(Engine::new(rules, revs, cfg), rx))
             })
             .collect();
@@ -120,11 +120,7 @@ pub fn run(
         }
         read_result?;
         report.findings.sort_by(|a, b| {
-            (a.time, &a.rule_id, a.token.id.display_id()).cmp(&(
-                b.time,
-                &b.rule_id,
-                b.token.id.display_id(),
-            ))
+            (a.time, &a.rule_id, a.token.id.display_id()).cmp(&(b.time, &b.rule_id, b.token.id.display_id()))
         });
         Ok(report)
     })
@@ -139,11 +135,7 @@ fn read_all(
 ) -> Result<(), ReadError> {
     let mut seq = 0;
     for f in files {
-        let name: Arc<str> = if f.as_os_str() == "-" {
-            "<stdin>".into()
-        } else {
-            f.display().to_string().into()
-        };
+        let name: Arc<str> = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().into() };
         let mut ch = LineChunker::new(open_input(f)?, name, max_line, chunk_bytes);
         while let Some(c) = ch.next_chunk(seq)? {
             if stop.load(Ordering::Relaxed) || tx.send(c).is_err() {
@@ -165,31 +157,15 @@ fn parse_worker(
     let mut decoded_before = 0;
     for c in rx.iter() {
         let mut out: Vec<Vec<AccessEvent>> = (0..n).map(|_| Vec::new()).collect();
-        let mut p = Parsed {
-            seq: c.seq,
-            lines: (c.lines.len() + c.oversize.len()) as u64,
-            events: 0,
-            errors: Vec::new(),
-        };
+        let mut p =
+            Parsed { seq: c.seq, lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, errors: Vec::new() };
         for &(line, len) in &c.oversize {
-            let err = IngestError::TooLong {
-                len,
-                max: c.max_line,
-            };
-            p.errors.push((
-                SourcePos::File {
-                    path: c.file.clone(),
-                    line,
-                },
-                err,
-            ));
+            let err = IngestError::TooLong { len, max: c.max_line };
+            p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
         }
         let mut evs = Vec::new();
         for &(s, e, line) in &c.lines {
-            let pos = SourcePos::File {
-                path: c.file.clone(),
-                line,
-            };
+            let pos = SourcePos::File { path: c.file.clone(), line };
             evs.clear();
             if let Err(err) = ingest.ingest(&c.data[s as usize..e as usize], &pos, &mut evs) {
                 p.errors.push((pos, err));

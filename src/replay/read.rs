@@ -13,11 +13,7 @@ pub enum ReadError {
     #[error("cannot open {path}: {source}")]
     Open { path: String, source: io::Error },
     #[error("cannot read {path} near line {line}: {source}")]
-    Read {
-        path: String,
-        line: u64,
-        source: io::Error,
-    },
+    Read { path: String, line: u64, source: io::Error },
 }
 
 /// Extensions of log files picked up when a directory is given.
@@ -35,10 +31,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
         let mut stack = vec![p.clone()];
         let mut files = Vec::new();
         while let Some(d) = stack.pop() {
-            let rd = std::fs::read_dir(&d).map_err(|e| ReadError::Open {
-                path: d.display().to_string(),
-                source: e,
-            })?;
+            let rd = std::fs::read_dir(&d).map_err(|e| ReadError::Open { path: d.display().to_string(), source: e })?;
             for e in rd.flatten() {
                 let path = e.path();
                 if e.file_name().to_string_lossy().starts_with('.') {
@@ -46,11 +39,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
                 }
                 if path.is_dir() {
                     stack.push(path);
-                } else if path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| LOG_EXTENSIONS.contains(&e))
-                {
+                } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| LOG_EXTENSIONS.contains(&e)) {
                     files.push(path);
                 }
             }
@@ -67,22 +56,13 @@ pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, ReadError> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufReader::with_capacity(CAP, io::stdin())));
     }
-    let err = |e| ReadError::Open {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let err = |e| ReadError::Open { path: path.display().to_string(), source: e };
     let f = File::open(path).map_err(err)?;
     let name = path.to_string_lossy();
     let r: Box<dyn BufRead + Send> = if name.ends_with(".gz") {
-        Box::new(BufReader::with_capacity(
-            CAP,
-            flate2::read::MultiGzDecoder::new(BufReader::new(f)),
-        ))
+        Box::new(BufReader::with_capacity(CAP, flate2::read::MultiGzDecoder::new(BufReader::new(f))))
     } else if name.ends_with(".zst") || name.ends_with(".zstd") {
-        Box::new(BufReader::with_capacity(
-            CAP,
-            zstd::stream::read::Decoder::new(f).map_err(err)?,
-        ))
+        Box::new(BufReader::with_capacity(CAP, zstd::stream::read::Decoder::new(f).map_err(err)?))
     } else {
         Box::new(BufReader::with_capacity(CAP, f))
     };
@@ -113,20 +93,8 @@ pub struct LineChunker {
 }
 
 impl LineChunker {
-    pub fn new(
-        reader: Box<dyn BufRead + Send>,
-        file: Arc<str>,
-        max_line: usize,
-        chunk_bytes: usize,
-    ) -> Self {
-        LineChunker {
-            reader,
-            file,
-            line: 0,
-            max_line,
-            chunk_bytes,
-            done: false,
-        }
+    pub fn new(reader: Box<dyn BufRead + Send>, file: Arc<str>, max_line: usize, chunk_bytes: usize) -> Self {
+        LineChunker { reader, file, line: 0, max_line, chunk_bytes, done: false }
     }
 
     /// The next chunk, or `None` at end of input.
@@ -147,11 +115,7 @@ impl LineChunker {
             let n = (&mut self.reader)
                 .take(self.max_line as u64 + 1)
                 .read_until(b'\n', &mut c.data)
-                .map_err(|e| ReadError::Read {
-                    path: self.file.to_string(),
-                    line: self.line + 1,
-                    source: e,
-                })?;
+                .map_err(|e| ReadError::Read { path: self.file.to_string(), line: self.line + 1, source: e })?;
             if n == 0 {
                 self.done = true;
                 break;
@@ -215,15 +179,8 @@ mod tests {
         let r: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(text.into_bytes()));
         let mut ch = LineChunker::new(r, "t".into(), 10, 1 << 20);
         let c = ch.next_chunk(0).unwrap().unwrap();
-        let lines: Vec<(&[u8], u64)> = c
-            .lines
-            .iter()
-            .map(|&(s, e, n)| (&c.data[s as usize..e as usize], n))
-            .collect();
-        assert_eq!(
-            lines,
-            vec![(&b"a"[..], 1), (&b"bb"[..], 3), (&b"cc"[..], 5)]
-        );
+        let lines: Vec<(&[u8], u64)> = c.lines.iter().map(|&(s, e, n)| (&c.data[s as usize..e as usize], n)).collect();
+        assert_eq!(lines, vec![(&b"a"[..], 1), (&b"bb"[..], 3), (&b"cc"[..], 5)]);
         assert_eq!(c.oversize, vec![(4, 50)]);
         assert!(ch.next_chunk(1).unwrap().is_none());
     }

@@ -116,15 +116,7 @@ struct ForgedIn {
     verdicts: Vec<String>,
 }
 fn d_verdicts() -> Vec<String> {
-    [
-        "bad_signature",
-        "unknown_kid",
-        "alg_none",
-        "alg_not_allowed",
-        "malformed",
-    ]
-    .map(String::from)
-    .to_vec()
+    ["bad_signature", "unknown_kid", "alg_none", "alg_not_allowed", "malformed"].map(String::from).to_vec()
 }
 
 /// A detector kind with its validated params.
@@ -133,21 +125,10 @@ pub enum Detector {
     ImpossibleTravel(TravelParams),
     IpDrift(IpDriftParams),
     UaDrift(UaDriftParams),
-    ConcurrentUse {
-        min_distinct: usize,
-        by: Place,
-        window_secs: i64,
-    },
-    RevokedUse {
-        grace_secs: i64,
-        only_accepted: bool,
-    },
-    ExpiredUse {
-        skew_secs: i64,
-    },
-    ForgedToken {
-        verdicts: Vec<Verdict>,
-    },
+    ConcurrentUse { min_distinct: usize, by: Place, window_secs: i64 },
+    RevokedUse { grace_secs: i64, only_accepted: bool },
+    ExpiredUse { skew_secs: i64 },
+    ForgedToken { verdicts: Vec<Verdict> },
 }
 
 /// A compiled rule.
@@ -218,32 +199,17 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
                 Ok(r) => rules.push(r),
                 Err(mut e) => errors.append(&mut e),
             },
-            Err(e) => errors.push(RuleError {
-                file: name,
-                rule_id: None,
-                field: "-".into(),
-                message: e.to_string(),
-            }),
+            Err(e) => errors.push(RuleError { file: name, rule_id: None, field: "-".into(), message: e.to_string() }),
         }
     }
     let mut seen = std::collections::BTreeMap::new();
     for r in &rules {
         if let Some(prev) = seen.insert(r.id.clone(), r.file.clone()) {
-            errors.push(err(
-                &r.file,
-                Some(&r.id),
-                "id",
-                format!("duplicate id, also in {prev}"),
-            ));
+            errors.push(err(&r.file, Some(&r.id), "id", format!("duplicate id, also in {prev}")));
         }
     }
     if files.is_empty() {
-        errors.push(err(
-            &dir.display().to_string(),
-            None,
-            "-",
-            "no rule files (*.yml) found".into(),
-        ));
+        errors.push(err(&dir.display().to_string(), None, "-", "no rule files (*.yml) found".into()));
     }
     if errors.is_empty() {
         Ok(RuleSet::new(rules))
@@ -253,46 +219,24 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
 }
 
 fn err(file: &str, id: Option<&str>, field: &str, message: String) -> RuleError {
-    RuleError {
-        file: file.into(),
-        rule_id: id.map(Into::into),
-        field: field.into(),
-        message,
-    }
+    RuleError { file: file.into(), rule_id: id.map(Into::into), field: field.into(), message }
 }
 
 /// Parse and compile one rule file's text.
 pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
     let raw: RuleFile = serde_saphyr::from_str(text).map_err(|e| {
-        let id = text
-            .lines()
-            .find_map(|l| l.strip_prefix("id:"))
-            .map(|s| s.trim().trim_matches('"').to_string());
-        vec![RuleError {
-            file: file.into(),
-            rule_id: id,
-            field: "(yaml)".into(),
-            message: e.to_string(),
-        }]
+        let id = text.lines().find_map(|l| l.strip_prefix("id:")).map(|s| s.trim().trim_matches('"').to_string());
+        vec![RuleError { file: file.into(), rule_id: id, field: "(yaml)".into(), message: e.to_string() }]
     })?;
     let mut errs = Vec::new();
     let id = raw.id.as_str();
     let mut e = |field: &str, msg: String| errs.push(err(file, Some(id), field, msg));
-    let valid_id = !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_id = !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
         e("id", format!("{id:?} must be kebab-case (a-z, 0-9, -)"));
     }
     let severity = Severity::parse(&raw.level).unwrap_or_else(|| {
-        e(
-            "level",
-            format!(
-                "{:?} is not one of informational, low, medium, high, critical",
-                raw.level
-            ),
-        );
+        e("level", format!("{:?} is not one of informational, low, medium, high, critical", raw.level));
         Severity::Medium
     });
     let mut techniques = Vec::new();
@@ -300,10 +244,7 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
         match t.strip_prefix("attack.") {
             Some(x) if x.starts_with('t') && x.len() > 1 => techniques.push(x.to_ascii_uppercase()),
             Some(_) => {}
-            None => e(
-                "tags",
-                format!("{t:?} should be namespaced, e.g. attack.t1550.001"),
-            ),
+            None => e("tags", format!("{t:?} should be namespaced, e.g. attack.t1550.001")),
         }
     }
     let response = match raw.response.as_str() {
@@ -311,10 +252,7 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
         "revoke" | "revoke-token" => Response::RevokeToken,
         "revoke-subject" => Response::RevokeSubject,
         other => {
-            e(
-                "response",
-                format!("{other:?} is not alert, revoke or revoke-subject"),
-            );
+            e("response", format!("{other:?} is not alert, revoke or revoke-subject"));
             Response::Alert
         }
     };
@@ -344,48 +282,31 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
     };
     for p in &scope.paths {
         if p.matches('*').count() > 4 || p.len() > 256 {
-            e(
-                "scope.paths",
-                format!("{p:?}: at most 4 wildcards and 256 characters"),
-            );
+            e("scope.paths", format!("{p:?}: at most 4 wildcards and 256 characters"));
         }
     }
     let mut cidrs = Vec::new();
     for c in &raw.exceptions.cidrs {
-        match c
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        {
+        match c.parse::<ipnet::IpNet>().or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)) {
             Ok(n) => cidrs.push(n),
             Err(_) => e("exceptions.cidrs", format!("{c:?} is not a CIDR")),
         }
     }
     for c in &raw.exceptions.countries {
         if c.len() != 2 || !c.chars().all(|x| x.is_ascii_alphabetic()) {
-            e(
-                "exceptions.countries",
-                format!("{c:?} is not an ISO 3166-1 alpha-2 code"),
-            );
+            e("exceptions.countries", format!("{c:?} is not an ISO 3166-1 alpha-2 code"));
         }
     }
     for (i, t) in raw.tests.iter().enumerate() {
         if t.expect != "fire" && t.expect != "no-fire" {
-            e(
-                &format!("tests[{i}].expect"),
-                format!("{:?} is not fire or no-fire", t.expect),
-            );
+            e(&format!("tests[{i}].expect"), format!("{:?} is not fire or no-fire", t.expect));
         }
     }
     let exceptions = Exceptions {
         cidrs,
         asns: raw.exceptions.asns.clone(),
         countries: raw.exceptions.countries.clone(),
-        user_agents: raw
-            .exceptions
-            .user_agents
-            .iter()
-            .map(|u| u.to_ascii_lowercase())
-            .collect(),
+        user_agents: raw.exceptions.user_agents.iter().map(|u| u.to_ascii_lowercase()).collect(),
         subjects: raw.exceptions.subjects.clone(),
         clients: raw.exceptions.clients.clone(),
     };
@@ -413,9 +334,7 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
 
 fn params<T: DeserializeOwned>(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<T> {
     let v = serde_json::Value::Object(raw.detector.params.clone().into_iter().collect());
-    serde_json::from_value(v)
-        .map_err(|x| e("detector.params", x.to_string()))
-        .ok()
+    serde_json::from_value(v).map_err(|x| e("detector.params", x.to_string())).ok()
 }
 
 fn duration(s: &str, field: &str, e: &mut impl FnMut(&str, String)) -> i64 {
@@ -434,10 +353,7 @@ fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<Detector
                 || p.min_distance_km.is_nan()
                 || p.min_distance_km < 0.0
             {
-                e(
-                    "detector.params",
-                    "max_speed_kmh must be > 0 and min_distance_km >= 0".into(),
-                );
+                e("detector.params", "max_speed_kmh must be > 0 and min_distance_km >= 0".into());
             }
             Detector::ImpossibleTravel(p)
         }
@@ -445,17 +361,11 @@ fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<Detector
             let p: IpDriftParams = params(raw, e)?;
             for a in &p.attributes {
                 if !matches!(a.as_str(), "country" | "asn" | "prefix") {
-                    e(
-                        "detector.params.attributes",
-                        format!("{a:?} is not country, asn or prefix"),
-                    );
+                    e("detector.params.attributes", format!("{a:?} is not country, asn or prefix"));
                 }
             }
             if p.prefix_v4 > 32 || p.prefix_v6 > 128 {
-                e(
-                    "detector.params",
-                    "prefix_v4 must be <= 32 and prefix_v6 <= 128".into(),
-                );
+                e("detector.params", "prefix_v4 must be <= 32 and prefix_v6 <= 128".into());
             }
             Detector::IpDrift(p)
         }
@@ -467,45 +377,27 @@ fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<Detector
                 "prefix" => Place::Prefix,
                 "asn" => Place::Asn,
                 o => {
-                    e(
-                        "detector.params.by",
-                        format!("{o:?} is not ip, prefix or asn"),
-                    );
+                    e("detector.params.by", format!("{o:?} is not ip, prefix or asn"));
                     Place::Asn
                 }
             };
             if !(2..=64).contains(&p.min_distinct) {
-                e(
-                    "detector.params.min_distinct",
-                    format!("{} must be between 2 and 64", p.min_distinct),
-                );
+                e("detector.params.min_distinct", format!("{} must be between 2 and 64", p.min_distinct));
             }
             let window_secs = duration(&p.window, "detector.params.window", e);
-            Detector::ConcurrentUse {
-                min_distinct: p.min_distinct,
-                by,
-                window_secs,
-            }
+            Detector::ConcurrentUse { min_distinct: p.min_distinct, by, window_secs }
         }
         "revoked-use" => {
             let p: SkewIn = params(raw, e)?;
             let grace_secs = duration(&p.skew, "detector.params.skew", e);
-            Detector::RevokedUse {
-                grace_secs,
-                only_accepted: p.only_accepted.unwrap_or(false),
-            }
+            Detector::RevokedUse { grace_secs, only_accepted: p.only_accepted.unwrap_or(false) }
         }
         "expired-use" => {
             let p: SkewIn = params(raw, e)?;
             if p.only_accepted == Some(false) {
-                e(
-                    "detector.params.only_accepted",
-                    "expired-use only judges accepted requests".into(),
-                );
+                e("detector.params.only_accepted", "expired-use only judges accepted requests".into());
             }
-            Detector::ExpiredUse {
-                skew_secs: duration(&p.skew, "detector.params.skew", e),
-            }
+            Detector::ExpiredUse { skew_secs: duration(&p.skew, "detector.params.skew", e) }
         }
         "forged-token" => {
             let p: ForgedIn = params(raw, e)?;
@@ -513,10 +405,7 @@ fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<Detector
             for v in &p.verdicts {
                 match Verdict::parse(v) {
                     Some(x) if x.is_forged() => verdicts.push(x),
-                    _ => e(
-                        "detector.params.verdicts",
-                        format!("{v:?} is not a failing verdict"),
-                    ),
+                    _ => e("detector.params.verdicts", format!("{v:?} is not a failing verdict")),
                 }
             }
             Detector::ForgedToken { verdicts }

@@ -16,16 +16,10 @@ pub struct Scope {
 
 impl Scope {
     pub fn matches(&self, ev: &AccessEvent, tok: &TokenInfo) -> bool {
-        let any = |list: &[String], v: Option<&str>| {
-            list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v))
-        };
+        let any = |list: &[String], v: Option<&str>| list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v));
         any(&self.issuers, tok.iss.as_deref())
             && any(&self.clients, tok.client_id.as_deref())
-            && (self.methods.is_empty()
-                || self
-                    .methods
-                    .iter()
-                    .any(|m| m.eq_ignore_ascii_case(&ev.method)))
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(&ev.method)))
             && (self.paths.is_empty() || self.paths.iter().any(|g| glob(g, &ev.path)))
     }
 }
@@ -61,10 +55,7 @@ impl Exceptions {
             if g.asn.is_some_and(|a| self.asns.contains(&a)) {
                 return true;
             }
-            if g.country
-                .as_deref()
-                .is_some_and(|c| self.countries.iter().any(|x| x.eq_ignore_ascii_case(c)))
-            {
+            if g.country.as_deref().is_some_and(|c| self.countries.iter().any(|x| x.eq_ignore_ascii_case(c))) {
                 return true;
             }
         }

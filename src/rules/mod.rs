@@ -8,10 +8,7 @@ mod matchers;
 mod schema;
 pub mod selftest;
 
-pub use compile::{
-    compile_file, load_dir, Detector, IpDriftParams, Place, Rule, RuleSet, TravelParams,
-    UaDriftParams,
-};
+pub use compile::{compile_file, load_dir, Detector, IpDriftParams, Place, Rule, RuleSet, TravelParams, UaDriftParams};
 pub use matchers::{Exceptions, Scope};
 pub use schema::{RuleFile, TestCase};
 
@@ -27,11 +24,7 @@ pub struct RuleError {
 impl std::fmt::Display for RuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let id = self.rule_id.as_deref().unwrap_or("?");
-        write!(
-            f,
-            "{}: rule {id}: {}: {}",
-            self.file, self.field, self.message
-        )
+        write!(f, "{}: rule {id}: {}: {}", self.file, self.field, self.message)
     }
 }
 

@@ -21,44 +21,22 @@ pub struct Outcome {
 }
 
 /// Run one test case of `rule`; returns the findings or a setup error.
-pub fn run_case(
-    rule: &Rule,
-    case: &TestCase,
-    geo: Option<&Arc<GeoDb>>,
-) -> Result<Vec<Finding>, String> {
+pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Result<Vec<Finding>, String> {
     let mut view = RevocationView::default();
     for (i, r) in case.revocations.iter().enumerate() {
-        parse_revocation_line(&r.to_string())
-            .map_err(|e| format!("revocations[{i}]: {e}"))?
-            .apply(&mut view);
+        parse_revocation_line(&r.to_string()).map_err(|e| format!("revocations[{i}]: {e}"))?.apply(&mut view);
     }
-    let resolver = TokenResolver::new(
-        IdentityKeys::new(b"rule-tests"),
-        None,
-        ResolverConfig::default(),
-    );
-    let cfg = IngestConfig {
-        profile: Profile::Tokenhound,
-        ..Default::default()
-    };
+    let resolver = TokenResolver::new(IdentityKeys::new(b"rule-tests"), None, ResolverConfig::default());
+    let cfg = IngestConfig { profile: Profile::Tokenhound, ..Default::default() };
     let mut ingest = Ingestor::new(cfg, resolver);
     let mut lookup = geo.map(|g| GeoLookup::new(g.clone(), 1024));
-    let mut engine = Engine::new(
-        Arc::new(RuleSet::new(vec![rule.clone()])),
-        Arc::new(view),
-        EngineConfig::default(),
-    );
+    let mut engine = Engine::new(Arc::new(RuleSet::new(vec![rule.clone()])), Arc::new(view), EngineConfig::default());
     let name: Arc<str> = case.name.as_str().into();
     let mut findings = Vec::new();
     for (i, ev) in case.events.iter().enumerate() {
-        let src = SourcePos::Test {
-            name: name.clone(),
-            index: i as u64,
-        };
+        let src = SourcePos::Test { name: name.clone(), index: i as u64 };
         let mut evs = Vec::new();
-        ingest
-            .ingest(ev.to_string().as_bytes(), &src, &mut evs)
-            .map_err(|e| format!("events[{i}]: {e}"))?;
+        ingest.ingest(ev.to_string().as_bytes(), &src, &mut evs).map_err(|e| format!("events[{i}]: {e}"))?;
         for mut e in evs {
             if let Some(l) = lookup.as_mut() {
                 l.enrich(&mut e);
@@ -80,8 +58,7 @@ pub fn run_all(set: &RuleSet, geo: Option<&Arc<GeoDb>>) -> Vec<Outcome> {
                 file: rule.file.clone(),
                 test: "(none)".into(),
                 passed: false,
-                detail: "rule has no tests: every rule needs a must-fire and a must-not-fire test"
-                    .into(),
+                detail: "rule has no tests: every rule needs a must-fire and a must-not-fire test".into(),
             });
             continue;
         }

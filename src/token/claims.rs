@@ -34,17 +34,11 @@ impl NumericDate<'_> {
                 })?
             }
             NumericDate::Str(_) => {
-                return Err(TokenError::BadClaim {
-                    claim,
-                    why: "a string where RFC 7519 requires a number".into(),
-                })
+                return Err(TokenError::BadClaim { claim, why: "a string where RFC 7519 requires a number".into() })
             }
         };
         if !n.is_finite() || n.abs() > 1e13 {
-            return Err(TokenError::BadClaim {
-                claim,
-                why: format!("{n} is out of range"),
-            });
+            return Err(TokenError::BadClaim { claim, why: format!("{n} is out of range") });
         }
         Ok(Some(n.floor() as i64))
     }
@@ -104,11 +98,7 @@ impl RawClaims<'_> {
             Some(NumericDate::Str(s)) => is_blank(s),
             Some(NumericDate::Num(_)) => false,
         };
-        blank(&self.jti)
-            && blank(&self.iss)
-            && blank(&self.sub)
-            && no_date(&self.exp)
-            && no_date(&self.iat)
+        blank(&self.jti) && blank(&self.iss) && blank(&self.sub) && no_date(&self.exp) && no_date(&self.iat)
     }
 }
 

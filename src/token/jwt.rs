@@ -39,10 +39,7 @@ impl DecodedJwt {
 /// Split and decode `header.payload.signature`.
 pub fn decode_unverified(token: &str, max_len: usize) -> Result<DecodedJwt, TokenError> {
     if token.len() > max_len {
-        return Err(TokenError::TooLarge {
-            len: token.len(),
-            max: max_len,
-        });
+        return Err(TokenError::TooLarge { len: token.len(), max: max_len });
     }
     let dots = token.bytes().filter(|&b| b == b'.').count();
     match dots {
@@ -55,14 +52,10 @@ pub fn decode_unverified(token: &str, max_len: usize) -> Result<DecodedJwt, Toke
     if h.is_empty() || p.is_empty() {
         return Err(TokenError::Malformed("empty header or payload segment"));
     }
-    let hb = B64
-        .decode(h)
-        .map_err(|_| TokenError::Malformed("header is not base64url"))?;
-    let header: JwtHeader = serde_json::from_slice(&hb)
-        .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
-    let payload = B64
-        .decode(p)
-        .map_err(|_| TokenError::Malformed("payload is not base64url"))?;
+    let hb = B64.decode(h).map_err(|_| TokenError::Malformed("header is not base64url"))?;
+    let header: JwtHeader =
+        serde_json::from_slice(&hb).map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
+    let payload = B64.decode(p).map_err(|_| TokenError::Malformed("payload is not base64url"))?;
     Ok(DecodedJwt { header, payload })
 }
 
@@ -76,11 +69,7 @@ mod tests {
 
     #[test]
     fn decodes_header_and_claims() {
-        let t = format!(
-            "{}.{}.sig",
-            seg(r#"{"alg":"RS256","kid":"k1"}"#),
-            seg(r#"{"jti":"a","exp":5}"#)
-        );
+        let t = format!("{}.{}.sig", seg(r#"{"alg":"RS256","kid":"k1"}"#), seg(r#"{"jti":"a","exp":5}"#));
         let d = decode_unverified(&t, 1000).unwrap();
         assert_eq!(d.header.alg.as_deref(), Some("RS256"));
         assert_eq!(d.header.kid.as_deref(), Some("k1"));
@@ -89,22 +78,10 @@ mod tests {
 
     #[test]
     fn refuses_jwe_oversize_and_garbage() {
-        assert_eq!(
-            decode_unverified("a.b.c.d.e", 100).err(),
-            Some(TokenError::Jwe)
-        );
-        assert!(matches!(
-            decode_unverified(&"a".repeat(200), 100),
-            Err(TokenError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            decode_unverified("a.b", 100),
-            Err(TokenError::Malformed(_))
-        ));
-        assert!(matches!(
-            decode_unverified("!!.??.x", 100),
-            Err(TokenError::Malformed(_))
-        ));
+        assert_eq!(decode_unverified("a.b.c.d.e", 100).err(), Some(TokenError::Jwe));
+        assert!(matches!(decode_unverified(&"a".repeat(200), 100), Err(TokenError::TooLarge { .. })));
+        assert!(matches!(decode_unverified("a.b", 100), Err(TokenError::Malformed(_))));
+        assert!(matches!(decode_unverified("!!.??.x", 100), Err(TokenError::Malformed(_))));
     }
 
     #[test]

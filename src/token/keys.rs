@@ -14,18 +14,11 @@ use crate::model::Verdict;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read key file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path} is not a JWKS document: {why}")]
     Jwks { path: String, why: String },
     #[error("{path}: key {kid:?} cannot be used: {why}")]
-    Key {
-        path: String,
-        kid: String,
-        why: String,
-    },
+    Key { path: String, kid: String, why: String },
     #[error("{path} is not a PEM public key (RSA, EC or Ed25519)")]
     Pem { path: String },
     #[error("unknown algorithm {0:?} in the allow-list")]
@@ -53,12 +46,7 @@ impl KeySet {
             .iter()
             .map(|a| Algorithm::from_str(a).map_err(|_| KeyError::Alg(a.clone())))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(KeySet {
-            by_kid: HashMap::new(),
-            anonymous: Vec::new(),
-            allowed,
-            leeway: leeway_secs,
-        })
+        Ok(KeySet { by_kid: HashMap::new(), anonymous: Vec::new(), allowed, leeway: leeway_secs })
     }
 
     pub fn len(&self) -> usize {
@@ -71,10 +59,8 @@ impl KeySet {
 
     /// Add every key of a JWKS document.
     pub fn add_jwks_json(&mut self, json: &str, origin: &str) -> Result<(), KeyError> {
-        let set: JwkSet = serde_json::from_str(json).map_err(|e| KeyError::Jwks {
-            path: origin.into(),
-            why: e.to_string(),
-        })?;
+        let set: JwkSet =
+            serde_json::from_str(json).map_err(|e| KeyError::Jwks { path: origin.into(), why: e.to_string() })?;
         for jwk in &set.keys {
             let kid = jwk.common.key_id.clone().unwrap_or_default();
             let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::Key {
@@ -82,10 +68,7 @@ impl KeySet {
                 kid: kid.clone(),
                 why: e.to_string(),
             })?;
-            let alg = jwk
-                .common
-                .key_algorithm
-                .and_then(|a| Algorithm::from_str(&a.to_string()).ok());
+            let alg = jwk.common.key_algorithm.and_then(|a| Algorithm::from_str(&a.to_string()).ok());
             let e = Entry { key, alg };
             if kid.is_empty() {
                 self.anonymous.push(e);
@@ -98,20 +81,14 @@ impl KeySet {
 
     pub fn add_jwks_file(&mut self, path: &Path) -> Result<(), KeyError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read {
-            path: p.clone(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read { path: p.clone(), source: e })?;
         self.add_jwks_json(&text, &p)
     }
 
     /// Add a PEM public key; `kid` names it, or it serves tokens without kid.
     pub fn add_pem_file(&mut self, path: &Path, kid: Option<&str>) -> Result<(), KeyError> {
         let p = path.display().to_string();
-        let pem = std::fs::read(path).map_err(|e| KeyError::Read {
-            path: p.clone(),
-            source: e,
-        })?;
+        let pem = std::fs::read(path).map_err(|e| KeyError::Read { path: p.clone(), source: e })?;
         let key = DecodingKey::from_rsa_pem(&pem)
             .or_else(|_| DecodingKey::from_ec_pem(&pem))
             .or_else(|_| DecodingKey::from_ed_pem(&pem))

@@ -18,10 +18,7 @@ pub struct ResolverConfig {
 
 impl Default for ResolverConfig {
     fn default() -> Self {
-        ResolverConfig {
-            max_token_bytes: 16 * 1024,
-            cache_capacity: 65_536,
-        }
+        ResolverConfig { max_token_bytes: 16 * 1024, cache_capacity: 65_536 }
     }
 }
 
@@ -54,10 +51,7 @@ impl TokenResolver {
     /// A raw bearer token (without the `Bearer ` prefix).
     pub fn from_raw(&mut self, raw: &str) -> Resolved {
         if raw.len() > self.cfg.max_token_bytes {
-            return Err(TokenError::TooLarge {
-                len: raw.len(),
-                max: self.cfg.max_token_bytes,
-            });
+            return Err(TokenError::TooLarge { len: raw.len(), max: self.cfg.max_token_bytes });
         }
         let ck = self.ids.cache_key(raw);
         if let Some(r) = self.raw_cache.get(&ck) {
@@ -74,26 +68,13 @@ impl TokenResolver {
         let claims = jwt.claims()?;
         let verdict = match &self.keys {
             Some(k) if !k.is_empty() => k.verify(raw, &jwt.header),
-            _ if jwt
-                .header
-                .alg
-                .as_deref()
-                .is_none_or(|a| a.eq_ignore_ascii_case("none")) =>
-            {
-                Verdict::AlgNone
-            }
+            _ if jwt.header.alg.as_deref().is_none_or(|a| a.eq_ignore_ascii_case("none")) => Verdict::AlgNone,
             _ => Verdict::NotChecked,
         };
         let (key, id) = match (opt(&claims.iss), opt(&claims.jti)) {
             (iss, Some(jti)) => {
                 let iss = iss.unwrap_or("");
-                (
-                    self.ids.jti_key(iss, jti),
-                    TokenId::Jti {
-                        iss: iss.into(),
-                        jti: jti.into(),
-                    },
-                )
+                (self.ids.jti_key(iss, jti), TokenId::Jti { iss: iss.into(), jti: jti.into() })
             }
             _ => {
                 let (k, hexid) = self.ids.fingerprint(raw);
@@ -111,11 +92,7 @@ impl TokenResolver {
 
     /// Claims a gateway logged after verifying the token itself. Returns
     /// `Ok(None)` when the claims are blank (an unauthenticated request).
-    pub fn from_claims(
-        &mut self,
-        claims: &RawClaims<'_>,
-        lenient: bool,
-    ) -> Result<Option<Arc<TokenInfo>>, TokenError> {
+    pub fn from_claims(&mut self, claims: &RawClaims<'_>, lenient: bool) -> Result<Option<Arc<TokenInfo>>, TokenError> {
         if claims.is_empty() {
             return Ok(None);
         }
@@ -126,26 +103,16 @@ impl TokenResolver {
                 if let Some(hit) = self.claims_cache.get(&key) {
                     return Ok(Some(hit));
                 }
-                (
-                    key,
-                    TokenId::Jti {
-                        iss: iss.into(),
-                        jti: jti.into(),
-                    },
-                )
+                (key, TokenId::Jti { iss: iss.into(), jti: jti.into() })
             }
             None => {
                 // No jti and no raw token: the (iss, sub, iat) triple names the
                 // token for correlation, through the same keyed fingerprint.
                 let (Some(sub), Some(iat)) = (opt(&claims.sub), claims.iat.as_ref()) else {
-                    return Err(TokenError::NoIdentity {
-                        iss: Some(iss.to_string()),
-                    });
+                    return Err(TokenError::NoIdentity { iss: Some(iss.to_string()) });
                 };
                 let iat = iat.secs("iat", lenient)?.unwrap_or(0);
-                let (k, h) = self
-                    .ids
-                    .fingerprint(&format!("claims\0{iss}\0{sub}\0{iat}"));
+                let (k, h) = self.ids.fingerprint(&format!("claims\0{iss}\0{sub}\0{iat}"));
                 (k, TokenId::Fingerprint(h.into()))
             }
         };
@@ -159,12 +126,7 @@ fn opt<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> Option<&'a str> {
     s.as_deref().filter(|v| !is_blank(v))
 }
 
-fn build(
-    key: TokenKey,
-    id: TokenId,
-    c: &RawClaims<'_>,
-    lenient: bool,
-) -> Result<TokenInfo, TokenError> {
+fn build(key: TokenKey, id: TokenId, c: &RawClaims<'_>, lenient: bool) -> Result<TokenInfo, TokenError> {
     let arc = |s: &Option<std::borrow::Cow<'_, str>>| opt(s).map(Arc::<str>::from);
     let date = |d: &Option<super::NumericDate<'_>>, name| match d {
         Some(d) => d.secs(name, lenient),
@@ -176,12 +138,7 @@ fn build(
         iss: arc(&c.iss),
         sub: arc(&c.sub),
         client_id: arc(&c.client_id).or_else(|| arc(&c.azp)),
-        aud: c
-            .aud
-            .as_ref()
-            .and_then(|a| a.first())
-            .filter(|a| !is_blank(a))
-            .map(Into::into),
+        aud: c.aud.as_ref().and_then(|a| a.first()).filter(|a| !is_blank(a)).map(Into::into),
         kid: arc(&c.kid),
         alg: arc(&c.alg),
         exp: date(&c.exp, "exp")?,

@@ -12,8 +12,7 @@ pub fn root() -> PathBuf {
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tokenhound"));
     c.current_dir(root());
-    c.env_remove("TOKENHOUND_CONFIG")
-        .env_remove("TOKENHOUND_LOG");
+    c.env_remove("TOKENHOUND_CONFIG").env_remove("TOKENHOUND_LOG");
     c
 }
 
@@ -49,17 +48,10 @@ pub fn golden(path: &Path, actual: &str) {
         std::fs::write(path, actual).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden file {} (UPDATE_GOLDEN=1 writes it)",
-            path.display()
-        )
-    });
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("missing golden file {} (UPDATE_GOLDEN=1 writes it)", path.display()));
     if expected != actual {
-        let first = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b);
+        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b);
         panic!(
             "{} differs from the output (first differing line: {:?}); rerun with UPDATE_GOLDEN=1 after checking the change\n--- actual ---\n{actual}",
             path.display(),

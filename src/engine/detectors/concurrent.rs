@@ -9,33 +9,20 @@ use crate::engine::state::TokenState;
 use crate::model::Use;
 use crate::rules::{Exceptions, Place};
 
-pub fn check(
-    min: usize,
-    by: Place,
-    window: i64,
-    exc: &Exceptions,
-    st: &TokenState,
-    cur: &Use,
-) -> Option<Hit> {
+pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenState, cur: &Use) -> Option<Hit> {
     let from = cur.time.minus_secs(window);
     let key = super::place_key(cur, by)?;
     let mut places: Vec<&Use> = st
         .recent
         .iter()
-        .filter(|(p, k, u)| {
-            *p == by && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u)
-        })
+        .filter(|(p, k, u)| *p == by && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u))
         .map(|(_, _, u)| u)
         .collect();
     if exc.source(cur) || places.len() + 1 < min {
         return None;
     }
     places.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.source.cmp(&b.source)));
-    let names: Vec<String> = places
-        .iter()
-        .map(|u| place_name(u))
-        .chain([place_name(cur)])
-        .collect();
+    let names: Vec<String> = places.iter().map(|u| place_name(u)).chain([place_name(cur)]).collect();
     let mut evidence: Vec<_> = places.iter().map(|u| ev("concurrent use", u)).collect();
     evidence.push(ev("this use", cur));
     let by_name = match by {

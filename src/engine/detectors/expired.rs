@@ -11,15 +11,9 @@ pub fn check(skew: i64, tok: &TokenInfo, cur: &Use) -> Option<Hit> {
         return None;
     }
     let now = cur.time;
-    let (what, at) = if let Some(exp) = tok
-        .exp
-        .filter(|e| now > EventTime::from_secs(*e).plus_secs(skew))
-    {
+    let (what, at) = if let Some(exp) = tok.exp.filter(|e| now > EventTime::from_secs(*e).plus_secs(skew)) {
         ("expired", EventTime::from_secs(exp))
-    } else if let Some(nbf) = tok
-        .nbf
-        .filter(|n| now < EventTime::from_secs(*n).minus_secs(skew))
-    {
+    } else if let Some(nbf) = tok.nbf.filter(|n| now < EventTime::from_secs(*n).minus_secs(skew)) {
         ("not yet valid", EventTime::from_secs(nbf))
     } else {
         return None;

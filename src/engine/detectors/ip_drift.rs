@@ -18,20 +18,12 @@ pub fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> (u8, u128) {
     match ip {
         IpAddr::V4(a) => {
             let bits = u32::from(a) as u128;
-            let mask = if v4 == 0 {
-                0
-            } else {
-                (u32::MAX << (32 - v4.min(32))) as u128
-            };
+            let mask = if v4 == 0 { 0 } else { (u32::MAX << (32 - v4.min(32))) as u128 };
             (4, bits & mask)
         }
         IpAddr::V6(a) => {
             let bits = u128::from(a);
-            let mask = if v6 == 0 {
-                0
-            } else {
-                u128::MAX << (128 - v6.min(128))
-            };
+            let mask = if v6 == 0 { 0 } else { u128::MAX << (128 - v6.min(128)) };
             (6, bits & mask)
         }
     }
@@ -58,8 +50,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Use) ->
     }
     let (bg, cg) = (base.geo.as_deref(), cur.geo.as_deref());
     if let (Some(a), Some(b)) = (bg.and_then(|g| g.located()), cg.and_then(|g| g.located())) {
-        let near =
-            haversine_km(a, b) - bg.map_or(0.0, |g| g.radius_km) - cg.map_or(0.0, |g| g.radius_km);
+        let near = haversine_km(a, b) - bg.map_or(0.0, |g| g.radius_km) - cg.map_or(0.0, |g| g.radius_km);
         if near <= p.min_distance_km {
             return None;
         }
@@ -67,10 +58,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Use) ->
     let mut changed = Vec::new();
     for a in &p.attributes {
         let diff = match a.as_str() {
-            "country" => differs(
-                bg.and_then(|g| g.country.as_deref()),
-                cg.and_then(|g| g.country.as_deref()),
-            ),
+            "country" => differs(bg.and_then(|g| g.country.as_deref()), cg.and_then(|g| g.country.as_deref())),
             "asn" => differs(bg.and_then(|g| g.asn), cg.and_then(|g| g.asn)),
             "prefix" => match (base.ip, cur.ip) {
                 (Some(x), Some(y)) => {
@@ -97,10 +85,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Use) ->
             changed.join(", ")
         ),
         evidence: vec![ev("first use", base), ev("this use", cur)],
-        details: json!({ "changed": changed })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        details: json!({ "changed": changed }).as_object().cloned().unwrap_or_default(),
         confidence: if changed.len() > 1 { 3 } else { 2 },
     })
 }

@@ -35,37 +35,25 @@ pub struct Ctx<'a> {
 }
 
 /// Run the rule's detector. `st` is `None` on a token's first use.
-pub fn evaluate(
-    rule: &Rule,
-    st: Option<&TokenState>,
-    ev: &AccessEvent,
-    cur: &Use,
-    ctx: &Ctx<'_>,
-) -> Option<Hit> {
+pub fn evaluate(rule: &Rule, st: Option<&TokenState>, ev: &AccessEvent, cur: &Use, ctx: &Ctx<'_>) -> Option<Hit> {
     let tok = ev.token.as_deref()?;
     match &rule.detector {
         Detector::ForgedToken { verdicts } => forged::check(verdicts, tok, cur),
         Detector::ExpiredUse { skew_secs } => expired::check(*skew_secs, tok, cur),
-        Detector::RevokedUse {
-            grace_secs,
-            only_accepted,
-        } => revoked::check(*grace_secs, *only_accepted, ctx.revocations, tok, cur),
+        Detector::RevokedUse { grace_secs, only_accepted } => {
+            revoked::check(*grace_secs, *only_accepted, ctx.revocations, tok, cur)
+        }
         Detector::ImpossibleTravel(p) => travel::check(p, &rule.exceptions, st?, cur),
         Detector::IpDrift(p) => ip_drift::check(p, &rule.exceptions, st?, cur),
         Detector::UaDrift(p) => ua_drift::check(p, st?, cur),
-        Detector::ConcurrentUse {
-            min_distinct,
-            by,
-            window_secs,
-        } => concurrent::check(*min_distinct, *by, *window_secs, &rule.exceptions, st?, cur),
+        Detector::ConcurrentUse { min_distinct, by, window_secs } => {
+            concurrent::check(*min_distinct, *by, *window_secs, &rule.exceptions, st?, cur)
+        }
     }
 }
 
 pub(crate) fn ev(role: &'static str, u: &Use) -> Evidence {
-    Evidence {
-        role,
-        used: u.clone(),
-    }
+    Evidence { role, used: u.clone() }
 }
 
 pub(crate) fn place_name(u: &Use) -> String {

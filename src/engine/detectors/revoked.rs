@@ -7,23 +7,14 @@ use super::{ev, human_secs, Hit};
 use crate::engine::revocations::{RevocationView, Revoked};
 use crate::model::{TokenInfo, Use};
 
-pub fn check(
-    grace: i64,
-    only_accepted: bool,
-    view: &RevocationView,
-    tok: &TokenInfo,
-    cur: &Use,
-) -> Option<Hit> {
+pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &TokenInfo, cur: &Use) -> Option<Hit> {
     if only_accepted && !(200..400).contains(&cur.status) {
         return None;
     }
     let r = view.check(tok, cur.time.minus_secs(grace))?;
     let (at, how) = match r {
         Revoked::Token { at } => (at, "token revoked"),
-        Revoked::Subject { before } => (
-            before,
-            "all tokens of the subject issued before the cutoff revoked",
-        ),
+        Revoked::Subject { before } => (before, "all tokens of the subject issued before the cutoff revoked"),
     };
     let after = at.secs_until(cur.time);
     let accepted = (200..400).contains(&cur.status);

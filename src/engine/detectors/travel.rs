@@ -10,14 +10,8 @@ use crate::rules::{Exceptions, TravelParams};
 
 /// Great-circle distance in km.
 pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    let (la1, lo1, la2, lo2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
+    let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
     2.0 * 6371.0088 * h.sqrt().min(1.0).asin()
 }
 
@@ -30,19 +24,11 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Use) -> 
         return None;
     }
     let secs = prev.time.secs_until(cur.time).abs();
-    let speed = if secs > 0.0 {
-        dist / (secs / 3600.0)
-    } else {
-        f64::INFINITY
-    };
+    let speed = if secs > 0.0 { dist / (secs / 3600.0) } else { f64::INFINITY };
     if speed <= p.max_speed_kmh {
         return None;
     }
-    let speed_txt = if speed.is_finite() {
-        format!("{speed:.0} km/h")
-    } else {
-        "simultaneous".into()
-    };
+    let speed_txt = if speed.is_finite() { format!("{speed:.0} km/h") } else { "simultaneous".into() };
     Some(Hit {
         message: format!(
             "token used from {} then {} {} later: {:.0} km apart (after accuracy radii), {}",

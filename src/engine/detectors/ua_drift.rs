@@ -18,23 +18,14 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Use) -> Option<Hit> {
     }
     let (ca, cb) = (classify(a), classify(b));
     let to_script = p.on_script_client && ca.kind != UaKind::Script && cb.kind == UaKind::Script;
-    let family =
-        p.on_family && !ca.family.is_empty() && !cb.family.is_empty() && ca.family != cb.family;
+    let family = p.on_family && !ca.family.is_empty() && !cb.family.is_empty() && ca.family != cb.family;
     let os = p.on_os && !ca.os.is_empty() && !cb.os.is_empty() && ca.os != cb.os;
     if !(to_script || family || os) {
         return None;
     }
     let what = if to_script {
-        let kind = if ca.kind == UaKind::Browser {
-            "browser"
-        } else {
-            "app"
-        };
-        format!(
-            "moved from {} ({kind}) to a script client ({})",
-            product_name(a, ca.family),
-            cb.family
-        )
+        let kind = if ca.kind == UaKind::Browser { "browser" } else { "app" };
+        format!("moved from {} ({kind}) to a script client ({})", product_name(a, ca.family), cb.family)
     } else if family {
         format!("changed family {} -> {}", ca.family, cb.family)
     } else {
