@@ -156,7 +156,7 @@ impl Engine {
             self.stats.without_token += 1;
             return;
         };
-        let cur = Use::of(&ev);
+        let cur = Arc::new(Use::of(&ev));
         self.states.expire_one(&tok.key, ev.time);
         let deadline = self.states.deadline(&tok, ev.time);
         let (keep, places) = (self.keep_recent_secs, self.places.clone());
@@ -248,7 +248,7 @@ impl Engine {
 
 /// Keep the latest use per place inside the window, for each place kind a
 /// rule counts by.
-fn update_recent(st: &mut TokenState, cur: &Use, keep_secs: i64, places: &[crate::rules::Place]) {
+fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: &[crate::rules::Place]) {
     if keep_secs <= 0 {
         return;
     }

@@ -39,12 +39,12 @@ type Map<V> = HashMap<TokenKey, V, BuildHasherDefault<KeyHasher>>;
 pub struct TokenState {
     pub token: Arc<TokenInfo>,
     /// The first use: the baseline for drift.
-    pub first: Use,
+    pub first: Arc<Use>,
     /// The latest use with a location: one end of a travel.
-    pub last_located: Option<Use>,
+    pub last_located: Option<Arc<Use>>,
     /// Latest use per distinct place inside the concurrency window, for
     /// each place kind a rule counts by.
-    pub recent: Vec<(Place, u64, Use)>,
+    pub recent: Vec<(Place, u64, Arc<Use>)>,
     pub last_seen: EventTime,
     pub deadline: EventTime,
     /// (rule index, time it last fired), for dedup.

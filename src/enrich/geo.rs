@@ -255,7 +255,8 @@ pub fn is_special(ip: IpAddr) -> bool {
 /// A worker's cached view of a [`GeoDb`].
 pub struct GeoLookup {
     db: Arc<GeoDb>,
-    cache: TwoGenCache<IpAddr, Option<Arc<Geo>>>,
+    /// Addresses are attacker-chosen: a randomly seeded hasher (ahash).
+    cache: TwoGenCache<IpAddr, Option<Arc<Geo>>, ahash::RandomState>,
 }
 
 impl GeoLookup {

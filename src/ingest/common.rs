@@ -79,6 +79,19 @@ pub fn scrub(msg: &str) -> String {
     out
 }
 
+/// Parse a line with sonic-rs (SIMD); on failure, parse it again with
+/// serde_json for the error: its messages can be scrubbed of values, while
+/// sonic-rs quotes the input around the fault.
+pub fn from_json<'a, T: serde::Deserialize<'a>>(line: &'a [u8], profile: &'static str) -> Result<T, IngestError> {
+    match sonic_rs::from_slice(line) {
+        Ok(v) => Ok(v),
+        Err(_) => match serde_json::from_slice::<T>(line) {
+            Err(e) => Err(json_err(profile, e)),
+            Ok(v) => Ok(v),
+        },
+    }
+}
+
 /// A serde_json error without the values it may quote.
 pub fn json_err(profile: &'static str, e: serde_json::Error) -> IngestError {
     let msg = e.to_string();
@@ -93,14 +106,14 @@ pub fn json_err(profile: &'static str, e: serde_json::Error) -> IngestError {
 /// Shares one `Arc<str>` among equal strings (user agents, paths, methods),
 /// two generations so an attacker's unique strings cannot grow it unbounded.
 pub struct Interner {
-    young: HashSet<Arc<str>>,
-    old: HashSet<Arc<str>>,
+    young: HashSet<Arc<str>, ahash::RandomState>,
+    old: HashSet<Arc<str>, ahash::RandomState>,
     cap: usize,
 }
 
 impl Interner {
     pub fn new(cap: usize) -> Self {
-        Interner { young: HashSet::new(), old: HashSet::new(), cap: cap.max(1) }
+        Interner { young: HashSet::default(), old: HashSet::default(), cap: cap.max(1) }
     }
 
     /// Interned copy of `s`, cut to `max` bytes on a char boundary.

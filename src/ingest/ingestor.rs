@@ -52,14 +52,11 @@ impl Ingestor {
         if line.len() > self.cfg.max_line_bytes {
             return Err(IngestError::TooLong { len: line.len(), max: self.cfg.max_line_bytes });
         }
-        if let Err(e) = std::str::from_utf8(line) {
-            return Err(IngestError::NotUtf8 { at: e.valid_up_to() });
-        }
         let profile = match self.cfg.profile {
             Profile::Auto => Profile::detect(line).ok_or(IngestError::UnknownProfile)?,
             p => p,
         };
-        let mut parsed: Vec<Parsed<'_>> = Vec::with_capacity(1);
+        let mut parsed: super::Batch<'_> = super::Batch::new();
         let r = match profile {
             Profile::Kong => kong::parse(line, &mut parsed),
             Profile::Envoy => envoy::parse(line, &mut parsed),
@@ -68,7 +65,13 @@ impl Ingestor {
             Profile::Nginx => nginx::parse(line, &mut parsed),
             Profile::Tokenhound | Profile::Auto => native::parse(line, &mut parsed),
         };
-        r?;
+        if let Err(e) = r {
+            // a clearer reason than the JSON parser's for binary garbage
+            return Err(match std::str::from_utf8(line) {
+                Err(u) => IngestError::NotUtf8 { at: u.valid_up_to() },
+                Ok(_) => e,
+            });
+        }
         let start = out.len();
         for p in parsed.drain(..) {
             match self.finish(p, source) {

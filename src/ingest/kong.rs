@@ -4,20 +4,11 @@
 
 use serde::Deserialize;
 
-use super::common::json_err;
 use super::fields::{Header, HeaderList, Num, Parsed, Str, TimeVal};
 use super::IngestError;
 use crate::token::RawClaims;
 
 const P: &str = "kong";
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany<'a> {
-    #[serde(borrow)]
-    Many(Vec<Line<'a>>),
-    One(Box<Line<'a>>),
-}
 
 #[derive(Deserialize)]
 struct Line<'a> {
@@ -75,21 +66,16 @@ struct Named<'a> {
     name: Option<Str<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), IngestError> {
-    let parsed: OneOrMany<'a> = serde_json::from_slice(line).map_err(|e| {
-        // untagged errors are vague: re-parse as one object for the reason
-        match serde_json::from_slice::<Line<'a>>(line) {
-            Err(e1) => json_err(P, e1),
-            Ok(_) => json_err(P, e),
+pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+    // kafka-log batches are arrays; everything else one object per line
+    if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let batch: Vec<Line<'a>> = super::common::from_json(line, P)?;
+        for l in batch {
+            out.push(convert(l)?);
         }
-    })?;
-    match parsed {
-        OneOrMany::One(l) => out.push(convert(*l)?),
-        OneOrMany::Many(v) => {
-            for l in v {
-                out.push(convert(l)?);
-            }
-        }
+    } else {
+        let l: Line<'a> = super::common::from_json(line, P)?;
+        out.push(convert(l)?);
     }
     Ok(())
 }

@@ -20,6 +20,9 @@ pub use ingestor::{IngestConfig, Ingestor};
 
 use crate::token::TokenError;
 
+/// The records of one line: one, except Kong batches (no allocation for one).
+pub type Batch<'a> = smallvec::SmallVec<[Parsed<'a>; 1]>;
+
 /// The gateway log formats tokenhound reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

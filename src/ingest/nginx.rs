@@ -41,7 +41,7 @@ struct Line<'a> {
     jwt: Option<RawClaims<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = match (l.msec, l.time_iso8601) {
         (Some(t), _) => t.to_time(P, "msec")?,

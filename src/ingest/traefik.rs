@@ -38,7 +38,7 @@ struct Line<'a> {
     router: Option<Str<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut Vec<Parsed<'a>>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l.start_utc.ok_or(IngestError::Missing { profile: P, field: "StartUTC" })?.to_time(P, "StartUTC")?;
     let path = l.path.map(|u| match u.find('?') {

@@ -94,7 +94,7 @@ impl Use {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evidence {
     pub role: &'static str,
-    pub used: Use,
+    pub used: Arc<Use>,
 }
 
 /// A rule fired. `uid` is deterministic: the same input gives the same uid.

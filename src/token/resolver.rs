@@ -2,7 +2,11 @@
 //! decode, verify and derive the identity once per distinct token (bounded
 //! cache), then forget the raw token.
 
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
+
+/// Both caches are keyed by keyed-PRF output: no need to hash it again.
+type KeyHash = BuildHasherDefault<crate::engine::state::KeyHasher>;
 
 use super::claims::is_blank;
 use super::{decode_unverified, IdentityKeys, KeySet, RawClaims, TokenError, TwoGenCache};
@@ -29,8 +33,8 @@ pub struct TokenResolver {
     ids: IdentityKeys,
     keys: Option<Arc<KeySet>>,
     cfg: ResolverConfig,
-    raw_cache: TwoGenCache<u128, Resolved>,
-    claims_cache: TwoGenCache<TokenKey, Arc<TokenInfo>>,
+    raw_cache: TwoGenCache<u128, Resolved, KeyHash>,
+    claims_cache: TwoGenCache<TokenKey, Arc<TokenInfo>, KeyHash>,
     /// Distinct raw tokens decoded (cache misses).
     pub decoded: u64,
 }

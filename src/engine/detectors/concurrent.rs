@@ -2,6 +2,8 @@
 //! prefixes or ASNs) inside a sliding window. The engine keeps the latest use
 //! per place inside the longest window; this detector counts them.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{ev, place_name, Hit};
@@ -9,10 +11,10 @@ use crate::engine::state::TokenState;
 use crate::model::Use;
 use crate::rules::{Exceptions, Place};
 
-pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenState, cur: &Use) -> Option<Hit> {
+pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let from = cur.time.minus_secs(window);
     let key = super::place_key(cur, by)?;
-    let mut places: Vec<&Use> = st
+    let mut places: Vec<&Arc<Use>> = st
         .recent
         .iter()
         .filter(|(p, k, u)| *p == by && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u))

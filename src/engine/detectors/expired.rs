@@ -1,12 +1,14 @@
 //! expired-use: the gateway accepted (2xx/3xx) a token past its `exp` (plus
 //! skew) or before its `nbf` (minus skew).
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{ev, human_secs, Hit};
 use crate::model::{EventTime, TokenInfo, Use};
 
-pub fn check(skew: i64, tok: &TokenInfo, cur: &Use) -> Option<Hit> {
+pub fn check(skew: i64, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
     if !(200..400).contains(&cur.status) {
         return None;
     }

@@ -2,12 +2,14 @@
 //! none or not allowed. A different alarm from a stolen token: someone is
 //! minting tokens, not replaying one.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{ev, Hit};
 use crate::model::{TokenInfo, Use, Verdict};
 
-pub fn check(verdicts: &[Verdict], tok: &TokenInfo, cur: &Use) -> Option<Hit> {
+pub fn check(verdicts: &[Verdict], tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
     if !verdicts.contains(&tok.verdict) {
         return None;
     }

@@ -4,6 +4,8 @@
 //! prefixes are compared only within one address family (a v4/v6 flip of a
 //! dual-stack client is not drift by itself).
 
+use std::sync::Arc;
+
 use std::net::IpAddr;
 
 use serde_json::json;
@@ -43,7 +45,7 @@ pub fn place_key(u: &Use, by: Place) -> Option<u64> {
     })
 }
 
-pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Use) -> Option<Hit> {
+pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let base = &st.first;
     if exc.source(cur) {
         return None;

@@ -13,6 +13,8 @@ mod ua_drift;
 pub use ip_drift::place_key;
 pub use travel::haversine_km;
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::revocations::RevocationView;
@@ -35,7 +37,7 @@ pub struct Ctx<'a> {
 }
 
 /// Run the rule's detector. `st` is `None` on a token's first use.
-pub fn evaluate(rule: &Rule, st: Option<&TokenState>, ev: &AccessEvent, cur: &Use, ctx: &Ctx<'_>) -> Option<Hit> {
+pub fn evaluate(rule: &Rule, st: Option<&TokenState>, ev: &AccessEvent, cur: &Arc<Use>, ctx: &Ctx<'_>) -> Option<Hit> {
     let tok = ev.token.as_deref()?;
     match &rule.detector {
         Detector::ForgedToken { verdicts } => forged::check(verdicts, tok, cur),
@@ -52,7 +54,7 @@ pub fn evaluate(rule: &Rule, st: Option<&TokenState>, ev: &AccessEvent, cur: &Us
     }
 }
 
-pub(crate) fn ev(role: &'static str, u: &Use) -> Evidence {
+pub(crate) fn ev(role: &'static str, u: &Arc<Use>) -> Evidence {
     Evidence { role, used: u.clone() }
 }
 

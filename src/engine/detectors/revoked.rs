@@ -1,13 +1,15 @@
 //! revoked-use: a token used after its revocation (by jti, or by a subject's
 //! "revoked before" cutoff against `iat`). Says how long after.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{ev, human_secs, Hit};
 use crate::engine::revocations::{RevocationView, Revoked};
 use crate::model::{TokenInfo, Use};
 
-pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &TokenInfo, cur: &Use) -> Option<Hit> {
+pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
     if only_accepted && !(200..400).contains(&cur.status) {
         return None;
     }

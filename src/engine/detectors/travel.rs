@@ -1,6 +1,8 @@
 //! impossible-travel: two uses of one token whose distance (minus both
 //! accuracy radii) over the time between them needs a speed above the limit.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{ev, place_name, Hit};
@@ -15,10 +17,14 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6371.0088 * h.sqrt().min(1.0).asin()
 }
 
-pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Use) -> Option<Hit> {
+pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let prev = st.last_located.as_ref()?;
     let (g1, g2) = (prev.geo.as_deref()?, cur.geo.as_deref()?);
-    let raw = haversine_km(g1.located()?, g2.located()?);
+    let (a, b) = (g1.located()?, g2.located()?);
+    if a == b {
+        return None;
+    }
+    let raw = haversine_km(a, b);
     let dist = (raw - g1.radius_km - g2.radius_km).max(0.0);
     if dist <= p.min_distance_km || exc.source(prev) {
         return None;

@@ -2,6 +2,8 @@
 //! use, or moves from a browser/app to a script client (curl, requests...).
 //! A browser's version bump is not drift.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{ev, Hit};
@@ -10,7 +12,7 @@ use crate::engine::ua::{classify, product, UaKind};
 use crate::model::Use;
 use crate::rules::UaDriftParams;
 
-pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Use) -> Option<Hit> {
+pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let base = &st.first;
     let (a, b) = (base.user_agent.as_deref()?, cur.user_agent.as_deref()?);
     if a == b {
