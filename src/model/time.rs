@@ -61,6 +61,14 @@ impl EventTime {
 
     /// RFC 3339 (`2026-11-29T10:00:00.123Z`, offsets allowed), or a number
     /// written as a string.
+    ///
+    /// ```
+    /// use tokenhound::model::EventTime;
+    /// let a = EventTime::parse("2026-11-02T09:00:00+01:00").unwrap();
+    /// let b = EventTime::parse("1793606400000").unwrap(); // epoch ms
+    /// assert_eq!(a, b);
+    /// assert_eq!(a.to_rfc3339(), "2026-11-02T08:00:00.000Z");
+    /// ```
     pub fn parse(s: &str) -> Result<Self, TimeError> {
         let t = s.trim();
         if let Ok(n) = t.parse::<f64>() {

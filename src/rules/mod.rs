@@ -43,6 +43,11 @@ impl std::fmt::Display for RuleErrors {
 }
 
 /// Parse `90`, `90s`, `5m`, `1h`, `2d` into seconds.
+///
+/// ```
+/// assert_eq!(tokenhound::rules::parse_duration("5m"), Ok(300));
+/// assert!(tokenhound::rules::parse_duration("soon").is_err());
+/// ```
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
