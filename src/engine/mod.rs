@@ -194,17 +194,16 @@ impl Engine {
             None => {
                 let located = cur.geo.as_ref().is_some_and(|g| g.located().is_some());
                 let mut st = TokenState {
-                    token: tok.clone(),
                     last_located: located.then(|| cur.clone()),
                     first: cur.clone(),
-                    recent: Vec::new(),
+                    recent: Default::default(),
                     last_seen: ev.time,
                     deadline,
                     fired: Vec::new(),
                     uses: 1,
                 };
                 update_recent(&mut st, &cur, keep, &places);
-                self.states.insert(st);
+                self.states.insert(tok.key, st);
             }
         }
         for (i, h) in hits {

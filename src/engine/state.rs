@@ -9,6 +9,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::model::{EventTime, TokenInfo, TokenKey, Use};
 use crate::rules::Place;
 
@@ -33,18 +35,20 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Map<V> = HashMap<TokenKey, V, BuildHasherDefault<KeyHasher>>;
+/// Boxed values: a hash table grows by doubling, so its slots stay small.
+type Map<V> = HashMap<TokenKey, Box<V>, BuildHasherDefault<KeyHasher>>;
 
-/// What the engine remembers of one token.
+/// What the engine remembers of one token: only what detectors need (the
+/// claims come with every event), kept small: a tracked token costs its map
+/// slot, this box, and the uses it points to (shared where they coincide).
 pub struct TokenState {
-    pub token: Arc<TokenInfo>,
     /// The first use: the baseline for drift.
     pub first: Arc<Use>,
     /// The latest use with a location: one end of a travel.
     pub last_located: Option<Arc<Use>>,
     /// Latest use per distinct place inside the concurrency window, for
     /// each place kind a rule counts by.
-    pub recent: Vec<(Place, u64, Arc<Use>)>,
+    pub recent: SmallVec<[(Place, u64, Arc<Use>); 1]>,
     pub last_seen: EventTime,
     pub deadline: EventTime,
     /// (rule index, time it last fired), for dedup.
@@ -96,7 +100,7 @@ impl States {
     /// else: the queue keeps the old entry, and when it is popped the live
     /// deadline is checked and the entry re-queued.
     pub fn get_mut(&mut self, k: &TokenKey) -> Option<&mut TokenState> {
-        self.map.get_mut(k)
+        self.map.get_mut(k).map(|b| &mut **b)
     }
 
     /// The deadline of a token last seen at `t`.
@@ -109,14 +113,14 @@ impl States {
     }
 
     /// Insert a new token's state, evicting by cap first when full.
-    pub fn insert(&mut self, st: TokenState) {
+    pub fn insert(&mut self, key: TokenKey, st: TokenState) {
         while self.map.len() >= self.limits.max_tokens.max(1) {
             if !self.evict_earliest(None) {
                 break;
             }
         }
-        self.queue.push(Reverse((st.deadline, st.token.key)));
-        self.map.insert(st.token.key, st);
+        self.queue.push(Reverse((st.deadline, key)));
+        self.map.insert(key, Box::new(st));
     }
 
     /// Drop a token whose deadline is before `t` (its next use). Expiry then

@@ -45,7 +45,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
     let time =
         l.start_time.ok_or(IngestError::Missing { profile: P, field: "start_time" })?.to_time(P, "start_time")?;
     let path = l.path.map(|u| match u.find('?') {
-        Some(i) => Str::Owned(u[..i].to_string()),
+        Some(i) => Str::owned(u[..i].to_string()),
         None => u,
     });
     out.push(Parsed {

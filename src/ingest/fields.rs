@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::model::{EventTime, Geo};
 use crate::token::RawClaims;
 
-pub type Str<'a> = Cow<'a, str>;
+pub use crate::token::Text as Str;
 
 /// One request as a profile parser reads it, before the common finishing.
 #[derive(Default, Debug)]
@@ -58,10 +58,10 @@ impl<'de: 'a, 'a, const JOIN: bool> Deserialize<'de> for HeaderOf<'a, JOIN> {
                 f.write_str("a string or an array of strings")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(HeaderOf(Some(Cow::Borrowed(v))))
+                Ok(HeaderOf(Some(Str(Cow::Borrowed(v)))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(HeaderOf(Some(Cow::Owned(v.to_owned()))))
+                Ok(HeaderOf(Some(Str(Cow::Owned(v.to_owned())))))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(HeaderOf(None))
@@ -78,7 +78,7 @@ impl<'de: 'a, 'a, const JOIN: bool> Deserialize<'de> for HeaderOf<'a, JOIN> {
                         Some(_) => {}
                     }
                 }
-                Ok(HeaderOf(all.map(Cow::Owned)))
+                Ok(HeaderOf(all.map(Str::owned)))
             }
         }
         d.deserialize_any(V::<JOIN>)
@@ -155,10 +155,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for TimeVal<'a> {
                 Ok(TimeVal::Num(v))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(TimeVal::Str(Cow::Borrowed(v)))
+                Ok(TimeVal::Str(Str(Cow::Borrowed(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(TimeVal::Str(Cow::Owned(v.to_owned())))
+                Ok(TimeVal::Str(Str(Cow::Owned(v.to_owned()))))
             }
         }
         d.deserialize_any(V)

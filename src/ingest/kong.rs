@@ -85,7 +85,7 @@ fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
         l.started_at.ok_or(IngestError::Missing { profile: P, field: "started_at" })?.to_time(P, "started_at")?;
     let req = l.request.ok_or(IngestError::Missing { profile: P, field: "request" })?;
     let path = req.uri.map(|u| match u.find('?') {
-        Some(i) => Str::Owned(u[..i].to_string()),
+        Some(i) => Str::owned(u[..i].to_string()),
         None => u,
     });
     let resp = l.response.unwrap_or(Response { status: Num(None), size: Num(None) });

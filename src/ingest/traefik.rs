@@ -42,7 +42,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l.start_utc.ok_or(IngestError::Missing { profile: P, field: "StartUTC" })?.to_time(P, "StartUTC")?;
     let path = l.path.map(|u| match u.find('?') {
-        Some(i) => Str::Owned(u[..i].to_string()),
+        Some(i) => Str::owned(u[..i].to_string()),
         None => u,
     });
     out.push(Parsed {

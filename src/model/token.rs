@@ -7,8 +7,14 @@ use std::sync::Arc;
 /// 128-bit keyed hash of the token identity: the key of per-token state.
 /// Keyed with a per-deployment secret, so an attacker cannot choose colliding
 /// keys; this is why state maps may use a non-randomized hasher on it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TokenKey(pub [u8; 16]);
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.lo64());
+    }
+}
 
 impl TokenKey {
     /// A well-mixed 64-bit value from the key (for sharding and hashing).

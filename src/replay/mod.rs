@@ -3,6 +3,7 @@
 //! key), and feed every shard in input order. Findings are sorted before
 //! they are written, so the output does not depend on the thread count.
 
+mod inline;
 mod pipeline;
 mod read;
 

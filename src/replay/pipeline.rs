@@ -48,11 +48,11 @@ pub struct ReplayReport {
 /// A chunk's events for one shard, tagged with the chunk's sequence number.
 type Batch = (u64, Vec<AccessEvent>);
 
-struct Parsed {
-    seq: u64,
-    lines: u64,
-    events: u64,
-    errors: Vec<(SourcePos, IngestError)>,
+pub(super) struct Parsed {
+    pub seq: u64,
+    pub lines: u64,
+    pub events: u64,
+    pub errors: Vec<(SourcePos, IngestError)>,
 }
 
 pub fn run(
@@ -63,6 +63,9 @@ pub fn run(
 ) -> Result<ReplayReport, ReplayError> {
     let files = expand_inputs(&opts.inputs)?;
     let threads = opts.threads.max(1);
+    if threads == 1 {
+        return super::inline::run(&files, &opts, rules, revocations, make_worker);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 4);
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
@@ -147,6 +150,38 @@ fn read_all(
     Ok(())
 }
 
+/// Parse and enrich one chunk: every event goes to `emit`, every bad line
+/// (with its position) into the returned record.
+pub(super) fn parse_chunk(
+    c: &Chunk,
+    ingest: &mut Ingestor,
+    geo: &mut Option<GeoLookup>,
+    mut emit: impl FnMut(AccessEvent),
+) -> Parsed {
+    let mut p = Parsed { seq: c.seq, lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, errors: Vec::new() };
+    for &(line, len) in &c.oversize {
+        let err = IngestError::TooLong { len, max: c.max_line };
+        p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
+    }
+    let mut evs = Vec::new();
+    for &(s, e, line) in &c.lines {
+        let pos = SourcePos::File { path: c.file.clone(), line };
+        evs.clear();
+        if let Err(err) = ingest.ingest(&c.data[s as usize..e as usize], &pos, &mut evs) {
+            p.errors.push((pos, err));
+            continue;
+        }
+        for mut ev in evs.drain(..) {
+            if let Some(g) = geo.as_mut() {
+                g.enrich(&mut ev);
+            }
+            p.events += 1;
+            emit(ev);
+        }
+    }
+    p
+}
+
 fn parse_worker(
     (mut ingest, mut geo): (Ingestor, Option<GeoLookup>),
     rx: Receiver<Chunk>,
@@ -157,29 +192,10 @@ fn parse_worker(
     let mut decoded_before = 0;
     for c in rx.iter() {
         let mut out: Vec<Vec<AccessEvent>> = (0..n).map(|_| Vec::new()).collect();
-        let mut p =
-            Parsed { seq: c.seq, lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, errors: Vec::new() };
-        for &(line, len) in &c.oversize {
-            let err = IngestError::TooLong { len, max: c.max_line };
-            p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
-        }
-        let mut evs = Vec::new();
-        for &(s, e, line) in &c.lines {
-            let pos = SourcePos::File { path: c.file.clone(), line };
-            evs.clear();
-            if let Err(err) = ingest.ingest(&c.data[s as usize..e as usize], &pos, &mut evs) {
-                p.errors.push((pos, err));
-                continue;
-            }
-            for mut ev in evs.drain(..) {
-                if let Some(g) = geo.as_mut() {
-                    g.enrich(&mut ev);
-                }
-                let shard = ev.token.as_ref().map_or(0, |t| t.key.lo64() % n);
-                out[shard as usize].push(ev);
-                p.events += 1;
-            }
-        }
+        let p = parse_chunk(&c, &mut ingest, &mut geo, |ev| {
+            let shard = ev.token.as_ref().map_or(0, |t| t.key.lo64() % n);
+            out[shard as usize].push(ev);
+        });
         for (i, v) in out.into_iter().enumerate() {
             if shards[i].send((c.seq, v)).is_err() {
                 return;
@@ -218,7 +234,7 @@ fn shard(mut engine: Engine, rx: Receiver<Batch>) -> (Vec<Finding>, EngineStats)
     (findings, engine.stats())
 }
 
-fn merge_stats(a: &mut EngineStats, b: EngineStats) {
+pub(super) fn merge_stats(a: &mut EngineStats, b: EngineStats) {
     a.events += b.events;
     a.without_token += b.without_token;
     a.late += b.late;

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::TokenError;
+use super::{Text, TokenError};
 
 /// `exp` / `iat` / `nbf`: a number, or (in logs only) a numeric string.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +75,8 @@ impl NumericDate<'_> {
 /// `aud`: one string or a list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Aud<'a> {
-    One(Cow<'a, str>),
-    Many(Vec<Cow<'a, str>>),
+    One(Text<'a>),
+    Many(Vec<Text<'a>>),
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Aud<'a> {
@@ -88,14 +88,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for Aud<'a> {
                 f.write_str("a string or a list of strings")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Aud::One(Cow::Borrowed(v)))
+                Ok(Aud::One(Text(Cow::Borrowed(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Aud::One(Cow::Owned(v.to_owned())))
+                Ok(Aud::One(Text(Cow::Owned(v.to_owned()))))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut all = Vec::new();
-                while let Some(s) = seq.next_element::<Cow<'de, str>>()? {
+                while let Some(s) = seq.next_element::<Text<'de>>()? {
                     all.push(s);
                 }
                 Ok(Aud::Many(all))
@@ -118,21 +118,21 @@ impl Aud<'_> {
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
 pub struct RawClaims<'a> {
     #[serde(borrow, default)]
-    pub jti: Option<Cow<'a, str>>,
+    pub jti: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub iss: Option<Cow<'a, str>>,
+    pub iss: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub sub: Option<Cow<'a, str>>,
+    pub sub: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub aud: Option<Aud<'a>>,
     #[serde(borrow, default)]
-    pub azp: Option<Cow<'a, str>>,
+    pub azp: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub client_id: Option<Cow<'a, str>>,
+    pub client_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub kid: Option<Cow<'a, str>>,
+    pub kid: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub alg: Option<Cow<'a, str>>,
+    pub alg: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub exp: Option<NumericDate<'a>>,
     #[serde(borrow, default)]
@@ -144,7 +144,7 @@ pub struct RawClaims<'a> {
 impl RawClaims<'_> {
     /// True when nothing useful was logged (all fields absent or `-`).
     pub fn is_empty(&self) -> bool {
-        let blank = |o: &Option<Cow<'_, str>>| o.as_deref().map(is_blank).unwrap_or(true);
+        let blank = |o: &Option<Text<'_>>| o.as_deref().map(is_blank).unwrap_or(true);
         let no_date = |d: &Option<NumericDate<'_>>| match d {
             None => true,
             Some(NumericDate::Str(s)) => is_blank(s),

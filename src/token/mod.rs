@@ -11,6 +11,7 @@ mod identity;
 mod jwt;
 mod keys;
 mod resolver;
+mod text;
 
 pub use cache::TwoGenCache;
 pub use claims::{Aud, NumericDate, RawClaims};
@@ -18,6 +19,7 @@ pub use identity::{IdentityKeys, DEFAULT_IDENTITY_KEY};
 pub use jwt::{decode_unverified, DecodedJwt, JwtHeader};
 pub use keys::{KeyError, KeySet};
 pub use resolver::{ResolverConfig, TokenResolver};
+pub use text::Text;
 
 /// A raw bearer token on its way to being decoded. Never printed.
 pub struct RawToken<'a>(pub &'a str);

@@ -126,12 +126,12 @@ impl TokenResolver {
     }
 }
 
-fn opt<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> Option<&'a str> {
+fn opt<'a>(s: &'a Option<super::Text<'_>>) -> Option<&'a str> {
     s.as_deref().filter(|v| !is_blank(v))
 }
 
 fn build(key: TokenKey, id: TokenId, c: &RawClaims<'_>, lenient: bool) -> Result<TokenInfo, TokenError> {
-    let arc = |s: &Option<std::borrow::Cow<'_, str>>| opt(s).map(Arc::<str>::from);
+    let arc = |s: &Option<super::Text<'_>>| opt(s).map(Arc::<str>::from);
     let date = |d: &Option<super::NumericDate<'_>>, name| match d {
         Some(d) => d.secs(name, lenient),
         None => Ok(None),
