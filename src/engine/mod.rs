@@ -184,11 +184,9 @@ impl Engine {
         }
         match self.states.get_mut(&tok.key) {
             Some(st) => {
-                st.uses = st.uses.saturating_add(1);
                 if cur.geo.as_ref().is_some_and(|g| g.located().is_some()) {
                     st.last_located = Some(cur.clone());
                 }
-                st.last_seen = st.last_seen.max(ev.time);
                 st.deadline = st.deadline.max(deadline);
             }
             None => {
@@ -197,10 +195,8 @@ impl Engine {
                     last_located: located.then(|| cur.clone()),
                     first: cur.clone(),
                     recent: Default::default(),
-                    last_seen: ev.time,
                     deadline,
-                    fired: Vec::new(),
-                    uses: 1,
+                    fired: Box::default(),
                 };
                 update_recent(&mut st, &cur, keep, &places);
                 self.states.insert(tok.key, st);
@@ -222,7 +218,12 @@ impl Engine {
                     return;
                 }
                 Some((_, t)) => *t = ev.time,
-                None => st.fired.push((idx, ev.time)),
+                None => {
+                    // rare (a rule fired): grow the boxed slice by one
+                    let mut v = std::mem::take(&mut st.fired).into_vec();
+                    v.push((idx, ev.time));
+                    st.fired = v.into_boxed_slice();
+                }
             }
             // Keep the state for the dedup window, even past the token's expiry.
             st.deadline = st.deadline.max(ev.time.plus_secs(rule.dedup_secs));
@@ -252,15 +253,15 @@ fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: &[
         return;
     }
     let from = cur.time.minus_secs(keep_secs);
-    st.recent.retain(|(_, _, u)| u.time >= from);
+    st.recent.retain(|(_, u)| u.time >= from);
     for &by in places {
         let Some(k) = place_key(cur, by) else {
             continue;
         };
-        match st.recent.iter_mut().find(|(p, key, _)| *p == by && *key == k) {
-            Some(e) if e.2.time <= cur.time => e.2 = cur.clone(),
+        match st.recent.iter_mut().find(|(key, _)| *key == k) {
+            Some(e) if e.1.time <= cur.time => e.1 = cur.clone(),
             Some(_) => {}
-            None => st.recent.push((by, k, cur.clone())),
+            None => st.recent.push((k, cur.clone())),
         }
         if st.recent.len() > 64 {
             st.recent.remove(0);

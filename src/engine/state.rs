@@ -12,7 +12,6 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::model::{EventTime, TokenInfo, TokenKey, Use};
-use crate::rules::Place;
 
 /// Hasher for [`TokenKey`]s: they are already uniformly random (keyed PRF
 /// output), so the first 8 bytes are the hash.
@@ -48,12 +47,10 @@ pub struct TokenState {
     pub last_located: Option<Arc<Use>>,
     /// Latest use per distinct place inside the concurrency window, for
     /// each place kind a rule counts by.
-    pub recent: SmallVec<[(Place, u64, Arc<Use>); 1]>,
-    pub last_seen: EventTime,
+    pub recent: SmallVec<[(u64, Arc<Use>); 1]>,
     pub deadline: EventTime,
     /// (rule index, time it last fired), for dedup.
-    pub fired: Vec<(u16, EventTime)>,
-    pub uses: u32,
+    pub fired: Box<[(u16, EventTime)]>,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::ip_drift::place_tag;
 use super::{ev, place_name, Hit};
 use crate::engine::state::TokenState;
 use crate::model::Use;
@@ -17,8 +18,10 @@ pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenSta
     let mut places: Vec<&Arc<Use>> = st
         .recent
         .iter()
-        .filter(|(p, k, u)| *p == by && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u))
-        .map(|(_, _, u)| u)
+        .filter(|(k, u)| {
+            *k >> 62 == place_tag(by) && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u)
+        })
+        .map(|(_, u)| u)
         .collect();
     if exc.source(cur) || places.len() + 1 < min {
         return None;

@@ -31,18 +31,31 @@ pub fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> (u8, u128) {
     }
 }
 
-/// The key of a use's place for concurrent-use.
+/// The key of a use's place for concurrent-use; the top two bits name the
+/// kind of place, so keys of different kinds never meet.
 pub fn place_key(u: &Use, by: Place) -> Option<u64> {
-    let fold = |x: u128| (x as u64) ^ ((x >> 64) as u64).rotate_left(17);
+    const LOW: u64 = (1 << 61) - 1;
+    let fold = |x: u128| ((x as u64) ^ ((x >> 64) as u64).rotate_left(17)) & LOW;
     let ip = u.ip?;
-    Some(match by {
-        Place::Ip => fold(prefix_of(ip, 32, 128).1) ^ 1,
-        Place::Prefix => fold(prefix_of(ip, 24, 48).1) ^ 2,
+    let v = match by {
+        Place::Ip => fold(prefix_of(ip, 32, 128).1),
+        Place::Prefix => fold(prefix_of(ip, 24, 48).1),
         Place::Asn => match u.geo.as_ref().and_then(|g| g.asn) {
-            Some(a) => (a as u64) | (1 << 62),
-            None => fold(prefix_of(ip, 24, 48).1) ^ 2,
+            Some(a) => a as u64,
+            // no ASN known: the /24 (/48) stands in, in its own namespace
+            None => fold(prefix_of(ip, 24, 48).1) | (1 << 61),
         },
-    })
+    };
+    Some(v | (place_tag(by) << 62))
+}
+
+/// The kind bits of a place key.
+pub fn place_tag(by: Place) -> u64 {
+    match by {
+        Place::Ip => 0,
+        Place::Prefix => 1,
+        Place::Asn => 2,
+    }
 }
 
 pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
