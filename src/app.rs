@@ -137,7 +137,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         skip_errors: a.skip_errors,
         max_line_bytes: s.max_line_bytes,
-        chunk_bytes: 256 * 1024,
+        chunk_bytes: 1 << 20,
         engine: engine_config(&s),
     };
     let report = replay::run(opts, rules, Arc::new(revs), worker)?;

@@ -69,7 +69,10 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 4);
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
-    let shard_chans: Vec<(Sender<Batch>, Receiver<Batch>)> = (0..threads).map(|_| bounded(threads * 8)).collect();
+    // The engine judges ~3 M events/s, a parse worker ~1 M lines/s: one
+    // engine shard keeps up with three parse workers.
+    let shards = threads.div_ceil(3);
+    let shard_chans: Vec<(Sender<Batch>, Receiver<Batch>)> = (0..shards).map(|_| bounded(threads * 8)).collect();
 
     std::thread::scope(|s| {
         let reader = {
@@ -90,7 +93,7 @@ pub fn run(
                 drop(tx);
                 let (rules, revs, mut cfg) = (rules.clone(), revocations.clone(), opts.engine);
                 // the token cap is for the whole run: each shard holds its share
-                cfg.limits.max_tokens = cfg.limits.max_tokens.div_ceil(threads);
+                cfg.limits.max_tokens = cfg.limits.max_tokens.div_ceil(shards);
                 s.spawn(move || shard(Engine::new(rules, revs, cfg), rx))
             })
             .collect();
