@@ -68,7 +68,7 @@ fn keys(s: &Settings) -> Result<Option<Arc<KeySet>>> {
     }
     let mut k = KeySet::new(&s.algorithms, s.leeway_secs)?;
     if let Some(j) = &s.jwks {
-        k.add_jwks_file(j)?;
+        k.add_jwks(&j.to_string_lossy())?;
     }
     for p in &s.pem {
         k.add_pem_file(p, None)?;

@@ -59,7 +59,7 @@ pub struct ReplayArgs {
     /// Gateway log format.
     #[arg(long, value_enum)]
     pub profile: Option<Profile>,
-    /// JWKS file to verify raw tokens against.
+    /// JWKS file or URL (http/https, fetched at start) to verify raw tokens against.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
     /// PEM public key(s) to verify raw tokens against.

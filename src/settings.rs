@@ -212,7 +212,8 @@ impl RawSettings {
         let cities = self.geo.city.paths();
         let mut files: Vec<(&str, &PathBuf)> = cities.iter().map(|p| ("geo.city", p)).collect();
         files.extend(self.geo.asn.iter().map(|p| ("geo.asn", p)));
-        files.extend(self.token.jwks.iter().map(|p| ("token.jwks", p)));
+        let is_url = |p: &PathBuf| p.to_str().is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"));
+        files.extend(self.token.jwks.iter().filter(|p| !is_url(p)).map(|p| ("token.jwks", p)));
         files.extend(self.token.pem.iter().map(|p| ("token.pem", p)));
         for (name, p) in files {
             if !p.is_file() {

@@ -23,6 +23,8 @@ pub enum KeyError {
     Pem { path: String },
     #[error("unknown algorithm {0:?} in the allow-list")]
     Alg(String),
+    #[error("cannot fetch JWKS from {url}: {why}")]
+    Fetch { url: String, why: String },
 }
 
 struct Entry {
@@ -77,6 +79,29 @@ impl KeySet {
             }
         }
         Ok(())
+    }
+
+    /// Fetch a JWKS document over HTTP(S): the configured URL only (no
+    /// redirects), a 10 s timeout, at most 1 MiB.
+    pub fn add_jwks_url(&mut self, url: &str) -> Result<(), KeyError> {
+        let fail = |why: String| KeyError::Fetch { url: url.into(), why };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .max_redirects(0)
+            .build()
+            .into();
+        let mut resp = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+        let text = resp.body_mut().with_config().limit(1 << 20).read_to_string().map_err(|e| fail(e.to_string()))?;
+        self.add_jwks_json(&text, url)
+    }
+
+    /// A JWKS from a file, or from a URL (`http://` / `https://`).
+    pub fn add_jwks(&mut self, source: &str) -> Result<(), KeyError> {
+        if source.starts_with("https://") || source.starts_with("http://") {
+            self.add_jwks_url(source)
+        } else {
+            self.add_jwks_file(Path::new(source))
+        }
     }
 
     pub fn add_jwks_file(&mut self, path: &Path) -> Result<(), KeyError> {
