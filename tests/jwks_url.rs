@@ -2,6 +2,8 @@
 //! http.server on 127.0.0.1) and verifies exactly as the file does; an
 //! unreachable URL is a clear error naming it.
 
+#![allow(clippy::disallowed_methods)] // tests may read the clock
+
 mod common;
 
 use std::net::TcpListener;

@@ -130,40 +130,9 @@ impl Num {
     }
 }
 
-/// A timestamp: RFC 3339 string, or epoch number (s, ms, us, ns).
-#[derive(Debug, Clone, PartialEq)]
-pub enum TimeVal<'a> {
-    Num(f64),
-    Str(Str<'a>),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for TimeVal<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TimeVal<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a timestamp")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(TimeVal::Num(v as f64))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(TimeVal::Num(v as f64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(TimeVal::Num(v))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(TimeVal::Str(Str(Cow::Borrowed(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(TimeVal::Str(Str(Cow::Owned(v.to_owned()))))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+/// A timestamp: RFC 3339 string, or epoch number (s, ms, us, ns). The same
+/// shape as a claim's NumericDate, so the same type.
+pub use crate::token::NumericDate as TimeVal;
 
 impl TimeVal<'_> {
     pub fn to_time(&self, profile: &'static str, field: &'static str) -> Result<EventTime, super::IngestError> {

@@ -5,11 +5,13 @@
 
 mod compile;
 mod matchers;
+mod params;
 mod schema;
 pub mod selftest;
 
-pub use compile::{compile_file, load_dir, Detector, IpDriftParams, Place, Rule, RuleSet, TravelParams, UaDriftParams};
+pub use compile::{compile_file, load_dir, Rule, RuleSet};
 pub use matchers::{Exceptions, Scope};
+pub use params::{Detector, IpDriftParams, Place, TravelParams, UaDriftParams};
 pub use schema::{RuleFile, TestCase};
 
 /// One problem in one rule file.

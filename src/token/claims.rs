@@ -13,7 +13,7 @@ use super::{Text, TokenError};
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumericDate<'a> {
     Num(f64),
-    Str(Cow<'a, str>),
+    Str(Text<'a>),
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for NumericDate<'a> {
@@ -22,7 +22,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for NumericDate<'a> {
         impl<'de> Visitor<'de> for V {
             type Value = NumericDate<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a NumericDate")
+                f.write_str("a number or a numeric or RFC 3339 string")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(NumericDate::Num(v as f64))
@@ -34,10 +34,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for NumericDate<'a> {
                 Ok(NumericDate::Num(v))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(NumericDate::Str(Cow::Borrowed(v)))
+                Ok(NumericDate::Str(Text(Cow::Borrowed(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(NumericDate::Str(Cow::Owned(v.to_owned())))
+                Ok(NumericDate::Str(Text(Cow::Owned(v.to_owned()))))
             }
         }
         d.deserialize_any(V)
