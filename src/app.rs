@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Common, GenArgs, ReplayArgs};
+use crate::cli::{Common, GenArgs, InputArgs, ReplayArgs};
 use crate::engine::{EngineConfig, RevocationView, StateLimits};
 use crate::enrich::{load_revocations, GeoDb, GeoLookup};
 use crate::ingest::{IngestConfig, Ingestor};
@@ -96,30 +96,27 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
     }
 }
 
-#[allow(clippy::disallowed_methods)] // the driver times itself for the summary
-pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
-    let started = Instant::now();
-    let s = settings(&a.common, |raw| {
-        if a.profile.is_some() {
-            raw.profile = a.profile;
+/// Settings, rules and the worker factory every log-reading command needs.
+struct Pipeline {
+    settings: Settings,
+    worker: replay::Worker,
+}
+
+fn pipeline(i: &InputArgs, overlay: impl FnOnce(&mut RawSettings)) -> Result<Pipeline> {
+    let s = settings(&i.common, |raw| {
+        if i.profile.is_some() {
+            raw.profile = i.profile;
         }
-        if a.jwks.is_some() {
-            raw.token.jwks = a.jwks.clone();
+        if i.jwks.is_some() {
+            raw.token.jwks = i.jwks.clone();
         }
-        raw.token.pem.extend(a.pem.iter().cloned());
-        raw.ingest.trusted_proxies.extend(a.trusted_proxies.iter().cloned());
-        if a.format.is_some() {
-            raw.output.format = a.format;
-        }
+        raw.token.pem.extend(i.pem.iter().cloned());
+        raw.ingest.trusted_proxies.extend(i.trusted_proxies.iter().cloned());
+        overlay(raw);
     })?;
-    let rules = rules(&s)?;
     let geo = geo(&s)?;
     let keys = keys(&s)?;
     let ids = identity(&s);
-    let revs = match &a.revocations {
-        Some(p) => load_revocations(p)?,
-        None => RevocationView::default(),
-    };
     let ingest_cfg = IngestConfig {
         profile: s.profile,
         trusted_proxies: s.trusted_proxies.clone(),
@@ -132,15 +129,36 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         let tokens = TokenResolver::new(ids.clone(), keys.clone(), resolver_cfg.clone());
         (Ingestor::new(ingest_cfg.clone(), tokens), geo.clone().map(|g| GeoLookup::new(g, geo_cache)))
     });
-    let opts = ReplayOptions {
-        inputs: a.inputs.clone(),
-        threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        skip_errors: a.skip_errors,
+    Ok(Pipeline { settings: s, worker })
+}
+
+fn replay_options(i: &InputArgs, s: &Settings, threads: usize) -> ReplayOptions {
+    ReplayOptions {
+        inputs: i.inputs.clone(),
+        threads,
+        skip_errors: i.skip_errors,
         max_line_bytes: s.max_line_bytes,
         chunk_bytes: 1 << 20,
-        engine: engine_config(&s),
+        engine: engine_config(s),
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the driver times itself for the summary
+pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let p = pipeline(&a.input, |raw| {
+        if a.format.is_some() {
+            raw.output.format = a.format;
+        }
+    })?;
+    let s = &p.settings;
+    let rules = rules(s)?;
+    let revs = match &a.revocations {
+        Some(p) => load_revocations(p)?,
+        None => RevocationView::default(),
     };
-    let report = replay::run(opts, rules, Arc::new(revs), worker)?;
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let report = replay::run(replay_options(&a.input, s, threads), rules, Arc::new(revs), p.worker)?;
     write_alerts(&report.findings, s.format, a.output.as_ref())?;
     if let Some(p) = &a.revocation_requests {
         let mut w = std::io::BufWriter::new(
@@ -154,6 +172,32 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         w.flush()?;
     }
     eprintln!("{}", summary(&report, started.elapsed().as_secs_f64()));
+    Ok(Outcome::Ok)
+}
+
+/// `tokenhound export --parquet OUT INPUT...`: one thread, in input order.
+#[cfg(feature = "batch")]
+pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
+    let p = pipeline(&a.input, |_| {})?;
+    let mut out = crate::forensics::ParquetExport::create(&a.parquet)?;
+    let mut failed = None;
+    let opts = replay_options(&a.input, &p.settings, 1);
+    let files = replay::expand_inputs(&opts.inputs)?;
+    let report = replay::scan(&files, &opts, p.worker, |ev| {
+        if failed.is_none() {
+            failed = out.push(&ev).err();
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e).with_context(|| format!("cannot write {}", a.parquet.display()));
+    }
+    let rows = out.finish().with_context(|| format!("cannot write {}", a.parquet.display()))?;
+    eprintln!(
+        "tokenhound export: {} lines, {rows} events written to {}, {} bad lines skipped",
+        report.lines,
+        a.parquet.display(),
+        report.errors.total()
+    );
     Ok(Outcome::Ok)
 }
 

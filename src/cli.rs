@@ -30,6 +30,9 @@ pub enum Command {
     Rules(RulesCommand),
     /// Generate a synthetic gateway log with planted thefts.
     Gen(GenArgs),
+    /// Write enriched, normalized events to Parquet.
+    #[cfg(feature = "batch")]
+    Export(ExportArgs),
 }
 
 /// Settings shared by every command that builds the pipeline.
@@ -52,8 +55,9 @@ pub struct Common {
     pub geo_schema: Option<GeoSchema>,
 }
 
+/// What every command that reads gateway logs takes.
 #[derive(Args, Debug)]
-pub struct ReplayArgs {
+pub struct InputArgs {
     #[command(flatten)]
     pub common: Common,
     /// Gateway log format.
@@ -65,6 +69,21 @@ pub struct ReplayArgs {
     /// PEM public key(s) to verify raw tokens against.
     #[arg(long)]
     pub pem: Vec<PathBuf>,
+    /// Proxy CIDR whose X-Forwarded-For is believed (repeatable).
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<String>,
+    /// Count bad lines and go on instead of stopping at the first.
+    #[arg(long)]
+    pub skip_errors: bool,
+    /// Files, directories, .gz/.zst, or - for stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
     /// NDJSON revocations: {"iss","jti","revoked_at"} or {"iss","sub","revoked_before"}.
     #[arg(long)]
     pub revocations: Option<PathBuf>,
@@ -77,18 +96,19 @@ pub struct ReplayArgs {
     /// Write revocation requests (NDJSON) for findings whose rule asks to revoke.
     #[arg(long)]
     pub revocation_requests: Option<PathBuf>,
-    /// Count bad lines and go on instead of stopping at the first.
-    #[arg(long)]
-    pub skip_errors: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Proxy CIDR whose X-Forwarded-For is believed (repeatable).
-    #[arg(long = "trusted-proxy")]
-    pub trusted_proxies: Vec<String>,
-    /// Files, directories, .gz/.zst, or - for stdin.
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
+}
+
+/// Write enriched, normalized events to Parquet (feature `batch`).
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The Parquet file to write.
+    #[arg(long)]
+    pub parquet: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

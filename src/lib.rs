@@ -10,12 +10,15 @@
 //! - [`output`]: OCSF alerts and the table view.
 //! - [`replay`]: the files driver (sharded across cores).
 //! - [`gen`]: the synthetic log generator with planted thefts.
+//! - `forensics` (feature `batch`): polars; for now the Parquet export.
 //! - [`settings`], [`app`], [`cli`]: configuration and wiring.
 
 pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod enrich;
+#[cfg(feature = "batch")]
+pub mod forensics;
 pub mod gen;
 pub mod ingest;
 pub mod model;

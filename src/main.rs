@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check(c)) => app::run_rules_check(&c),
         Command::Rules(RulesCommand::Test(c)) => app::run_rules_test(&c),
         Command::Gen(a) => app::run_gen(a),
+        #[cfg(feature = "batch")]
+        Command::Export(a) => app::run_export(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

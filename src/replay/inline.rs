@@ -8,17 +8,18 @@ use std::sync::Arc;
 use super::pipeline::{parse_chunk, ReplayError, ReplayOptions, ReplayReport, Worker};
 use super::read::{open_input, LineChunker};
 use crate::engine::{Engine, RevocationView};
+use crate::model::AccessEvent;
 use crate::rules::RuleSet;
 
-pub fn run(
+/// Feed every event of `files`, in input order, to `each`. Bad lines stop
+/// the scan (strict) or are counted (`skip_errors`).
+pub fn scan(
     files: &[PathBuf],
     opts: &ReplayOptions,
-    rules: Arc<RuleSet>,
-    revocations: Arc<RevocationView>,
     make_worker: Worker,
+    mut each: impl FnMut(AccessEvent),
 ) -> Result<ReplayReport, ReplayError> {
     let (mut ingest, mut geo) = make_worker();
-    let mut engine = Engine::new(rules, revocations, opts.engine);
     let mut report = ReplayReport::default();
     let mut seq = 0;
     for f in files {
@@ -26,8 +27,7 @@ pub fn run(
         let mut ch = LineChunker::new(open_input(f)?, name, opts.max_line_bytes, opts.chunk_bytes);
         while let Some(c) = ch.next_chunk(seq)? {
             seq += 1;
-            let findings = &mut report.findings;
-            let p = parse_chunk(&c, &mut ingest, &mut geo, |ev| findings.extend(engine.observe(ev)));
+            let p = parse_chunk(&c, &mut ingest, &mut geo, &mut each);
             report.lines += p.lines;
             report.events += p.events;
             for (pos, err) in p.errors {
@@ -38,9 +38,24 @@ pub fn run(
             }
         }
     }
-    report.findings.extend(engine.drain());
-    report.engine = engine.stats();
     report.tokens_decoded = ingest.tokens.decoded;
+    Ok(report)
+}
+
+/// Replay on this thread: scan, judging each event.
+pub fn run(
+    files: &[PathBuf],
+    opts: &ReplayOptions,
+    rules: Arc<RuleSet>,
+    revocations: Arc<RevocationView>,
+    make_worker: Worker,
+) -> Result<ReplayReport, ReplayError> {
+    let mut engine = Engine::new(rules, revocations, opts.engine);
+    let mut findings = Vec::new();
+    let mut report = scan(files, opts, make_worker, |ev| findings.extend(engine.observe(ev)))?;
+    findings.extend(engine.drain());
+    report.engine = engine.stats();
+    report.findings = findings;
     report.findings.sort_by(|a, b| {
         (a.time, &a.rule_id, a.token.id.display_id()).cmp(&(b.time, &b.rule_id, b.token.id.display_id()))
     });

@@ -7,6 +7,7 @@ mod inline;
 mod pipeline;
 mod read;
 
+pub use inline::scan;
 pub use pipeline::{run, ReplayOptions, ReplayReport, Worker};
 pub use read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
 

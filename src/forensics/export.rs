@@ -1,0 +1,194 @@
+//! Enriched events to Parquet, in row groups of a bounded size, so memory
+//! stays flat whatever the input size. One column per normalized field; no
+//! raw token ever (events do not carry one).
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::model::{AccessEvent, TokenId};
+
+/// The columns, in order.
+pub const EXPORT_COLUMNS: &[&str] = &[
+    "time",
+    "client_ip",
+    "user_agent",
+    "method",
+    "path",
+    "status",
+    "request_id",
+    "gateway",
+    "bytes",
+    "token_id",
+    "iss",
+    "jti",
+    "sub",
+    "client_id",
+    "aud",
+    "kid",
+    "alg",
+    "exp",
+    "iat",
+    "nbf",
+    "verdict",
+    "lat",
+    "lon",
+    "radius_km",
+    "city",
+    "country",
+    "asn",
+    "as_org",
+    "source",
+];
+
+const ROW_GROUP: usize = 128 * 1024;
+
+#[derive(Default)]
+struct Cols {
+    time: Vec<i64>,
+    strs: [Vec<Option<String>>; 18],
+    status: Vec<u32>,
+    bytes: Vec<Option<u64>>,
+    dates: [Vec<Option<i64>>; 3],
+    floats: [Vec<Option<f64>>; 3],
+    asn: Vec<Option<u32>>,
+    source: Vec<String>,
+}
+
+/// String columns, by index into `Cols::strs`.
+const STR_COLS: [&str; 18] = [
+    "client_ip",
+    "user_agent",
+    "method",
+    "path",
+    "request_id",
+    "gateway",
+    "token_id",
+    "iss",
+    "jti",
+    "sub",
+    "client_id",
+    "aud",
+    "kid",
+    "alg",
+    "verdict",
+    "city",
+    "country",
+    "as_org",
+];
+
+pub struct ParquetExport {
+    writer: polars::io::parquet::write::BatchedWriter<File>,
+    cols: Cols,
+    rows: u64,
+}
+
+impl ParquetExport {
+    pub fn create(path: &Path) -> PolarsResult<Self> {
+        let file =
+            File::create(path).map_err(|e| polars_err!(ComputeError: "cannot create {}: {e}", path.display()))?;
+        let schema = Cols::default().frame()?.schema().as_ref().clone();
+        let writer = ParquetWriter::new(file).with_compression(ParquetCompression::Zstd(None)).batched(&schema)?;
+        Ok(ParquetExport { writer, cols: Cols::default(), rows: 0 })
+    }
+
+    pub fn push(&mut self, ev: &AccessEvent) -> PolarsResult<()> {
+        self.cols.push(ev);
+        self.rows += 1;
+        if self.cols.time.len() >= ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> PolarsResult<()> {
+        if self.cols.time.is_empty() {
+            return Ok(());
+        }
+        let df = std::mem::take(&mut self.cols).frame()?;
+        self.writer.write_batch(&df)
+    }
+
+    /// Write the last row group and the footer; returns the rows written.
+    pub fn finish(mut self) -> PolarsResult<u64> {
+        self.flush()?;
+        self.writer.finish()?;
+        Ok(self.rows)
+    }
+}
+
+impl Cols {
+    fn push(&mut self, ev: &AccessEvent) {
+        let t = ev.token.as_deref();
+        let g = ev.geo.as_deref();
+        let s = |x: Option<&str>| x.map(String::from);
+        let jti = t.and_then(|t| match &t.id {
+            TokenId::Jti { jti, .. } => Some(jti.to_string()),
+            TokenId::Fingerprint(_) => None,
+        });
+        let strs = [
+            ev.client_ip.map(|i| i.to_string()),
+            s(ev.user_agent.as_deref()),
+            Some(ev.method.to_string()),
+            Some(ev.path.to_string()),
+            s(ev.request_id.as_deref()),
+            s(ev.gateway.as_deref()),
+            t.map(|t| t.id.display_id()),
+            s(t.and_then(|t| t.iss.as_deref())),
+            jti,
+            s(t.and_then(|t| t.sub.as_deref())),
+            s(t.and_then(|t| t.client_id.as_deref())),
+            s(t.and_then(|t| t.aud.as_deref())),
+            s(t.and_then(|t| t.kid.as_deref())),
+            s(t.and_then(|t| t.alg.as_deref())),
+            t.map(|t| t.verdict.as_str().to_string()),
+            s(g.and_then(|g| g.city.as_deref())),
+            s(g.and_then(|g| g.country.as_deref())),
+            s(g.and_then(|g| g.as_org.as_deref())),
+        ];
+        for (col, v) in self.strs.iter_mut().zip(strs) {
+            col.push(v);
+        }
+        self.time.push(ev.time.0);
+        self.status.push(ev.status as u32);
+        self.bytes.push(ev.bytes);
+        for (col, v) in self.dates.iter_mut().zip([t.and_then(|t| t.exp), t.and_then(|t| t.iat), t.and_then(|t| t.nbf)])
+        {
+            col.push(v);
+        }
+        for (col, v) in
+            self.floats.iter_mut().zip([g.and_then(|g| g.lat), g.and_then(|g| g.lon), g.map(|g| g.radius_km)])
+        {
+            col.push(v);
+        }
+        self.asn.push(g.and_then(|g| g.asn));
+        self.source.push(ev.source.to_string());
+    }
+
+    fn frame(self) -> PolarsResult<DataFrame> {
+        let n = self.time.len();
+        let mut by_name: Vec<(&str, Column)> = Vec::with_capacity(EXPORT_COLUMNS.len());
+        let time = Series::new("time".into(), self.time).into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+        by_name.push(("time", time.into_column()));
+        for (name, v) in STR_COLS.iter().zip(self.strs) {
+            by_name.push((name, Column::new((*name).into(), v)));
+        }
+        by_name.push(("status", Column::new("status".into(), self.status)));
+        by_name.push(("bytes", Column::new("bytes".into(), self.bytes)));
+        for (name, v) in ["exp", "iat", "nbf"].iter().zip(self.dates) {
+            by_name.push((name, Column::new((*name).into(), v)));
+        }
+        for (name, v) in ["lat", "lon", "radius_km"].iter().zip(self.floats) {
+            by_name.push((name, Column::new((*name).into(), v)));
+        }
+        by_name.push(("asn", Column::new("asn".into(), self.asn)));
+        by_name.push(("source", Column::new("source".into(), self.source)));
+        let mut cols = Vec::with_capacity(EXPORT_COLUMNS.len());
+        for name in EXPORT_COLUMNS {
+            let i = by_name.iter().position(|(n, _)| n == name).expect("every column is built");
+            cols.push(by_name.swap_remove(i).1);
+        }
+        DataFrame::new(n, cols)
+    }
+}
