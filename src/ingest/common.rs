@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use super::IngestError;
+use crate::model::IStr;
 
 /// Parse `1.2.3.4`, `1.2.3.4:80`, `[::1]:80` or `::1`.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
@@ -106,8 +106,8 @@ pub fn json_err(profile: &'static str, e: serde_json::Error) -> IngestError {
 /// Shares one `Arc<str>` among equal strings (user agents, paths, methods),
 /// two generations so an attacker's unique strings cannot grow it unbounded.
 pub struct Interner {
-    young: HashSet<Arc<str>, ahash::RandomState>,
-    old: HashSet<Arc<str>, ahash::RandomState>,
+    young: HashSet<IStr, ahash::RandomState>,
+    old: HashSet<IStr, ahash::RandomState>,
     cap: usize,
 }
 
@@ -117,12 +117,12 @@ impl Interner {
     }
 
     /// Interned copy of `s`, cut to `max` bytes on a char boundary.
-    pub fn get(&mut self, s: &str, max: usize) -> Arc<str> {
+    pub fn get(&mut self, s: &str, max: usize) -> IStr {
         let s = cut(s, max);
         if let Some(a) = self.young.get(s) {
             return a.clone();
         }
-        let a = self.old.take(s).unwrap_or_else(|| Arc::from(s));
+        let a = self.old.take(s).unwrap_or_else(|| IStr::from(s));
         if self.young.len() >= self.cap {
             self.old = std::mem::take(&mut self.young);
         }
@@ -177,7 +177,7 @@ mod tests {
         let mut i = Interner::new(2);
         let a = i.get("curl/8", 100);
         let b = i.get("curl/8", 100);
-        assert!(Arc::ptr_eq(&a, &b));
+        assert!(IStr::ptr_eq(&a, &b));
         assert_eq!(&*i.get("ééé", 3), "é");
         for n in 0..100 {
             i.get(&n.to_string(), 10);

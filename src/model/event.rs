@@ -4,23 +4,23 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{EventTime, TokenInfo};
+use super::{EventTime, IStr, TokenInfo};
 
 /// Where an event came from, so every finding can point back to its line.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SourcePos {
     File {
-        path: Arc<str>,
+        path: IStr,
         line: u64,
     },
     Kafka {
-        topic: Arc<str>,
+        topic: IStr,
         partition: i32,
         offset: i64,
     },
     /// Inline rule-test events: the test name and the index of the event.
     Test {
-        name: Arc<str>,
+        name: IStr,
         index: u64,
     },
 }
@@ -60,12 +60,12 @@ impl Geo {
 pub struct AccessEvent {
     pub time: EventTime,
     pub client_ip: Option<IpAddr>,
-    pub user_agent: Option<Arc<str>>,
-    pub method: Arc<str>,
-    pub path: Arc<str>,
+    pub user_agent: Option<IStr>,
+    pub method: IStr,
+    pub path: IStr,
     pub status: u16,
     pub request_id: Option<Arc<str>>,
-    pub gateway: Option<Arc<str>>,
+    pub gateway: Option<IStr>,
     pub bytes: Option<u64>,
     /// `None` for requests without a bearer token or claims.
     pub token: Option<Arc<TokenInfo>>,

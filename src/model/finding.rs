@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{AccessEvent, EventTime, Geo, SourcePos, TokenInfo};
+use super::{AccessEvent, EventTime, Geo, IStr, SourcePos, TokenInfo};
 
 /// Rule level, Sigma names; maps onto OCSF `severity_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,9 +68,9 @@ pub struct Use {
     pub time: EventTime,
     pub ip: Option<IpAddr>,
     pub status: u16,
-    pub user_agent: Option<Arc<str>>,
-    pub method: Arc<str>,
-    pub path: Arc<str>,
+    pub user_agent: Option<IStr>,
+    pub method: IStr,
+    pub path: IStr,
     pub geo: Option<Arc<Geo>>,
     pub source: SourcePos,
 }

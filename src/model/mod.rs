@@ -3,11 +3,13 @@
 
 mod event;
 mod finding;
+mod istr;
 mod time;
 mod token;
 
 pub use event::{AccessEvent, Geo, SourcePos};
 pub use finding::{Evidence, Finding, Response, Severity, Use};
+pub use istr::IStr;
 pub(crate) use time::truncate;
 pub use time::{EventTime, TimeError};
 pub use token::{TokenId, TokenInfo, TokenKey, Verdict};

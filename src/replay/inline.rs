@@ -9,6 +9,7 @@ use super::pipeline::{parse_chunk, ReplayError, ReplayOptions, ReplayReport, Wor
 use super::read::{open_input, LineChunker};
 use crate::engine::{Engine, RevocationView};
 use crate::model::AccessEvent;
+use crate::model::IStr;
 use crate::rules::RuleSet;
 
 /// Feed every event of `files`, in input order, to `each`. Bad lines stop
@@ -23,7 +24,7 @@ pub fn scan(
     let mut report = ReplayReport::default();
     let mut seq = 0;
     for f in files {
-        let name: Arc<str> = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().into() };
+        let name: IStr = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().as_str().into() };
         let mut ch = LineChunker::new(open_input(f)?, name, opts.max_line_bytes, opts.chunk_bytes);
         while let Some(c) = ch.next_chunk(seq)? {
             seq += 1;

@@ -12,6 +12,7 @@ use super::ErrorTally;
 use crate::engine::{Engine, EngineConfig, EngineStats, RevocationView};
 use crate::enrich::GeoLookup;
 use crate::ingest::{IngestError, Ingestor};
+use crate::model::IStr;
 use crate::model::{AccessEvent, Finding, SourcePos};
 use crate::rules::RuleSet;
 
@@ -141,7 +142,7 @@ fn read_all(
 ) -> Result<(), ReadError> {
     let mut seq = 0;
     for f in files {
-        let name: Arc<str> = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().into() };
+        let name: IStr = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().as_str().into() };
         let mut ch = LineChunker::new(open_input(f)?, name, max_line, chunk_bytes);
         while let Some(c) = ch.next_chunk(seq)? {
             if stop.load(Ordering::Relaxed) || tx.send(c).is_err() {

@@ -3,10 +3,10 @@
 //! while reading: an oversize line is skipped to its end and reported, never
 //! held in memory.
 
+use crate::model::IStr;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -72,7 +72,7 @@ pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, ReadError> {
 /// Whole lines of one input, with their line numbers.
 pub struct Chunk {
     pub seq: u64,
-    pub file: Arc<str>,
+    pub file: IStr,
     pub data: Vec<u8>,
     /// (start, end, line number) of each line in `data`, newline excluded.
     pub lines: Vec<(u32, u32, u64)>,
@@ -85,7 +85,7 @@ pub struct Chunk {
 /// Reads one input into chunks of about `chunk_bytes`.
 pub struct LineChunker {
     reader: Box<dyn BufRead + Send>,
-    file: Arc<str>,
+    file: IStr,
     line: u64,
     max_line: usize,
     chunk_bytes: usize,
@@ -93,7 +93,7 @@ pub struct LineChunker {
 }
 
 impl LineChunker {
-    pub fn new(reader: Box<dyn BufRead + Send>, file: Arc<str>, max_line: usize, chunk_bytes: usize) -> Self {
+    pub fn new(reader: Box<dyn BufRead + Send>, file: IStr, max_line: usize, chunk_bytes: usize) -> Self {
         LineChunker { reader, file, line: 0, max_line, chunk_bytes, done: false }
     }
 

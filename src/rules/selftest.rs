@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::engine::{Engine, EngineConfig, RevocationView};
 use crate::enrich::{parse_revocation_line, GeoDb, GeoLookup};
 use crate::ingest::{IngestConfig, Ingestor, Profile};
+use crate::model::IStr;
 use crate::model::{Finding, SourcePos};
 use crate::token::{IdentityKeys, ResolverConfig, TokenResolver};
 
@@ -31,7 +32,7 @@ pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Resul
     let mut ingest = Ingestor::new(cfg, resolver);
     let mut lookup = geo.map(|g| GeoLookup::new(g.clone(), 1024));
     let mut engine = Engine::new(Arc::new(RuleSet::new(vec![rule.clone()])), Arc::new(view), EngineConfig::default());
-    let name: Arc<str> = case.name.as_str().into();
+    let name: IStr = case.name.as_str().into();
     let mut findings = Vec::new();
     for (i, ev) in case.events.iter().enumerate() {
         let src = SourcePos::Test { name: name.clone(), index: i as u64 };
