@@ -60,18 +60,16 @@ pub struct Engine {
     stats: EngineStats,
     keep_recent_secs: i64,
     /// The place kinds concurrent-use rules count by.
-    places: Vec<crate::rules::Place>,
+    places: Places,
 }
 
 impl Engine {
     pub fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig) -> Self {
         let keep_recent_secs = rules.max_window_secs();
-        let mut places = Vec::new();
+        let mut places = Places::default();
         for r in &rules.rules {
             if let Detector::ConcurrentUse { by, .. } = r.detector {
-                if !places.contains(&by) {
-                    places.push(by);
-                }
+                places.add(by);
             }
         }
         Engine {
@@ -159,11 +157,11 @@ impl Engine {
         let cur = Arc::new(Use::of(&ev));
         self.states.expire_one(&tok.key, ev.time);
         let deadline = self.states.deadline(&tok, ev.time);
-        let (keep, places) = (self.keep_recent_secs, self.places.clone());
+        let (keep, places) = (self.keep_recent_secs, self.places);
         let rules = self.rules.clone();
         // Concurrency needs the current place in the window before judging.
         if let Some(st) = self.states.get_mut(&tok.key) {
-            update_recent(st, &cur, keep, &places);
+            update_recent(st, &cur, keep, places);
         }
         let ctx = Ctx { revocations: &self.revocations };
         let st = self.states.get_mut(&tok.key);
@@ -173,9 +171,13 @@ impl Engine {
             if !rule.scope.matches(&ev, &tok) || rule.exceptions.principal(&tok) {
                 continue;
             }
-            if matches!(rule.detector, Detector::ForgedToken { .. } | Detector::ExpiredUse { .. })
-                && rule.exceptions.source(&cur)
-            {
+            // one-event detectors: the exceptions apply to this use (the
+            // others judge both ends themselves)
+            let one_event = matches!(
+                rule.detector,
+                Detector::ForgedToken { .. } | Detector::ExpiredUse { .. } | Detector::RevokedUse { .. }
+            );
+            if one_event && rule.exceptions.source(&cur) {
                 continue;
             }
             if let Some(h) = detectors::evaluate(rule, st_ref, &ev, &cur, &ctx) {
@@ -198,7 +200,7 @@ impl Engine {
                     deadline,
                     fired: Box::default(),
                 };
-                update_recent(&mut st, &cur, keep, &places);
+                update_recent(&mut st, &cur, keep, places);
                 self.states.insert(tok.key, st);
             }
         }
@@ -248,13 +250,13 @@ impl Engine {
 
 /// Keep the latest use per place inside the window, for each place kind a
 /// rule counts by.
-fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: &[crate::rules::Place]) {
+fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: Places) {
     if keep_secs <= 0 {
         return;
     }
     let from = cur.time.minus_secs(keep_secs);
     st.recent.retain(|(_, u)| u.time >= from);
-    for &by in places {
+    for by in places.iter() {
         let Some(k) = place_key(cur, by) else {
             continue;
         };
@@ -266,6 +268,23 @@ fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: &[
         if st.recent.len() > 64 {
             st.recent.remove(0);
         }
+    }
+}
+
+/// A set of place kinds (at most three): a copyable bit set.
+#[derive(Clone, Copy, Default)]
+struct Places(u8);
+
+impl Places {
+    const ALL: [crate::rules::Place; 3] =
+        [crate::rules::Place::Ip, crate::rules::Place::Prefix, crate::rules::Place::Asn];
+
+    fn add(&mut self, p: crate::rules::Place) {
+        self.0 |= 1 << (p as u8);
+    }
+
+    fn iter(self) -> impl Iterator<Item = crate::rules::Place> {
+        Self::ALL.into_iter().filter(move |p| self.0 & (1 << (*p as u8)) != 0)
     }
 }
 
