@@ -161,7 +161,7 @@ impl Engine {
         let rules = self.rules.clone();
         // Concurrency needs the current place in the window before judging.
         if let Some(st) = self.states.get_mut(&tok.key) {
-            update_recent(st, &cur, keep, places);
+            update_recent(st, &cur, keep, places, false);
         }
         let ctx = Ctx { revocations: &self.revocations };
         let st = self.states.get_mut(&tok.key);
@@ -186,21 +186,20 @@ impl Engine {
         }
         match self.states.get_mut(&tok.key) {
             Some(st) => {
-                if cur.geo.as_ref().is_some_and(|g| g.located().is_some()) {
-                    st.last_located = Some(cur.clone());
+                if cur.located() {
+                    st.later_located = Some(cur.clone());
                 }
                 st.deadline = st.deadline.max(deadline);
             }
             None => {
-                let located = cur.geo.as_ref().is_some_and(|g| g.located().is_some());
                 let mut st = TokenState {
-                    last_located: located.then(|| cur.clone()),
-                    first: cur.clone(),
+                    first: (*cur).clone(),
+                    later_located: None,
                     recent: Default::default(),
                     deadline,
-                    fired: Box::default(),
+                    fired: None,
                 };
-                update_recent(&mut st, &cur, keep, places);
+                update_recent(&mut st, &cur, keep, places, true);
                 self.states.insert(tok.key, st);
             }
         }
@@ -214,18 +213,14 @@ impl Engine {
         let tok = ev.token.clone().expect("only token events are judged");
         if let Some(st) = self.states.get_mut(&tok.key) {
             let idx = i as u16;
-            match st.fired.iter_mut().find(|(r, _)| *r == idx) {
+            let fired = st.fired.get_or_insert_with(Default::default);
+            match fired.iter_mut().find(|(r, _)| *r == idx) {
                 Some((_, t)) if ev.time < t.plus_secs(rule.dedup_secs) && ev.time >= *t => {
                     self.stats.suppressed_by_dedup += 1;
                     return;
                 }
                 Some((_, t)) => *t = ev.time,
-                None => {
-                    // rare (a rule fired): grow the boxed slice by one
-                    let mut v = std::mem::take(&mut st.fired).into_vec();
-                    v.push((idx, ev.time));
-                    st.fired = v.into_boxed_slice();
-                }
+                None => fired.push((idx, ev.time)),
             }
             // Keep the state for the dedup window, even past the token's expiry.
             st.deadline = st.deadline.max(ev.time.plus_secs(rule.dedup_secs));
@@ -250,20 +245,21 @@ impl Engine {
 
 /// Keep the latest use per place inside the window, for each place kind a
 /// rule counts by.
-fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: Places) {
+fn update_recent(st: &mut TokenState, cur: &Arc<Use>, keep_secs: i64, places: Places, is_first: bool) {
     if keep_secs <= 0 {
         return;
     }
     let from = cur.time.minus_secs(keep_secs);
-    st.recent.retain(|(_, u)| u.time >= from);
+    let first_time = st.first.time;
+    st.recent.retain(|(_, u)| u.as_ref().map_or(first_time, |u| u.time) >= from);
     for by in places.iter() {
         let Some(k) = place_key(cur, by) else {
             continue;
         };
         match st.recent.iter_mut().find(|(key, _)| *key == k) {
-            Some(e) if e.1.time <= cur.time => e.1 = cur.clone(),
+            Some(e) if e.1.as_ref().map_or(first_time, |u| u.time) <= cur.time => e.1 = Some(cur.clone()),
             Some(_) => {}
-            None => st.recent.push((k, cur.clone())),
+            None => st.recent.push((k, if is_first { None } else { Some(cur.clone()) })),
         }
         if st.recent.len() > 64 {
             st.recent.remove(0);

@@ -38,19 +38,45 @@ impl Hasher for KeyHasher {
 type Map<V> = HashMap<TokenKey, Box<V>, BuildHasherDefault<KeyHasher>>;
 
 /// What the engine remembers of one token: only what detectors need (the
-/// claims come with every event), kept small: a tracked token costs its map
-/// slot, this box, and the uses it points to (shared where they coincide).
+/// claims come with every event), kept small. A token used from one place
+/// costs its map slot and this box; later uses are shared records that
+/// exist only while they are the latest of their kind.
 pub struct TokenState {
-    /// The first use: the baseline for drift.
-    pub first: Arc<Use>,
-    /// The latest use with a location: one end of a travel.
-    pub last_located: Option<Arc<Use>>,
+    /// The first use, inline: the baseline for drift.
+    pub first: Use,
+    /// The latest located use, when it is not the first use.
+    pub later_located: Option<Arc<Use>>,
     /// Latest use per distinct place inside the concurrency window, for
-    /// each place kind a rule counts by.
-    pub recent: SmallVec<[(u64, Arc<Use>); 1]>,
+    /// each place kind a rule counts by; `None` stands for the first use.
+    pub recent: SmallVec<[(u64, Option<Arc<Use>>); 1]>,
     pub deadline: EventTime,
-    /// (rule index, time it last fired), for dedup.
-    pub fired: Box<[(u16, EventTime)]>,
+    /// (rule index, time it last fired), for dedup; boxed because most
+    /// tokens never fire.
+    pub fired: Option<Box<Vec<(u16, EventTime)>>>,
+}
+
+impl TokenState {
+    /// The latest use with a location: one end of a travel.
+    pub fn last_located(&self) -> Option<&Use> {
+        self.later_located.as_deref().or_else(|| self.first.located().then_some(&self.first))
+    }
+
+    /// The same, shared, for evidence (made on demand: findings are rare).
+    pub fn last_located_arc(&self) -> Option<Arc<Use>> {
+        match &self.later_located {
+            Some(u) => Some(u.clone()),
+            None => self.first.located().then(|| self.first_arc()),
+        }
+    }
+
+    pub fn first_arc(&self) -> Arc<Use> {
+        Arc::new(self.first.clone())
+    }
+
+    /// A `recent` entry's use.
+    pub fn recent_use<'a>(&'a self, e: &'a Option<Arc<Use>>) -> &'a Use {
+        e.as_deref().unwrap_or(&self.first)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

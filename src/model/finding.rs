@@ -76,6 +76,11 @@ pub struct Use {
 }
 
 impl Use {
+    /// True when GeoIP gave this use coordinates.
+    pub fn located(&self) -> bool {
+        self.geo.as_ref().is_some_and(|g| g.located().is_some())
+    }
+
     pub fn of(ev: &AccessEvent) -> Self {
         Use {
             time: ev.time,

@@ -15,17 +15,15 @@ use crate::rules::{Exceptions, Place};
 pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let from = cur.time.minus_secs(window);
     let key = super::place_key(cur, by)?;
-    let mut places: Vec<&Arc<Use>> = st
-        .recent
-        .iter()
-        .filter(|(k, u)| {
-            *k >> 62 == place_tag(by) && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u)
-        })
-        .map(|(_, u)| u)
-        .collect();
-    if exc.source(cur) || places.len() + 1 < min {
+    let counted = |(k, e): &&(u64, Option<Arc<Use>>)| {
+        let u = st.recent_use(e);
+        *k >> 62 == place_tag(by) && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u)
+    };
+    if exc.source(cur) || st.recent.iter().filter(counted).count() + 1 < min {
         return None;
     }
+    let mut places: Vec<Arc<Use>> =
+        st.recent.iter().filter(counted).map(|(_, e)| e.clone().unwrap_or_else(|| st.first_arc())).collect();
     places.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.source.cmp(&b.source)));
     let names: Vec<String> = places.iter().map(|u| place_name(u)).chain([place_name(cur)]).collect();
     let mut evidence: Vec<_> = places.iter().map(|u| ev("concurrent use", u)).collect();

@@ -99,7 +99,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use
             place_name(cur),
             changed.join(", ")
         ),
-        evidence: vec![ev("first use", base), ev("this use", cur)],
+        evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
         details: json!({ "changed": changed }).as_object().cloned().unwrap_or_default(),
         confidence: if changed.len() > 1 { 3 } else { 2 },
     })

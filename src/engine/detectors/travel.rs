@@ -18,7 +18,7 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
-    let prev = st.last_located.as_ref()?;
+    let prev = st.last_located()?;
     let (g1, g2) = (prev.geo.as_deref()?, cur.geo.as_deref()?);
     let (a, b) = (g1.located()?, g2.located()?);
     if a == b {
@@ -44,7 +44,7 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
             dist,
             speed_txt
         ),
-        evidence: vec![ev("previous use", prev), ev("this use", cur)],
+        evidence: vec![ev("previous use", &st.last_located_arc()?), ev("this use", cur)],
         details: json!({
             "distance_km": (dist * 10.0).round() / 10.0,
             "raw_distance_km": (raw * 10.0).round() / 10.0,

@@ -35,7 +35,7 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> 
     };
     Some(Hit {
         message: format!("token's user agent {what}"),
-        evidence: vec![ev("first use", base), ev("this use", cur)],
+        evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
         details: json!({
             "from": {"family": ca.family, "os": ca.os, "kind": format!("{:?}", ca.kind).to_lowercase()},
             "to": {"family": cb.family, "os": cb.os, "kind": format!("{:?}", cb.kind).to_lowercase()},
