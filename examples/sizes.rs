@@ -7,4 +7,6 @@ fn main() {
     println!("SourcePos {}", size_of::<tokenhound::model::SourcePos>());
     println!("Option<IpAddr> {}", size_of::<Option<std::net::IpAddr>>());
     println!("AccessEvent {}", size_of::<tokenhound::model::AccessEvent>());
+    println!("Parsed {}", size_of::<tokenhound::ingest::Parsed>());
+    println!("RawClaims {}", size_of::<tokenhound::token::RawClaims>());
 }

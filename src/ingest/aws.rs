@@ -41,7 +41,7 @@ struct Line<'a> {
     claims: Option<RawClaims<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l
         .request_time_epoch
@@ -49,7 +49,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         .to_time(P, "requestTimeEpoch")?;
     // resourcePath is the route template (/orders/{id}): better for rules.
     let path = l.resource_path.filter(|p| p != "-").or(l.path);
-    out.push(Parsed {
+    emit(Parsed {
         time,
         peer: l.source_ip,
         user_agent: l.user_agent,
@@ -62,6 +62,5 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         claims: l.claims,
         lenient_claims: true,
         ..Default::default()
-    });
-    Ok(())
+    })
 }

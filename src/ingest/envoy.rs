@@ -40,7 +40,7 @@ struct Line<'a> {
     jwt: Option<RawClaims<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time =
         l.start_time.ok_or(IngestError::Missing { profile: P, field: "start_time" })?.to_time(P, "start_time")?;
@@ -48,7 +48,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         Some(i) => Str::owned(u[..i].to_string()),
         None => u,
     });
-    out.push(Parsed {
+    emit(Parsed {
         time,
         peer: l.downstream_remote_address,
         xff: l.x_forwarded_for,
@@ -62,6 +62,5 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         claims: l.jwt,
         authorization: l.authorization,
         ..Default::default()
-    });
-    Ok(())
+    })
 }

@@ -56,36 +56,34 @@ impl Ingestor {
             Profile::Auto => Profile::detect(line).ok_or(IngestError::UnknownProfile)?,
             p => p,
         };
-        let mut parsed: super::Batch<'_> = super::Batch::new();
-        let r = match profile {
-            Profile::Kong => kong::parse(line, &mut parsed),
-            Profile::Envoy => envoy::parse(line, &mut parsed),
-            Profile::AwsApigw => aws::parse(line, &mut parsed),
-            Profile::Traefik => traefik::parse(line, &mut parsed),
-            Profile::Nginx => nginx::parse(line, &mut parsed),
-            Profile::Tokenhound | Profile::Auto => native::parse(line, &mut parsed),
+        let start = out.len();
+        let r = {
+            let mut emit = |p: Parsed<'_>| -> Result<(), IngestError> {
+                let ev = self.finish(&p, source)?;
+                out.push(ev);
+                Ok(())
+            };
+            match profile {
+                Profile::Kong => kong::parse(line, &mut emit),
+                Profile::Envoy => envoy::parse(line, &mut emit),
+                Profile::AwsApigw => aws::parse(line, &mut emit),
+                Profile::Traefik => traefik::parse(line, &mut emit),
+                Profile::Nginx => nginx::parse(line, &mut emit),
+                Profile::Tokenhound | Profile::Auto => native::parse(line, &mut emit),
+            }
         };
         if let Err(e) = r {
+            out.truncate(start);
             // a clearer reason than the JSON parser's for binary garbage
             return Err(match std::str::from_utf8(line) {
                 Err(u) => IngestError::NotUtf8 { at: u.valid_up_to() },
                 Ok(_) => e,
             });
         }
-        let start = out.len();
-        for p in parsed.drain(..) {
-            match self.finish(p, source) {
-                Ok(ev) => out.push(ev),
-                Err(e) => {
-                    out.truncate(start);
-                    return Err(e);
-                }
-            }
-        }
         Ok(())
     }
 
-    fn finish(&mut self, p: Parsed<'_>, source: &SourcePos) -> Result<AccessEvent, IngestError> {
+    fn finish(&mut self, p: &Parsed<'_>, source: &SourcePos) -> Result<AccessEvent, IngestError> {
         let mut token = self.token(&p)?;
         if let (Some(v), Some(t)) = (p.verdict, token.as_mut()) {
             if t.verdict != v {
@@ -114,7 +112,7 @@ impl Ingestor {
             gateway: p.gateway.as_deref().filter(|g| !g.is_empty()).map(|g| s.get(g, SHORT)),
             bytes: p.bytes,
             token,
-            geo: p.geo.map(Arc::new),
+            geo: p.geo.clone().map(Arc::new),
             source: source.clone(),
         })
     }

@@ -66,16 +66,16 @@ struct Named<'a> {
     name: Option<Str<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     // kafka-log batches are arrays; everything else one object per line
     if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         let batch: Vec<Line<'a>> = super::common::from_json(line, P)?;
         for l in batch {
-            out.push(convert(l)?);
+            emit(convert(l)?)?;
         }
     } else {
         let l: Line<'a> = super::common::from_json(line, P)?;
-        out.push(convert(l)?);
+        emit(convert(l)?)?;
     }
     Ok(())
 }

@@ -20,8 +20,9 @@ pub use ingestor::{IngestConfig, Ingestor};
 
 use crate::token::TokenError;
 
-/// The records of one line: one, except Kong batches (no allocation for one).
-pub type Batch<'a> = smallvec::SmallVec<[Parsed<'a>; 1]>;
+/// Where a profile parser hands each record of a line (Kong batches hold
+/// several): straight to the finishing step, without moving it around.
+pub type Emit<'a, 'e> = dyn FnMut(Parsed<'a>) -> Result<(), IngestError> + 'e;
 
 /// The gateway log formats tokenhound reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Deserialize)]

@@ -69,7 +69,7 @@ struct GeoIn {
     as_org: Option<String>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l.time.ok_or(IngestError::Missing { profile: P, field: "time" })?.to_time(P, "time")?;
     let status = l.status.0.map(|_| l.status.status()).unwrap_or(200);
@@ -90,7 +90,7 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         asn: g.asn,
         as_org: g.as_org.map(Into::into),
     });
-    out.push(Parsed {
+    emit(Parsed {
         time,
         peer: l.client_ip,
         xff: l.xff,
@@ -107,6 +107,5 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         lenient_claims: false,
         geo,
         verdict,
-    });
-    Ok(())
+    })
 }

@@ -41,14 +41,14 @@ struct Line<'a> {
     jwt: Option<RawClaims<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = match (l.msec, l.time_iso8601) {
         (Some(t), _) => t.to_time(P, "msec")?,
         (None, Some(t)) => t.to_time(P, "time_iso8601")?,
         (None, None) => return Err(IngestError::Missing { profile: P, field: "msec" }),
     };
-    out.push(Parsed {
+    emit(Parsed {
         time,
         peer: l.remote_addr,
         xff: l.xff,
@@ -63,6 +63,5 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         authorization: l.authorization,
         lenient_claims: true,
         ..Default::default()
-    });
-    Ok(())
+    })
 }

@@ -38,14 +38,14 @@ struct Line<'a> {
     router: Option<Str<'a>>,
 }
 
-pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), IngestError> {
+pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l.start_utc.ok_or(IngestError::Missing { profile: P, field: "StartUTC" })?.to_time(P, "StartUTC")?;
     let path = l.path.map(|u| match u.find('?') {
         Some(i) => Str::owned(u[..i].to_string()),
         None => u,
     });
-    out.push(Parsed {
+    emit(Parsed {
         time,
         peer: l.client_host.or(l.client_addr),
         xff: l.xff,
@@ -58,6 +58,5 @@ pub fn parse<'a>(line: &'a [u8], out: &mut super::Batch<'a>) -> Result<(), Inges
         bytes: l.size.bytes(),
         authorization: l.authorization,
         ..Default::default()
-    });
-    Ok(())
+    })
 }
