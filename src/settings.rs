@@ -142,7 +142,7 @@ pub fn load_raw(
     let mut table = match file {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?;
-            text.parse::<toml::Table>().map_err(|e| SettingsError(vec![format!("{}: {e}", p.display())]))?
+            text.parse::<toml::Table>().map_err(|e| SettingsError(vec![toml_error(p, &text, &e)]))?
         }
         None => toml::Table::new(),
     };
@@ -181,6 +181,16 @@ pub fn load_raw(
         return Err(SettingsError(errs));
     }
     RawSettings::deserialize(toml::Value::Table(table)).map_err(|e| SettingsError(vec![e.to_string()]))
+}
+
+/// A TOML syntax error with its line, but without the snippet toml quotes:
+/// the bad line may hold the identity key.
+fn toml_error(p: &Path, text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    match line {
+        Some(l) => format!("{}:{l}: {}", p.display(), e.message()),
+        None => format!("{}: {}", p.display(), e.message()),
+    }
 }
 
 impl RawSettings {
@@ -282,6 +292,17 @@ mod tests {
         assert!(text.contains("engine.max_tokens"), "{text}");
         assert!(text.contains("engine.idle_ttl"), "{text}");
         assert!(text.contains("\"nope\""), "{text}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_line_but_never_quotes_it() {
+        let dir = std::env::temp_dir().join(format!("th-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bad.toml");
+        std::fs::write(&f, "rules_dir = \"rules\"\n[token]\nidentity_key = \"s3cret-identity-key-value\n").unwrap();
+        let e = load_raw(Some(&f), std::iter::empty()).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:3:"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

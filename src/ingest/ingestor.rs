@@ -84,7 +84,7 @@ impl Ingestor {
     }
 
     fn finish(&mut self, p: &Parsed<'_>, source: &SourcePos) -> Result<AccessEvent, IngestError> {
-        let mut token = self.token(&p)?;
+        let mut token = self.token(p)?;
         if let (Some(v), Some(t)) = (p.verdict, token.as_mut()) {
             if t.verdict != v {
                 Arc::make_mut(t).verdict = v;
