@@ -213,6 +213,7 @@ fn write_alerts(findings: &[crate::model::Finding], format: Format, path: Option
     for f in findings {
         match format {
             Format::Ocsf => writeln!(w, "{}", ocsf_json(f, VERSION))?,
+            Format::Ecs => writeln!(w, "{}", crate::output::ecs_json(f, VERSION))?,
             Format::Table => writeln!(w, "{}", table_row(f))?,
         }
     }

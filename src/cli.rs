@@ -87,7 +87,7 @@ pub struct ReplayArgs {
     /// NDJSON revocations: {"iss","jti","revoked_at"} or {"iss","sub","revoked_before"}.
     #[arg(long)]
     pub revocations: Option<PathBuf>,
-    /// Alert format.
+    /// Alert format: OCSF (default), ECS, or a table for people.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write alerts here instead of stdout.

@@ -141,6 +141,7 @@ fn canary_token_never_appears_in_any_output() {
             "trace",
         ],
         vec!["--skip-errors", "--format", "table", "--log", "debug", "--log-json"],
+        vec!["--skip-errors", "--format", "ecs"],
         vec![], // strict: the first error message
     ] {
         let o = replay(&extra, &log);

@@ -22,6 +22,8 @@ fn sample_alerts_match_golden_ocsf_and_table() {
     golden(&root().join("tests/golden/sample-alerts.ocsf.ndjson"), &ocsf);
     let (table, _) = replay("table");
     golden(&root().join("tests/golden/sample-alerts.table.txt"), &table);
+    let (ecs, _) = replay("ecs");
+    golden(&root().join("tests/golden/sample-alerts.ecs.ndjson"), &ecs);
     assert!(stderr.contains("37 lines"), "summary on stderr: {stderr}");
     assert!(stderr.contains("findings: 9"), "summary on stderr: {stderr}");
 }
