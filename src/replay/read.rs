@@ -5,7 +5,7 @@
 
 use crate::model::IStr;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,10 @@ pub struct Chunk {
     pub max_line: usize,
 }
 
-/// Reads one input into chunks of about `chunk_bytes`.
+/// Reads one input into chunks of about `chunk_bytes`, a block at a time:
+/// lines are found with memchr in the block (no copy per line); the partial
+/// last line is carried to the next chunk. A line longer than `max_line` is
+/// skipped to its end as it streams by, never held whole.
 pub struct LineChunker {
     reader: Box<dyn BufRead + Send>,
     file: IStr,
@@ -90,82 +93,112 @@ pub struct LineChunker {
     max_line: usize,
     chunk_bytes: usize,
     done: bool,
+    carry: Vec<u8>,
 }
 
 impl LineChunker {
     pub fn new(reader: Box<dyn BufRead + Send>, file: IStr, max_line: usize, chunk_bytes: usize) -> Self {
-        LineChunker { reader, file, line: 0, max_line, chunk_bytes, done: false }
+        LineChunker { reader, file, line: 0, max_line, chunk_bytes: chunk_bytes.max(1), done: false, carry: Vec::new() }
+    }
+
+    fn err(&self, e: io::Error) -> ReadError {
+        ReadError::Read { path: self.file.to_string(), line: self.line + 1, source: e }
+    }
+
+    /// Append up to `want` bytes from the reader; 0 at end of input.
+    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> Result<usize, ReadError> {
+        let buf = loop {
+            match self.reader.fill_buf() {
+                Ok(b) => break b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.err(e)),
+            }
+        };
+        let n = buf.len().min(want);
+        data.extend_from_slice(&buf[..n]);
+        self.reader.consume(n);
+        Ok(n)
+    }
+
+    /// Skip the rest of an oversize line; returns the bytes skipped and
+    /// leaves what follows its newline in `data`.
+    fn skip_line(&mut self, data: &mut Vec<u8>) -> Result<usize, ReadError> {
+        let mut skipped = 0;
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', data) {
+                data.drain(..=i);
+                return Ok(skipped + i);
+            }
+            skipped += data.len();
+            data.clear();
+            if self.fill(data, self.chunk_bytes)? == 0 {
+                self.done = true;
+                return Ok(skipped);
+            }
+        }
     }
 
     /// The next chunk, or `None` at end of input.
     pub fn next_chunk(&mut self, seq: u64) -> Result<Option<Chunk>, ReadError> {
-        if self.done {
-            return Ok(None);
-        }
         let mut c = Chunk {
             seq,
             file: self.file.clone(),
-            data: Vec::with_capacity(self.chunk_bytes + 4096),
+            data: std::mem::take(&mut self.carry),
             lines: Vec::new(),
             oversize: Vec::new(),
             max_line: self.max_line,
         };
-        while c.data.len() < self.chunk_bytes {
-            let start = c.data.len();
-            let n = (&mut self.reader)
-                .take(self.max_line as u64 + 1)
-                .read_until(b'\n', &mut c.data)
-                .map_err(|e| ReadError::Read { path: self.file.to_string(), line: self.line + 1, source: e })?;
-            if n == 0 {
-                self.done = true;
-                break;
+        loop {
+            while !self.done && c.data.len() < self.chunk_bytes {
+                let want = self.chunk_bytes - c.data.len();
+                if self.fill(&mut c.data, want)? == 0 {
+                    self.done = true;
+                }
             }
-            self.line += 1;
-            let has_nl = c.data.last() == Some(&b'\n');
-            if !has_nl && n > self.max_line {
-                let skipped = self.skip_rest()?;
-                c.data.truncate(start);
-                c.oversize.push((self.line, n + skipped));
-                continue;
-            }
-            let mut end = c.data.len() - usize::from(has_nl);
-            if end > start && c.data[end - 1] == b'\r' {
-                end -= 1;
-            }
-            if c.data[start..end].iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            c.lines.push((start as u32, end as u32, self.line));
+            // whole lines end at the last newline (or at end of input)
+            let cut = match memchr::memrchr(b'\n', &c.data) {
+                _ if self.done => c.data.len(),
+                Some(i) => i + 1,
+                None if c.data.len() > self.max_line => {
+                    // one line longer than allowed and no end in sight
+                    let seen = c.data.len();
+                    c.data.clear();
+                    let rest = self.skip_line(&mut c.data)?;
+                    self.line += 1;
+                    c.oversize.push((self.line, seen + rest));
+                    continue;
+                }
+                None => {
+                    // a long line within the limit: read on
+                    let n = self.fill(&mut c.data, self.chunk_bytes)?;
+                    if n == 0 {
+                        self.done = true;
+                    }
+                    continue;
+                }
+            };
+            self.carry = c.data.split_off(cut);
+            break;
         }
-        if c.lines.is_empty() && c.oversize.is_empty() && self.done {
+        let mut start = 0;
+        while start < c.data.len() {
+            let end = memchr::memchr(b'\n', &c.data[start..]).map_or(c.data.len(), |i| start + i);
+            self.line += 1;
+            let mut e = end;
+            if e > start && c.data[e - 1] == b'\r' {
+                e -= 1;
+            }
+            if end - start > self.max_line {
+                c.oversize.push((self.line, end - start));
+            } else if !c.data[start..e].iter().all(u8::is_ascii_whitespace) {
+                c.lines.push((start as u32, e as u32, self.line));
+            }
+            start = end + 1;
+        }
+        if c.lines.is_empty() && c.oversize.is_empty() && self.done && self.carry.is_empty() {
             return Ok(None);
         }
         Ok(Some(c))
-    }
-
-    fn skip_rest(&mut self) -> Result<usize, ReadError> {
-        let mut skipped = 0;
-        loop {
-            let buf = self.reader.fill_buf().map_err(|e| ReadError::Read {
-                path: self.file.to_string(),
-                line: self.line,
-                source: e,
-            })?;
-            if buf.is_empty() {
-                return Ok(skipped);
-            }
-            match buf.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    self.reader.consume(i + 1);
-                    return Ok(skipped + i);
-                }
-                None => {
-                    let n = buf.len();
-                    self.reader.consume(n);
-                    skipped += n;
-                }
-            }
-        }
     }
 }
 
@@ -183,5 +216,38 @@ mod tests {
         assert_eq!(lines, vec![(&b"a"[..], 1), (&b"bb"[..], 3), (&b"cc"[..], 5)]);
         assert_eq!(c.oversize, vec![(4, 50)]);
         assert!(ch.next_chunk(1).unwrap().is_none());
+    }
+
+    /// Every split of an input into chunks gives the same lines, numbers and
+    /// oversize reports, whatever the chunk size.
+    #[test]
+    fn chunk_size_does_not_change_lines() {
+        let mut text = Vec::new();
+        for i in 0..200 {
+            let len = (i * 37) % 90;
+            text.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, len));
+            text.extend_from_slice(if i % 7 == 0 { b"\r\n" } else { b"\n" });
+        }
+        text.extend_from_slice(b"last-without-newline");
+        let all = |chunk: usize| {
+            let r: Box<dyn BufRead + Send> = Box::new(io::BufReader::with_capacity(13, io::Cursor::new(text.clone())));
+            let mut ch = LineChunker::new(r, "t".into(), 60, chunk);
+            let (mut lines, mut over) = (Vec::new(), Vec::new());
+            let mut seq = 0;
+            while let Some(c) = ch.next_chunk(seq).unwrap() {
+                seq += 1;
+                for &(s, e, n) in &c.lines {
+                    lines.push((c.data[s as usize..e as usize].to_vec(), n));
+                }
+                over.extend(c.oversize);
+            }
+            (lines, over)
+        };
+        let reference = all(1 << 20);
+        assert!(reference.0.len() > 100 && !reference.1.is_empty());
+        assert_eq!(reference.0.last().unwrap().0, b"last-without-newline".to_vec());
+        for chunk in [1, 7, 61, 100, 4096] {
+            assert_eq!(all(chunk), reference, "chunk size {chunk}");
+        }
     }
 }
