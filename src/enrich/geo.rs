@@ -146,10 +146,6 @@ impl GeoDb {
         Ok(GeoDb { city, asn, attribution })
     }
 
-    pub fn has_city(&self) -> bool {
-        !self.city.is_empty()
-    }
-
     /// Look an address up (uncached). `None` for special addresses and
     /// addresses no database knows.
     pub fn lookup(&self, ip: IpAddr) -> Option<Geo> {

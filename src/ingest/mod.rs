@@ -40,21 +40,9 @@ pub enum Profile {
 }
 
 impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Auto => "auto",
-            Profile::Kong => "kong",
-            Profile::Envoy => "envoy",
-            Profile::AwsApigw => "aws-apigw",
-            Profile::Traefik => "traefik",
-            Profile::Nginx => "nginx",
-            Profile::Tokenhound => "tokenhound",
-        }
-    }
-
     /// Guess a line's profile from the keys it carries (cheap byte search).
     pub fn detect(line: &[u8]) -> Option<Profile> {
-        let has = |k: &[u8]| line.windows(k.len()).any(|w| w == k);
+        let has = |k: &[u8]| memchr::memmem::find(line, k).is_some();
         let first = line.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') || has(b"\"started_at\"") {
             Some(Profile::Kong)

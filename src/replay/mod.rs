@@ -30,14 +30,4 @@ impl ErrorTally {
             self.examples.push(msg);
         }
     }
-    pub fn merge(&mut self, o: ErrorTally) {
-        for (k, v) in o.by_kind {
-            *self.by_kind.entry(k).or_default() += v;
-        }
-        for e in o.examples {
-            if self.examples.len() < 5 {
-                self.examples.push(e);
-            }
-        }
-    }
 }
