@@ -96,3 +96,30 @@ fn a_rule_whose_test_is_wrong_fails_rules_test() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("FAIL ua-drift / chrome auto-update mid-session"));
 }
+
+/// The impossible-travel rule with extra YAML spliced in after `response:`,
+/// run on the London -> Singapore story of its own first test.
+fn travel_findings(extra: &str) -> usize {
+    let text = std::fs::read_to_string(root().join("rules/impossible-travel.yml")).unwrap();
+    let text = text.replacen("response: revoke\n", &format!("response: revoke\n{extra}"), 1);
+    let rule = tokenhound::rules::compile_file(&text, "variant.yml").unwrap_or_else(|e| panic!("{e:?}"));
+    let case = rule.tests[0].clone();
+    selftest::run_case(&rule, &case, None).unwrap().len()
+}
+
+#[test]
+fn exceptions_and_scope_silence_a_rule() {
+    assert_eq!(travel_findings(""), 1, "the story fires as shipped");
+    // the far end is a known corporate egress
+    assert_eq!(travel_findings("exceptions:\n  cidrs: [198.18.9.0/24]\n"), 0);
+    assert_eq!(travel_findings("exceptions:\n  asns: [64510]\n"), 0);
+    assert_eq!(travel_findings("exceptions:\n  countries: [US]\n"), 0);
+    assert_eq!(travel_findings("exceptions:\n  subjects: [alice]\n"), 0);
+    assert_eq!(travel_findings("exceptions:\n  user_agents: [chrome/120]\n"), 0);
+    // exceptions that do not match leave it firing
+    assert_eq!(travel_findings("exceptions:\n  cidrs: [10.0.0.0/8]\n  subjects: [bob]\n"), 1);
+    // scope: only admin paths, or only another issuer
+    assert_eq!(travel_findings("scope:\n  paths: [\"/admin/**\"]\n"), 0);
+    assert_eq!(travel_findings("scope:\n  issuers: [\"https://other.example\"]\n"), 0);
+    assert_eq!(travel_findings("scope:\n  paths: [\"/api/**\"]\n  methods: [GET]\n"), 1);
+}

@@ -168,16 +168,9 @@ impl Engine {
         let st_ref: Option<&TokenState> = st.map(|s| &*s);
         let mut hits = Vec::new();
         for (i, rule) in rules.rules.iter().enumerate() {
-            if !rule.scope.matches(&ev, &tok) || rule.exceptions.principal(&tok) {
-                continue;
-            }
-            // one-event detectors: the exceptions apply to this use (the
-            // others judge both ends themselves)
-            let one_event = matches!(
-                rule.detector,
-                Detector::ForgedToken { .. } | Detector::ExpiredUse { .. } | Detector::RevokedUse { .. }
-            );
-            if one_event && rule.exceptions.source(&cur) {
+            // scope and exceptions apply to this use; two-ended detectors
+            // also check the earlier use they compare it with
+            if !rule.scope.matches(&ev, &tok) || rule.exceptions.principal(&tok) || rule.exceptions.source(&cur) {
                 continue;
             }
             if let Some(h) = detectors::evaluate(rule, st_ref, &ev, &cur, &ctx) {

@@ -19,7 +19,7 @@ pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenSta
         let u = st.recent_use(e);
         *k >> 62 == place_tag(by) && *k != key && u.time >= from && u.time <= cur.time && !exc.source(u)
     };
-    if exc.source(cur) || st.recent.iter().filter(counted).count() + 1 < min {
+    if st.recent.iter().filter(counted).count() + 1 < min {
         return None;
     }
     let mut places: Vec<Arc<Use>> =

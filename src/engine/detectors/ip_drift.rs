@@ -60,7 +60,7 @@ pub fn place_tag(by: Place) -> u64 {
 
 pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let base = &st.first;
-    if exc.source(cur) {
+    if exc.source(base) {
         return None;
     }
     let (bg, cg) = (base.geo.as_deref(), cur.geo.as_deref());
