@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{AccessEvent, EventTime, Finding, Use};
+use crate::model::{AccessEvent, EventTime, Finding, TokenInfo, Use};
 use crate::rules::{Detector, RuleSet};
 use detectors::{place_key, Ctx};
 use reorder::Reorder;
@@ -150,13 +150,15 @@ impl Engine {
     }
 
     fn process(&mut self, ev: AccessEvent, out: &mut Vec<Finding>) {
-        let Some(tok) = ev.token.clone() else {
+        let (tok, cur) = Use::split(ev);
+        let Some(tok) = tok else {
             self.stats.without_token += 1;
             return;
         };
-        let cur = Arc::new(Use::of(&ev));
-        self.states.expire_one(&tok.key, ev.time);
-        let deadline = self.states.deadline(&tok, ev.time);
+        let time = cur.time;
+        let cur = Arc::new(cur);
+        self.states.expire_one(&tok.key, time);
+        let deadline = self.states.deadline(&tok, time);
         let (keep, places) = (self.keep_recent_secs, self.places);
         let rules = self.rules.clone();
         // Concurrency needs the current place in the window before judging.
@@ -170,10 +172,10 @@ impl Engine {
         for (i, rule) in rules.rules.iter().enumerate() {
             // scope and exceptions apply to this use; two-ended detectors
             // also check the earlier use they compare it with
-            if !rule.scope.matches(&ev, &tok) || rule.exceptions.principal(&tok) || rule.exceptions.source(&cur) {
+            if !rule.scope.matches(&cur, &tok) || rule.exceptions.principal(&tok) || rule.exceptions.source(&cur) {
                 continue;
             }
-            if let Some(h) = detectors::evaluate(rule, st_ref, &ev, &cur, &ctx) {
+            if let Some(h) = detectors::evaluate(rule, st_ref, &tok, &cur, &ctx) {
                 hits.push((i, h));
             }
         }
@@ -197,37 +199,36 @@ impl Engine {
             }
         }
         for (i, h) in hits {
-            self.emit(i, h, &ev, out);
+            self.emit(i, h, &tok, time, out);
         }
     }
 
-    fn emit(&mut self, i: usize, h: detectors::Hit, ev: &AccessEvent, out: &mut Vec<Finding>) {
+    fn emit(&mut self, i: usize, h: detectors::Hit, tok: &Arc<TokenInfo>, time: EventTime, out: &mut Vec<Finding>) {
         let rule = &self.rules.rules[i];
-        let tok = ev.token.clone().expect("only token events are judged");
         if let Some(st) = self.states.get_mut(&tok.key) {
             let idx = i as u16;
             let fired = st.fired.get_or_insert_with(Default::default);
             match fired.iter_mut().find(|(r, _)| *r == idx) {
-                Some((_, t)) if ev.time < t.plus_secs(rule.dedup_secs) && ev.time >= *t => {
+                Some((_, t)) if time < t.plus_secs(rule.dedup_secs) && time >= *t => {
                     self.stats.suppressed_by_dedup += 1;
                     return;
                 }
-                Some((_, t)) => *t = ev.time,
-                None => fired.push((idx, ev.time)),
+                Some((_, t)) => *t = time,
+                None => fired.push((idx, time)),
             }
             // Keep the state for the dedup window, even past the token's expiry.
-            st.deadline = st.deadline.max(ev.time.plus_secs(rule.dedup_secs));
+            st.deadline = st.deadline.max(time.plus_secs(rule.dedup_secs));
         }
         self.stats.findings += 1;
         out.push(Finding {
-            uid: finding_uid(&rule.id, &tok.id.display_id(), ev.time),
+            uid: finding_uid(&rule.id, &tok.id.display_id(), time),
             rule_id: rule.id.clone(),
             rule_title: rule.title.clone(),
             severity: rule.severity,
             techniques: rule.techniques.clone(),
             response: rule.response,
-            time: ev.time,
-            token: tok,
+            time,
+            token: tok.clone(),
             message: h.message,
             confidence: rule.confidence.unwrap_or(h.confidence),
             evidence: h.evidence,

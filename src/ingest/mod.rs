@@ -42,23 +42,30 @@ pub enum Profile {
 impl Profile {
     /// Guess a line's profile from the keys it carries (cheap byte search).
     pub fn detect(line: &[u8]) -> Option<Profile> {
-        let has = |k: &[u8]| memchr::memmem::find(line, k).is_some();
-        let first = line.iter().find(|b| !b.is_ascii_whitespace());
-        if first == Some(&b'[') || has(b"\"started_at\"") {
-            Some(Profile::Kong)
-        } else if has(b"\"StartUTC\"") || has(b"\"ClientHost\"") {
-            Some(Profile::Traefik)
-        } else if has(b"\"requestTimeEpoch\"") || has(b"\"httpMethod\"") {
-            Some(Profile::AwsApigw)
-        } else if has(b"\"response_code\"") || has(b"\"downstream_remote_address\"") {
-            Some(Profile::Envoy)
-        } else if has(b"\"remote_addr\"") {
-            Some(Profile::Nginx)
-        } else if has(b"\"client_ip\"") || has(b"\"time\"") {
-            Some(Profile::Tokenhound)
-        } else {
-            None
+        use memchr::memmem::Finder;
+        use std::sync::LazyLock;
+        // The keys that give a profile away, in order; searchers built once.
+        static KEYS: LazyLock<Vec<(Finder<'static>, Profile)>> = LazyLock::new(|| {
+            [
+                (&b"\"started_at\""[..], Profile::Kong),
+                (b"\"StartUTC\"", Profile::Traefik),
+                (b"\"ClientHost\"", Profile::Traefik),
+                (b"\"requestTimeEpoch\"", Profile::AwsApigw),
+                (b"\"httpMethod\"", Profile::AwsApigw),
+                (b"\"response_code\"", Profile::Envoy),
+                (b"\"downstream_remote_address\"", Profile::Envoy),
+                (b"\"remote_addr\"", Profile::Nginx),
+                (b"\"client_ip\"", Profile::Tokenhound),
+                (b"\"time\"", Profile::Tokenhound),
+            ]
+            .into_iter()
+            .map(|(k, p)| (Finder::new(k).into_owned(), p))
+            .collect()
+        });
+        if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Some(Profile::Kong);
         }
+        KEYS.iter().find(|(f, _)| f.find(line).is_some()).map(|(_, p)| *p)
     }
 }
 

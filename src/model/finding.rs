@@ -81,17 +81,19 @@ impl Use {
         self.geo.as_ref().is_some_and(|g| g.located().is_some())
     }
 
-    pub fn of(ev: &AccessEvent) -> Self {
-        Use {
+    /// Take an event apart into its token and its use, without copying.
+    pub fn split(ev: AccessEvent) -> (Option<Arc<TokenInfo>>, Use) {
+        let u = Use {
             time: ev.time,
             ip: ev.client_ip,
             status: ev.status,
-            user_agent: ev.user_agent.clone(),
-            method: ev.method.clone(),
-            path: ev.path.clone(),
-            geo: ev.geo.clone(),
-            source: ev.source.clone(),
-        }
+            user_agent: ev.user_agent,
+            method: ev.method,
+            path: ev.path,
+            geo: ev.geo,
+            source: ev.source,
+        };
+        (ev.token, u)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use ipnet::IpNet;
 
-use crate::model::{AccessEvent, TokenInfo, Use};
+use crate::model::{TokenInfo, Use};
 
 /// Which requests a rule looks at. Empty lists match everything.
 #[derive(Debug, Clone, Default)]
@@ -15,7 +15,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn matches(&self, ev: &AccessEvent, tok: &TokenInfo) -> bool {
+    pub fn matches(&self, ev: &Use, tok: &TokenInfo) -> bool {
         let any = |list: &[String], v: Option<&str>| list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v));
         any(&self.issuers, tok.iss.as_deref())
             && any(&self.clients, tok.client_id.as_deref())

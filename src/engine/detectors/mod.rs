@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::revocations::RevocationView;
 use super::state::TokenState;
-use crate::model::{AccessEvent, Evidence, Use};
+use crate::model::{Evidence, TokenInfo, Use};
 use crate::rules::{Detector, Rule};
 
 /// A detector's verdict before it becomes a finding.
@@ -37,8 +37,7 @@ pub struct Ctx<'a> {
 }
 
 /// Run the rule's detector. `st` is `None` on a token's first use.
-pub fn evaluate(rule: &Rule, st: Option<&TokenState>, ev: &AccessEvent, cur: &Arc<Use>, ctx: &Ctx<'_>) -> Option<Hit> {
-    let tok = ev.token.as_deref()?;
+pub fn evaluate(rule: &Rule, st: Option<&TokenState>, tok: &TokenInfo, cur: &Arc<Use>, ctx: &Ctx<'_>) -> Option<Hit> {
     match &rule.detector {
         Detector::ForgedToken { verdicts } => forged::check(verdicts, tok, cur),
         Detector::ExpiredUse { skew_secs } => expired::check(*skew_secs, tok, cur),
