@@ -109,15 +109,16 @@ fn jwt(c: &mut Criterion) {
     g.finish();
 }
 
+/// The project's sample city and ASN databases.
+fn sample_geo() -> Arc<GeoDb> {
+    let geo = root().join("sample-logs/geo");
+    Arc::new(
+        GeoDb::open(Some(&geo.join("sample-city.mmdb")), Some(&geo.join("sample-asn.mmdb")), GeoSchema::Auto).unwrap(),
+    )
+}
+
 fn geo(c: &mut Criterion) {
-    let db = Arc::new(
-        GeoDb::open(
-            Some(&root().join("sample-logs/geo/sample-city.mmdb")),
-            Some(&root().join("sample-logs/geo/sample-asn.mmdb")),
-            GeoSchema::Auto,
-        )
-        .unwrap(),
-    );
+    let db = sample_geo();
     let ips: Vec<std::net::IpAddr> =
         (0..4096u32).map(|i| format!("198.18.{}.{}", 1 + i % 150, i % 250 + 1).parse().unwrap()).collect();
     let mut g = c.benchmark_group("geo");
@@ -141,14 +142,7 @@ fn geo(c: &mut Criterion) {
 
 fn engine(c: &mut Criterion) {
     let rules = Arc::new(load_dir(&root().join("rules")).unwrap());
-    let db = Arc::new(
-        GeoDb::open(
-            Some(&root().join("sample-logs/geo/sample-city.mmdb")),
-            Some(&root().join("sample-logs/geo/sample-asn.mmdb")),
-            GeoSchema::Auto,
-        )
-        .unwrap(),
-    );
+    let db = sample_geo();
     let mut geo = GeoLookup::new(db, 65536);
     let mut ing = ingestor(Profile::Kong);
     let mut events = Vec::new();

@@ -160,7 +160,6 @@ impl Engine {
         self.states.expire_one(&tok.key, time);
         let deadline = self.states.deadline(&tok, time);
         let (keep, places) = (self.keep_recent_secs, self.places);
-        let rules = self.rules.clone();
         // Concurrency needs the current place in the window before judging.
         if let Some(st) = self.states.get_mut(&tok.key) {
             update_recent(st, &cur, keep, places, false);
@@ -169,7 +168,7 @@ impl Engine {
         let st = self.states.get_mut(&tok.key);
         let st_ref: Option<&TokenState> = st.map(|s| &*s);
         let mut hits = Vec::new();
-        for (i, rule) in rules.rules.iter().enumerate() {
+        for (i, rule) in self.rules.rules.iter().enumerate() {
             // scope and exceptions apply to this use; two-ended detectors
             // also check the earlier use they compare it with
             if !rule.scope.matches(&cur, &tok) || rule.exceptions.principal(&tok) || rule.exceptions.source(&cur) {

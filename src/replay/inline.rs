@@ -9,7 +9,6 @@ use super::pipeline::{parse_chunk, ReplayError, ReplayOptions, ReplayReport, Wor
 use super::read::{open_input, LineChunker};
 use crate::engine::{Engine, RevocationView};
 use crate::model::AccessEvent;
-use crate::model::IStr;
 use crate::rules::RuleSet;
 
 /// Feed every event of `files`, in input order, to `each`. Bad lines stop
@@ -24,7 +23,7 @@ pub fn scan(
     let mut report = ReplayReport::default();
     let mut seq = 0;
     for f in files {
-        let name: IStr = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().as_str().into() };
+        let name = super::input_name(f);
         let mut ch = LineChunker::new(open_input(f)?, name, opts.max_line_bytes, opts.chunk_bytes);
         while let Some(c) = ch.next_chunk(seq)? {
             seq += 1;
@@ -57,8 +56,6 @@ pub fn run(
     findings.extend(engine.drain());
     report.engine = engine.stats();
     report.findings = findings;
-    report.findings.sort_by(|a, b| {
-        (a.time, &a.rule_id, a.token.id.display_id()).cmp(&(b.time, &b.rule_id, b.token.id.display_id()))
-    });
+    super::sort_findings(&mut report.findings);
     Ok(report)
 }

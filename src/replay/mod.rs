@@ -12,6 +12,9 @@ pub use pipeline::{run, ReplayOptions, ReplayReport, Worker};
 pub use read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::model::{Finding, IStr};
 
 /// Bad lines, counted by kind (with `--skip-errors`), and the first few.
 #[derive(Default, Debug, Clone)]
@@ -30,4 +33,18 @@ impl ErrorTally {
             self.examples.push(msg);
         }
     }
+}
+
+/// How an input is named in source positions.
+fn input_name(f: &Path) -> IStr {
+    if f.as_os_str() == "-" {
+        "<stdin>".into()
+    } else {
+        f.display().to_string().as_str().into()
+    }
+}
+
+/// The output order of findings, whatever the thread count.
+fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by_cached_key(|f| (f.time, f.rule_id.clone(), f.token.id.display_id()));
 }

@@ -12,7 +12,6 @@ use super::ErrorTally;
 use crate::engine::{Engine, EngineConfig, EngineStats, RevocationView};
 use crate::enrich::GeoLookup;
 use crate::ingest::{IngestError, Ingestor};
-use crate::model::IStr;
 use crate::model::{AccessEvent, Finding, SourcePos};
 use crate::rules::RuleSet;
 
@@ -50,7 +49,6 @@ pub struct ReplayReport {
 type Batch = (u64, Vec<AccessEvent>);
 
 pub(super) struct Parsed {
-    pub seq: u64,
     pub lines: u64,
     pub events: u64,
     pub errors: Vec<(SourcePos, IngestError)>,
@@ -104,7 +102,6 @@ pub fn run(
             report.lines += p.lines;
             report.events += p.events;
             report.tokens_decoded += decoded;
-            let _ = p.seq;
             for (pos, err) in p.errors {
                 if opts.skip_errors {
                     report.errors.add(err.kind(), format!("{pos}: {err}"));
@@ -126,9 +123,7 @@ pub fn run(
             return Err(ReplayError::BadLine { pos, err });
         }
         read_result?;
-        report.findings.sort_by(|a, b| {
-            (a.time, &a.rule_id, a.token.id.display_id()).cmp(&(b.time, &b.rule_id, b.token.id.display_id()))
-        });
+        super::sort_findings(&mut report.findings);
         Ok(report)
     })
 }
@@ -142,7 +137,7 @@ fn read_all(
 ) -> Result<(), ReadError> {
     let mut seq = 0;
     for f in files {
-        let name: IStr = if f.as_os_str() == "-" { "<stdin>".into() } else { f.display().to_string().as_str().into() };
+        let name = super::input_name(f);
         let mut ch = LineChunker::new(open_input(f)?, name, max_line, chunk_bytes);
         while let Some(c) = ch.next_chunk(seq)? {
             if stop.load(Ordering::Relaxed) || tx.send(c).is_err() {
@@ -162,7 +157,7 @@ pub(super) fn parse_chunk(
     geo: &mut Option<GeoLookup>,
     mut emit: impl FnMut(AccessEvent),
 ) -> Parsed {
-    let mut p = Parsed { seq: c.seq, lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, errors: Vec::new() };
+    let mut p = Parsed { lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, errors: Vec::new() };
     for &(line, len) in &c.oversize {
         let err = IngestError::TooLong { len, max: c.max_line };
         p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
@@ -238,7 +233,7 @@ fn shard(mut engine: Engine, rx: Receiver<Batch>) -> (Vec<Finding>, EngineStats)
     (findings, engine.stats())
 }
 
-pub(super) fn merge_stats(a: &mut EngineStats, b: EngineStats) {
+fn merge_stats(a: &mut EngineStats, b: EngineStats) {
     a.events += b.events;
     a.without_token += b.without_token;
     a.late += b.late;

@@ -41,10 +41,7 @@ pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenSta
             names.join("; ")
         ),
         evidence,
-        details: json!({ "distinct": names.len(), "window_seconds": window, "by": by_name })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        details: super::details(json!({ "distinct": names.len(), "window_seconds": window, "by": by_name })),
         confidence: if names.len() > min { 3 } else { 2 },
     })
 }

@@ -29,10 +29,9 @@ pub fn check(skew: i64, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
             if gap >= 0.0 { "after" } else { "before" }
         ),
         evidence: vec![ev("accepted use", cur)],
-        details: json!({ "state": what, "boundary": at.to_rfc3339(), "seconds_off": gap, "skew_seconds": skew })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        details: super::details(
+            json!({ "state": what, "boundary": at.to_rfc3339(), "seconds_off": gap, "skew_seconds": skew }),
+        ),
         confidence: 3,
     })
 }

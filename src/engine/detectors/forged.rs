@@ -24,10 +24,9 @@ pub fn check(verdicts: &[Verdict], tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hi
             if accepted { ": ACCEPTED by the gateway" } else { "" }
         ),
         evidence: vec![ev("use of the forged token", cur)],
-        details: json!({ "verdict": tok.verdict.as_str(), "alg": tok.alg.as_deref(), "kid": tok.kid.as_deref(), "accepted": accepted })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        details: super::details(
+            json!({ "verdict": tok.verdict.as_str(), "alg": tok.alg.as_deref(), "kid": tok.kid.as_deref(), "accepted": accepted }),
+        ),
         confidence: 3,
     })
 }

@@ -100,7 +100,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use
             changed.join(", ")
         ),
         evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
-        details: json!({ "changed": changed }).as_object().cloned().unwrap_or_default(),
+        details: super::details(json!({ "changed": changed })),
         confidence: if changed.len() > 1 { 3 } else { 2 },
     })
 }

@@ -53,6 +53,14 @@ pub fn evaluate(rule: &Rule, st: Option<&TokenState>, tok: &TokenInfo, cur: &Arc
     }
 }
 
+/// A detector's measurements as the finding's details map.
+pub(crate) fn details(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
 pub(crate) fn ev(role: &'static str, u: &Arc<Use>) -> Evidence {
     Evidence { role, used: u.clone() }
 }

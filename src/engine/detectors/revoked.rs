@@ -28,10 +28,9 @@ pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &Token
             if accepted { ", accepted by the gateway" } else { "" }
         ),
         evidence: vec![ev("use after revocation", cur)],
-        details: json!({ "revoked_at": at.to_rfc3339(), "seconds_after_revocation": after, "accepted": accepted })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        details: super::details(
+            json!({ "revoked_at": at.to_rfc3339(), "seconds_after_revocation": after, "accepted": accepted }),
+        ),
         confidence: 3,
     })
 }

@@ -45,16 +45,13 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
             speed_txt
         ),
         evidence: vec![ev("previous use", &st.last_located_arc()?), ev("this use", cur)],
-        details: json!({
+        details: super::details(json!({
             "distance_km": (dist * 10.0).round() / 10.0,
             "raw_distance_km": (raw * 10.0).round() / 10.0,
             "seconds_between": secs,
             "speed_kmh": if speed.is_finite() { json!((speed * 10.0).round() / 10.0) } else { json!(null) },
             "max_speed_kmh": p.max_speed_kmh,
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default(),
+        })),
         confidence: if speed > 5.0 * p.max_speed_kmh { 3 } else { 2 },
     })
 }

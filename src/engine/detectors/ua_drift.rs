@@ -36,13 +36,10 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> 
     Some(Hit {
         message: format!("token's user agent {what}"),
         evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
-        details: json!({
+        details: super::details(json!({
             "from": {"family": ca.family, "os": ca.os, "kind": format!("{:?}", ca.kind).to_lowercase()},
             "to": {"family": cb.family, "os": cb.os, "kind": format!("{:?}", cb.kind).to_lowercase()},
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default(),
+        })),
         confidence: if to_script { 3 } else { 2 },
     })
 }
