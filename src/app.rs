@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Common, GenArgs, InputArgs, ReplayArgs};
+use crate::cli::{Common, GenArgs, InputArgs, PipelineArgs, ReplayArgs};
 use crate::engine::{EngineConfig, RevocationView, StateLimits};
 use crate::enrich::{load_revocations, GeoDb, GeoLookup};
 use crate::ingest::{IngestConfig, Ingestor};
@@ -97,12 +97,18 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
 }
 
 /// Settings, rules and the worker factory every log-reading command needs.
-struct Pipeline {
-    settings: Settings,
-    worker: replay::Worker,
+pub(crate) struct Pipeline {
+    pub settings: Settings,
+    pub worker: replay::Worker,
+    /// A parser (for a profile other than the default one) and a GeoIP cache, per thread.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub factory: Factory,
 }
 
-fn pipeline(i: &InputArgs, overlay: impl FnOnce(&mut RawSettings)) -> Result<Pipeline> {
+/// Builds a per-thread ingestor for a profile (`None`: the configured one).
+pub type Factory = Arc<dyn Fn(Option<crate::ingest::Profile>) -> (Ingestor, Option<GeoLookup>) + Send + Sync>;
+
+pub(crate) fn pipeline(i: &PipelineArgs, overlay: impl FnOnce(&mut RawSettings)) -> Result<Pipeline> {
     let s = settings(&i.common, |raw| {
         if i.profile.is_some() {
             raw.profile = i.profile;
@@ -125,11 +131,17 @@ fn pipeline(i: &InputArgs, overlay: impl FnOnce(&mut RawSettings)) -> Result<Pip
     };
     let resolver_cfg = ResolverConfig { max_token_bytes: s.max_token_bytes, ..Default::default() };
     let geo_cache = s.geo_cache;
-    let worker: replay::Worker = Box::new(move || {
+    let factory: Factory = Arc::new(move |profile: Option<crate::ingest::Profile>| {
         let tokens = TokenResolver::new(ids.clone(), keys.clone(), resolver_cfg.clone());
-        (Ingestor::new(ingest_cfg.clone(), tokens), geo.clone().map(|g| GeoLookup::new(g, geo_cache)))
+        let mut cfg = ingest_cfg.clone();
+        if let Some(p) = profile {
+            cfg.profile = p;
+        }
+        (Ingestor::new(cfg, tokens), geo.clone().map(|g| GeoLookup::new(g, geo_cache)))
     });
-    Ok(Pipeline { settings: s, worker })
+    let f = factory.clone();
+    let worker: replay::Worker = Box::new(move || f(None));
+    Ok(Pipeline { settings: s, worker, factory })
 }
 
 fn replay_options(i: &InputArgs, s: &Settings, threads: usize) -> ReplayOptions {
@@ -146,7 +158,7 @@ fn replay_options(i: &InputArgs, s: &Settings, threads: usize) -> ReplayOptions 
 #[allow(clippy::disallowed_methods)] // the driver times itself for the summary
 pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let p = pipeline(&a.input, |raw| {
+    let p = pipeline(&a.input.pipeline, |raw| {
         if a.format.is_some() {
             raw.output.format = a.format;
         }
@@ -178,7 +190,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
 /// `tokenhound export --parquet OUT INPUT...`: one thread, in input order.
 #[cfg(feature = "batch")]
 pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
-    let p = pipeline(&a.input, |_| {})?;
+    let p = pipeline(&a.input.pipeline, |_| {})?;
     let mut out = crate::forensics::ParquetExport::create(&a.parquet)?;
     let mut failed = None;
     let opts = replay_options(&a.input, &p.settings, 1);
@@ -282,5 +294,40 @@ pub fn run_rules_test(c: &Common) -> Result<Outcome> {
 
 pub fn run_gen(a: GenArgs) -> Result<Outcome> {
     crate::gen::run(&a)?;
+    Ok(Outcome::Ok)
+}
+
+/// `tokenhound stream`: settings (file, env, flags) into a plan for the Kafka driver.
+#[cfg(feature = "kafka")]
+pub fn run_stream(a: crate::cli::StreamArgs) -> Result<Outcome> {
+    let p = pipeline(&a.pipeline, |raw| {
+        if a.brokers.is_some() {
+            raw.stream.brokers = a.brokers.clone();
+        }
+        if a.group.is_some() {
+            raw.stream.group = a.group.clone();
+        }
+        if a.listen.is_some() {
+            raw.stream.listen = a.listen.clone();
+        }
+        if !a.inputs.is_empty() {
+            raw.stream.inputs = a
+                .inputs
+                .iter()
+                .map(|i| crate::settings::RawInput { topic: i.topic.clone(), profile: i.profile })
+                .collect();
+        }
+    })?;
+    let s = &p.settings;
+    let plan = crate::stream::StreamPlan {
+        settings: s.stream.clone(),
+        stage: a.stage,
+        input_keyed: a.input_keyed,
+        factory: p.factory.clone(),
+        rules: rules(s)?,
+        engine: engine_config(s),
+        exp_margin_secs: s.exp_margin_secs,
+    };
+    crate::stream::run(plan)?;
     Ok(Outcome::Ok)
 }

@@ -1,4 +1,4 @@
-//! The command line (clap derive): replay, rules check|test, gen.
+//! The command line (clap derive): replay, stream, export, rules check|test, gen.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,9 @@ pub enum Command {
     /// Write enriched, normalized events to Parquet.
     #[cfg(feature = "batch")]
     Export(ExportArgs),
+    /// Run as a Kafka service: consume gateway logs, produce alerts and revocation requests.
+    #[cfg(feature = "kafka")]
+    Stream(StreamArgs),
 }
 
 /// Settings shared by every command that builds the pipeline.
@@ -55,9 +58,9 @@ pub struct Common {
     pub geo_schema: Option<GeoSchema>,
 }
 
-/// What every command that reads gateway logs takes.
-#[derive(Args, Debug)]
-pub struct InputArgs {
+/// How gateway records become events: what both drivers take.
+#[derive(Args, Debug, Default, Clone)]
+pub struct PipelineArgs {
     #[command(flatten)]
     pub common: Common,
     /// Gateway log format.
@@ -72,6 +75,13 @@ pub struct InputArgs {
     /// Proxy CIDR whose X-Forwarded-For is believed (repeatable).
     #[arg(long = "trusted-proxy")]
     pub trusted_proxies: Vec<String>,
+}
+
+/// What every command that reads gateway log files takes.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// Count bad lines and go on instead of stopping at the first.
     #[arg(long)]
     pub skip_errors: bool,
@@ -109,6 +119,40 @@ pub struct ExportArgs {
     /// The Parquet file to write.
     #[arg(long)]
     pub parquet: PathBuf,
+}
+
+/// Stages of `tokenhound stream`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Ingest and detect in one process.
+    All,
+    /// Parse, identify, enrich; produce events keyed by token.
+    Ingest,
+    /// Consume events keyed by token; one engine per partition; alerts.
+    Detect,
+}
+
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[arg(long, value_enum, default_value = "all")]
+    pub stage: Stage,
+    /// Input topics are already keyed by token: detect reads them directly.
+    #[arg(long)]
+    pub input_keyed: bool,
+    /// Bootstrap brokers (host:port,...).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Consumer group prefix.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Input topic, `TOPIC` or `TOPIC:PROFILE` (repeatable).
+    #[arg(long = "input", value_parser = crate::settings::parse_input)]
+    pub inputs: Vec<crate::settings::InputTopic>,
+    /// Address for /metrics, /livez, /readyz.
+    #[arg(long)]
+    pub listen: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

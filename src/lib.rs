@@ -11,6 +11,7 @@
 //! - [`replay`]: the files driver (sharded across cores).
 //! - [`gen`]: the synthetic log generator with planted thefts.
 //! - `forensics` (feature `batch`): polars; for now the Parquet export.
+//! - `stream` (feature `kafka`): the Kafka driver (rdkafka, tokio, metrics).
 //! - [`settings`], [`app`], [`cli`]: configuration and wiring.
 
 pub mod app;
@@ -26,4 +27,6 @@ pub mod output;
 pub mod replay;
 pub mod rules;
 pub mod settings;
+#[cfg(feature = "kafka")]
+pub mod stream;
 pub mod token;

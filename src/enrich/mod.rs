@@ -5,4 +5,6 @@ mod geo;
 mod revocations;
 
 pub use geo::{GeoDb, GeoError, GeoLookup, GeoSchema};
-pub use revocations::{load_revocations, parse_revocation_line, RevocationError, RevocationLine};
+pub use revocations::{
+    load_revocations, parse_revocation_line, parse_revocation_record, RevocationError, RevocationLine,
+};

@@ -48,6 +48,39 @@ pub fn parse_revocation_line(text: &str) -> Result<RevocationLine, String> {
     }
 }
 
+/// A revocation request as tokenhound produces it (`output::revocation_request`).
+#[derive(Deserialize)]
+struct Request {
+    scope: String,
+    iss: String,
+    jti: Option<String>,
+    sub: Option<String>,
+    requested_at: Option<String>,
+    revoked_before: Option<String>,
+}
+
+/// A record of a revocations topic: the `--revocations` line shape, or one of
+/// tokenhound's own revocation requests (a token revoked from the time of its
+/// finding; a subject's tokens issued before the cutoff).
+pub fn parse_revocation_record(text: &str) -> Result<RevocationLine, String> {
+    if !text.contains("\"scope\"") {
+        return parse_revocation_line(text);
+    }
+    let r: Request = serde_json::from_str(text).map_err(|e| crate::ingest::scrub(&e.to_string()))?;
+    let time = |s: Option<String>, f: &str| {
+        EventTime::parse(s.as_deref().ok_or_else(|| format!("request without {f}"))?).map_err(|e| e.to_string())
+    };
+    match (r.scope.as_str(), r.jti, r.sub) {
+        ("token", Some(jti), _) => {
+            Ok(RevocationLine::Token { iss: r.iss, jti, at: time(r.requested_at, "requested_at")? })
+        }
+        ("subject", _, Some(sub)) => {
+            Ok(RevocationLine::Subject { iss: r.iss, sub, before: time(r.revoked_before, "revoked_before")? })
+        }
+        (s, _, _) => Err(format!("revocation request of scope {s:?} without its jti or sub")),
+    }
+}
+
 impl RevocationLine {
     pub fn apply(&self, view: &mut RevocationView) {
         match self {
@@ -71,4 +104,21 @@ pub fn load_revocations(path: &Path) -> Result<RevocationView, RevocationError> 
             .apply(&mut view);
     }
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_requests_are_revocations() {
+        let r = r#"{"scope":"token","iss":"https://idp","jti":"j1","key":"https://idp|j1","finding_uid":"u","rule":"r","reason":"x","requested_at":"2026-11-02T08:00:00Z","exp":1,"idempotency_key":"k"}"#;
+        assert!(matches!(parse_revocation_record(r), Ok(RevocationLine::Token { jti, .. }) if jti == "j1"));
+        let s = r#"{"scope":"subject","iss":"https://idp","sub":"alice","revoked_before":"2026-11-02T08:00:00Z"}"#;
+        assert!(matches!(parse_revocation_record(s), Ok(RevocationLine::Subject { sub, .. }) if sub == "alice"));
+        assert!(parse_revocation_record(r#"{"scope":"token","iss":"x"}"#).is_err());
+        let plain = r#"{"iss":"https://idp","jti":"j2","revoked_at":"2026-11-02T08:00:00Z"}"#;
+        assert!(parse_revocation_record(plain).is_ok());
+        assert!(parse_revocation_record(r#"{"iss":"x","jti":"j","revoked_at":"never"}"#).is_err());
+    }
 }

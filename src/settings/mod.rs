@@ -14,6 +14,9 @@ use crate::ingest::Profile;
 use crate::output::Format;
 use crate::rules::parse_duration;
 
+mod stream;
+pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, StreamSettings};
+
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
@@ -29,6 +32,8 @@ pub struct RawSettings {
     pub engine: RawEngine,
     #[serde(default)]
     pub output: RawOutput,
+    #[serde(default)]
+    pub stream: RawStream,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -128,6 +133,7 @@ pub struct Settings {
     pub idle_ttl_secs: i64,
     pub exp_margin_secs: i64,
     pub format: Format,
+    pub stream: StreamSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +248,7 @@ impl RawSettings {
         if allowed_lateness_secs > 3600 {
             errs.push("engine.allowed_lateness: at most 1h (events are buffered that long)".into());
         }
+        let stream = self.stream.validate(&mut errs);
         if !errs.is_empty() {
             return Err(SettingsError(errs));
         }
@@ -269,6 +276,7 @@ impl RawSettings {
             idle_ttl_secs,
             exp_margin_secs,
             format: self.output.format.unwrap_or(Format::Ocsf),
+            stream,
         })
     }
 }

@@ -1,0 +1,187 @@
+//! The `[stream]` section: brokers, topics, consumer groups and the
+//! operational knobs of `tokenhound stream`. Parsed with the rest of the
+//! settings (so a typo is an error even in a build without Kafka), validated
+//! into [`StreamSettings`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::ingest::Profile;
+use crate::rules::parse_duration;
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub brokers: Option<String>,
+    /// Consumer group prefix: stages join `<group>.ingest` and `<group>.detect`.
+    pub group: Option<String>,
+    /// Static membership: a stable id per instance (`group.instance.id`).
+    pub instance_id: Option<String>,
+    #[serde(default)]
+    pub inputs: Vec<RawInput>,
+    pub events_topic: Option<String>,
+    pub alerts_topic: Option<String>,
+    pub requests_topic: Option<String>,
+    pub dead_letter_topic: Option<String>,
+    /// Topics of revocations (the identity provider's); the requests topic is always read too.
+    pub revocations_topics: Option<Vec<String>>,
+    /// Also read tokenhound's own revocation requests into the revocation view.
+    pub feed_own_requests: Option<bool>,
+    /// `earliest`, or `error`: a group without a committed offset stops with an error.
+    pub auto_offset_reset: Option<OffsetReset>,
+    /// How far back state is rebuilt from the events topic on assignment.
+    pub max_token_lifetime: Option<String>,
+    /// A partition without events for this long releases its buffered events.
+    pub idle_timeout: Option<String>,
+    /// Outputs awaiting a delivery report before input partitions are paused.
+    pub max_in_flight: Option<usize>,
+    pub shutdown_timeout: Option<String>,
+    /// Address of `/metrics`, `/livez`, `/readyz`.
+    pub listen: Option<String>,
+    /// Extra librdkafka properties (e.g. `security.protocol`), passed as is.
+    #[serde(default)]
+    pub kafka: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    pub topic: String,
+    pub profile: Option<Profile>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetReset {
+    #[default]
+    Earliest,
+    /// Refuse to guess: the consumer reports an error and raises an alarm.
+    Error,
+}
+
+impl OffsetReset {
+    pub fn as_kafka(self) -> &'static str {
+        match self {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Error => "error",
+        }
+    }
+}
+
+/// One input topic and the gateway profile of its records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputTopic {
+    pub topic: String,
+    pub profile: Option<Profile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub brokers: String,
+    pub group: String,
+    pub instance_id: Option<String>,
+    pub inputs: Vec<InputTopic>,
+    pub events_topic: String,
+    pub alerts_topic: String,
+    pub requests_topic: String,
+    pub dead_letter_topic: String,
+    pub revocations_topics: Vec<String>,
+    pub feed_own_requests: bool,
+    pub auto_offset_reset: OffsetReset,
+    pub max_token_lifetime_secs: i64,
+    pub idle_timeout_ms: u64,
+    pub max_in_flight: usize,
+    pub shutdown_timeout_ms: u64,
+    pub listen: String,
+    pub kafka: BTreeMap<String, String>,
+}
+
+impl RawStream {
+    pub fn validate(self, errs: &mut Vec<String>) -> StreamSettings {
+        let mut dur = |v: &Option<String>, name: &str, default: i64| match v.as_deref().map(parse_duration) {
+            None => default,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                errs.push(format!("stream.{name}: {e}"));
+                default
+            }
+        };
+        let max_token_lifetime_secs = dur(&self.max_token_lifetime, "max_token_lifetime", 86_400);
+        let idle_timeout_ms = dur(&self.idle_timeout, "idle_timeout", 5) as u64 * 1000;
+        let shutdown_timeout_ms = dur(&self.shutdown_timeout, "shutdown_timeout", 30) as u64 * 1000;
+        let topic = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
+        let s = StreamSettings {
+            brokers: topic(self.brokers, "127.0.0.1:9092"),
+            group: topic(self.group, "tokenhound"),
+            instance_id: self.instance_id,
+            inputs: self.inputs.into_iter().map(|i| InputTopic { topic: i.topic, profile: i.profile }).collect(),
+            events_topic: topic(self.events_topic, "tokenhound.events"),
+            alerts_topic: topic(self.alerts_topic, "tokenhound.alerts"),
+            requests_topic: topic(self.requests_topic, "tokenhound.revocation-requests"),
+            dead_letter_topic: topic(self.dead_letter_topic, "tokenhound.dead-letter"),
+            revocations_topics: self.revocations_topics.unwrap_or_else(|| vec!["tokenhound.revocations".into()]),
+            feed_own_requests: self.feed_own_requests.unwrap_or(true),
+            auto_offset_reset: self.auto_offset_reset.unwrap_or_default(),
+            max_token_lifetime_secs,
+            idle_timeout_ms,
+            max_in_flight: self.max_in_flight.unwrap_or(100_000),
+            shutdown_timeout_ms,
+            listen: topic(self.listen, "127.0.0.1:9464"),
+            kafka: self.kafka,
+        };
+        if s.max_in_flight == 0 {
+            errs.push("stream.max_in_flight: must be at least 1".into());
+        }
+        if s.listen.parse::<std::net::SocketAddr>().is_err() {
+            errs.push(format!("stream.listen: {:?} is not an address:port", s.listen));
+        }
+        for k in s.kafka.keys() {
+            if matches!(k.as_str(), "enable.auto.offset.store" | "enable.idempotence" | "group.id") {
+                errs.push(format!("stream.kafka.{k}: set by tokenhound (its delivery guarantees depend on it)"));
+            }
+        }
+        s
+    }
+}
+
+/// `TOPIC` or `TOPIC:PROFILE`, as the `--input` flag takes it.
+pub fn parse_input(s: &str) -> Result<InputTopic, String> {
+    use clap::ValueEnum;
+    match s.rsplit_once(':') {
+        Some((t, p)) if !t.is_empty() => {
+            let profile = Profile::from_str(p, true).map_err(|_| format!("unknown profile {p:?} in {s:?}"))?;
+            Ok(InputTopic { topic: t.to_string(), profile: Some(profile) })
+        }
+        _ => Ok(InputTopic { topic: s.to_string(), profile: None }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let mut errs = Vec::new();
+        let s = RawStream::default().validate(&mut errs);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(s.events_topic, "tokenhound.events");
+        assert_eq!(s.max_token_lifetime_secs, 86_400);
+        let raw = RawStream {
+            listen: Some("nowhere".into()),
+            idle_timeout: Some("soon".into()),
+            kafka: [("enable.auto.offset.store".to_string(), "true".to_string())].into(),
+            ..Default::default()
+        };
+        raw.validate(&mut errs);
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn input_flag() {
+        assert_eq!(parse_input("gw:kong").unwrap(), InputTopic { topic: "gw".into(), profile: Some(Profile::Kong) });
+        assert_eq!(parse_input("gw").unwrap().profile, None);
+        assert!(parse_input("gw:nope").is_err());
+    }
+}

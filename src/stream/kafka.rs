@@ -1,0 +1,265 @@
+//! librdkafka clients as tokenhound configures them: consumers that store
+//! offsets only when told (auto-commit of stored offsets), an idempotent
+//! producer whose delivery reports feed the offset tracker, and the client
+//! callbacks that keep metrics and health (statistics, errors, rebalances).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryResult, ProducerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::metrics::Shared;
+use super::offsets::Tp;
+use crate::settings::StreamSettings;
+
+/// Settings every client shares: brokers, client id, statistics, extras.
+pub fn base_config(s: &StreamSettings, client_id: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &s.brokers)
+        .set("client.id", client_id)
+        .set("statistics.interval.ms", "1000")
+        .set_log_level(RDKafkaLogLevel::Warning);
+    for (k, v) in &s.kafka {
+        c.set(k, v);
+    }
+    c
+}
+
+/// A group consumer: offsets are stored by tokenhound once done, and the
+/// stored ones committed in the background and on revocation / close.
+pub fn consumer_config(s: &StreamSettings, group: &str, stage: &str) -> ClientConfig {
+    let mut c = base_config(s, &format!("tokenhound-{stage}"));
+    c.set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", s.auto_offset_reset.as_kafka());
+    if let Some(id) = &s.instance_id {
+        c.set("group.instance.id", format!("{id}.{stage}"));
+    }
+    for (k, v) in &s.kafka {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The idempotent producer: acks=all, no reordering, retried until
+/// delivered (a report that never comes keeps the input offset unstored).
+pub fn producer_config(s: &StreamSettings) -> ClientConfig {
+    let mut c = base_config(s, "tokenhound-producer");
+    c.set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", "0")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000");
+    for (k, v) in &s.kafka {
+        c.set(k, v);
+    }
+    c
+}
+
+/// What a rebalance changed, for the stage loop to act on after `poll`.
+#[derive(Debug)]
+pub enum Change {
+    /// Assigned: (partition, committed offset, live at once). Records before
+    /// the committed offset only rebuild state.
+    Assigned(Vec<(Tp, i64, bool)>),
+    Revoked(Vec<Tp>),
+}
+
+/// The client context of every tokenhound consumer and producer.
+pub struct Ctx {
+    pub shared: Arc<Shared>,
+    pub stage: &'static str,
+    /// Seek back by this much on assignment to rebuild state (detect only).
+    pub rebuild_secs: Option<i64>,
+    pub changes: Mutex<Vec<Change>>,
+    changed: std::sync::atomic::AtomicBool,
+}
+
+impl Ctx {
+    pub fn new(shared: Arc<Shared>, stage: &'static str, rebuild_secs: Option<i64>) -> Self {
+        Ctx { shared, stage, rebuild_secs, changes: Mutex::new(Vec::new()), changed: Default::default() }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changed.load(Ordering::Acquire)
+    }
+
+    pub fn take_changes(&self) -> Vec<Change> {
+        self.changed.store(false, Ordering::Release);
+        std::mem::take(&mut *self.changes.lock().expect("not poisoned"))
+    }
+}
+
+impl ClientContext for Ctx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::error!(stage = self.stage, facility = fac, "kafka: {msg}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(stage = self.stage, facility = fac, "kafka: {msg}"),
+            _ => tracing::debug!(stage = self.stage, facility = fac, "kafka: {msg}"),
+        }
+    }
+
+    fn stats(&self, st: Statistics) {
+        let up = st.brokers.values().any(|b| b.state == "UP");
+        self.shared.broker_up.store(up, Ordering::Relaxed);
+        if st.client_type == "consumer" {
+            let lag: i64 = st
+                .topics
+                .values()
+                .flat_map(|t| t.partitions.values())
+                .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
+                .map(|p| p.consumer_lag)
+                .sum();
+            self.shared.metrics.consumer_lag.get_or_create(&super::metrics::StageLabel::new(self.stage)).set(lag);
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let code = error.rdkafka_error_code();
+        if code == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.shared.broker_up.store(false, Ordering::Relaxed);
+        }
+        if code == Some(RDKafkaErrorCode::AutoOffsetReset) {
+            self.shared
+                .alarm(format!("{} stage: no committed offset and auto_offset_reset = error: {reason}", self.stage));
+        }
+        self.shared.metrics.kafka_errors.get_or_create(&super::metrics::StageLabel::new(self.stage)).inc();
+        tracing::warn!(stage = self.stage, error = %error, "kafka client error: {reason}");
+    }
+}
+
+impl ConsumerContext for Ctx {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let live = self.plan_rebuild(consumer, tpl);
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(stage = self.stage, "assign failed: {e}");
+                }
+                tracing::info!(stage = self.stage, partitions = live.len(), "partitions assigned");
+                self.push(Change::Assigned(live));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let tps = tps(tpl);
+                tracing::info!(stage = self.stage, partitions = tps.len(), "partitions revoked");
+                // store and commit what is done now, before another member
+                // takes the partitions over
+                super::stage::store_done(consumer, &self.shared, &tps);
+                if let Err(e) = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
+                    tracing::debug!(stage = self.stage, "commit on revoke: {e}");
+                }
+                self.push(Change::Revoked(tps));
+                let _ = consumer.unassign();
+            }
+            _ => {
+                let e: RDKafkaErrorCode = err.into();
+                tracing::error!(stage = self.stage, "rebalance error: {e}");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+impl Ctx {
+    fn push(&self, c: Change) {
+        self.changes.lock().expect("not poisoned").push(c);
+        self.changed.store(true, Ordering::Release);
+    }
+
+    /// For each assigned partition: start at `min(committed, first record
+    /// produced within the rebuild window)`; records before the committed
+    /// offset rebuild state silently. Returns (partition, live-from offset).
+    fn plan_rebuild(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> Vec<(Tp, i64, bool)> {
+        let timeout = Duration::from_secs(10);
+        let committed = consumer.committed_offsets(tpl.clone(), timeout).unwrap_or_else(|_| tpl.clone());
+        let starts = self.rebuild_secs.and_then(|secs| {
+            let mut q = TopicPartitionList::new();
+            let since = wall_ms() - secs * 1000;
+            for e in tpl.elements() {
+                let _ = q.add_partition_offset(e.topic(), e.partition(), Offset::Offset(since));
+            }
+            consumer.offsets_for_times(q, timeout).ok()
+        });
+        let mut live = Vec::new();
+        for e in committed.elements() {
+            let tp: Tp = (Arc::from(e.topic()), e.partition());
+            let c = match e.offset() {
+                Offset::Offset(c) => Some(c),
+                _ => None,
+            };
+            let s = starts.as_ref().and_then(|s| s.find_partition(e.topic(), e.partition())).and_then(|x| {
+                match x.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                }
+            });
+            let start = match (c, s) {
+                (Some(c), Some(s)) => Some(c.min(s)),
+                (Some(c), None) => Some(c),
+                (None, _) => None,
+            };
+            if let Some(start) = start {
+                let _ = tpl.set_partition_offset(e.topic(), e.partition(), Offset::Offset(start));
+            }
+            let live_from = c.unwrap_or(0);
+            live.push((tp, live_from, start.is_none_or(|s| s >= live_from)));
+        }
+        live
+    }
+}
+
+fn tps(tpl: &TopicPartitionList) -> Vec<Tp> {
+    tpl.elements().iter().map(|e| (Arc::from(e.topic()), e.partition())).collect()
+}
+
+/// Wall-clock milliseconds: the driver (never the engine) reads the clock.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The producer's context: delivery reports complete batches in the tracker.
+pub struct ProducerCtx {
+    pub shared: Arc<Shared>,
+}
+
+impl ClientContext for ProducerCtx {
+    fn stats(&self, st: Statistics) {
+        let up = st.brokers.values().any(|b| b.state == "UP");
+        self.shared.broker_up.store(up, Ordering::Relaxed);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.shared.broker_up.store(false, Ordering::Relaxed);
+        }
+        tracing::warn!(error = %error, "kafka producer error: {reason}");
+    }
+}
+
+impl ProducerContext for ProducerCtx {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, r: &DeliveryResult<'_>, batch: usize) {
+        match r {
+            Ok(_) => self.shared.tracker.lock().expect("not poisoned").delivered(batch),
+            Err((e, m)) => {
+                use rdkafka::Message;
+                self.shared.metrics.delivery_failures.inc();
+                self.shared.fatal(format!("delivery to {} failed: {e}", m.topic()));
+            }
+        }
+    }
+}

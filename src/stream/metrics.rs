@@ -1,0 +1,230 @@
+//! What the stages share with each other and with the operator: Prometheus
+//! metrics (`tokenhound_` prefix, base units, `_total` counters, no token,
+//! user or address ever a label), health (`/livez`, `/readyz`), the offset
+//! tracker, the shutdown flag and fatal errors. Served over HTTP with axum.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::offsets::Tracker;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    pub stage: String,
+}
+
+impl StageLabel {
+    pub fn new(stage: &str) -> Self {
+        StageLabel { stage: stage.to_string() }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub stage: String,
+    /// ok | no_token | bad | late | rebuild
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    pub rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub stage: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabel {
+    pub cause: String,
+}
+
+pub struct Metrics {
+    pub events: Family<OutcomeLabels, Counter>,
+    pub findings: Family<RuleLabel, Counter>,
+    pub dead_letters: Family<KindLabels, Counter>,
+    pub evictions: Family<CauseLabel, Counter>,
+    pub tracked_tokens: Gauge,
+    pub consumer_lag: Family<StageLabel, Gauge>,
+    pub alert_latency: Histogram,
+    pub revocation_requests: Counter,
+    pub tombstones: Counter,
+    pub revocations_loaded: Gauge,
+    pub in_flight: Gauge,
+    pub paused: Family<StageLabel, Gauge>,
+    pub delivery_failures: Counter,
+    pub kafka_errors: Family<StageLabel, Counter>,
+    pub assigned_partitions: Family<StageLabel, Gauge>,
+}
+
+impl Metrics {
+    fn new(reg: &mut Registry) -> Self {
+        let m = Metrics {
+            events: Family::default(),
+            findings: Family::default(),
+            dead_letters: Family::default(),
+            evictions: Family::default(),
+            tracked_tokens: Gauge::default(),
+            consumer_lag: Family::default(),
+            // 10 ms .. ~2.8 h: replays of old logs land in the top buckets
+            alert_latency: Histogram::new([
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10_000.0,
+            ]),
+            revocation_requests: Counter::default(),
+            tombstones: Counter::default(),
+            revocations_loaded: Gauge::default(),
+            in_flight: Gauge::default(),
+            paused: Family::default(),
+            delivery_failures: Counter::default(),
+            kafka_errors: Family::default(),
+            assigned_partitions: Family::default(),
+        };
+        reg.register("events", "Records and events handled, by stage and outcome", m.events.clone());
+        reg.register("findings", "Findings produced to the alerts topic, by rule", m.findings.clone());
+        reg.register("dead_letters", "Records sent to the dead-letter topic, by error kind", m.dead_letters.clone());
+        reg.register("state_evictions", "Token states evicted, by cause (ttl, cap)", m.evictions.clone());
+        reg.register("tracked_tokens", "Tokens with state in the engines of this process", m.tracked_tokens.clone());
+        reg.register(
+            "consumer_lag_messages",
+            "Records behind the end of the assigned partitions",
+            m.consumer_lag.clone(),
+        );
+        reg.register_with_unit(
+            "alert_latency",
+            "Event time of the triggering request to the alert being produced",
+            Unit::Seconds,
+            m.alert_latency.clone(),
+        );
+        reg.register("revocation_requests", "Revocation requests produced", m.revocation_requests.clone());
+        reg.register("revocation_tombstones", "Tombstones produced for expired tokens", m.tombstones.clone());
+        reg.register("revocations_loaded", "Entries in the revocation view", m.revocations_loaded.clone());
+        reg.register("outputs_in_flight", "Outputs awaiting a delivery report", m.in_flight.clone());
+        reg.register("partitions_paused", "1 while input partitions are paused for backpressure", m.paused.clone());
+        reg.register("delivery_failures", "Outputs whose delivery failed for good", m.delivery_failures.clone());
+        reg.register("kafka_errors", "Errors reported by the Kafka client", m.kafka_errors.clone());
+        reg.register("assigned_partitions", "Partitions assigned to this process", m.assigned_partitions.clone());
+        m
+    }
+}
+
+/// State shared by the stage threads, the delivery callback and the HTTP server.
+pub struct Shared {
+    pub registry: Registry,
+    pub metrics: Metrics,
+    pub tracker: Mutex<Tracker>,
+    pub broker_up: AtomicBool,
+    pub shutdown: AtomicBool,
+    pub fatal: Mutex<Option<String>>,
+    /// Stages still rebuilding state or without partitions.
+    pub not_ready: Mutex<std::collections::BTreeMap<&'static str, String>>,
+    pub alarms: AtomicUsize,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("tokenhound");
+        let metrics = Metrics::new(&mut registry);
+        Arc::new(Shared {
+            registry,
+            metrics,
+            tracker: Mutex::new(Tracker::default()),
+            broker_up: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            not_ready: Mutex::new(Default::default()),
+            alarms: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed) || self.fatal.lock().expect("not poisoned").is_some()
+    }
+
+    /// Stop the process with an error (the input offsets not done stay unstored).
+    pub fn fatal(&self, why: String) {
+        tracing::error!("{why}");
+        let mut f = self.fatal.lock().expect("not poisoned");
+        if f.is_none() {
+            *f = Some(why);
+        }
+    }
+
+    /// Something an operator must act on; logged at error level and counted.
+    pub fn alarm(&self, why: String) {
+        self.alarms.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(alarm = true, "{why}");
+    }
+
+    pub fn set_ready(&self, stage: &'static str, blocker: Option<String>) {
+        let mut m = self.not_ready.lock().expect("not poisoned");
+        match blocker {
+            Some(b) => {
+                m.insert(stage, b);
+            }
+            None => {
+                m.remove(stage);
+            }
+        }
+    }
+
+    /// `None` when ready, else why not.
+    pub fn readiness(&self) -> Option<String> {
+        if !self.broker_up.load(Ordering::Relaxed) {
+            return Some("no broker connection".into());
+        }
+        let m = self.not_ready.lock().expect("not poisoned");
+        (!m.is_empty()).then(|| m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))
+    }
+
+    pub fn render(&self) -> String {
+        self.metrics.in_flight.set(self.tracker.lock().expect("not poisoned").in_flight() as i64);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+}
+
+/// Serve `/metrics`, `/livez`, `/readyz` until `stop` resolves.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::http::{header, StatusCode};
+    use axum::routing::get;
+    let s1 = shared.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let s = s1.clone();
+                async move {
+                    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.render())
+                }
+            }),
+        )
+        .route("/livez", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let s = shared.clone();
+                async move {
+                    match s.readiness() {
+                        None => (StatusCode::OK, "ready\n".to_string()),
+                        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+                    }
+                }
+            }),
+        );
+    axum::serve(listener, app).with_graceful_shutdown(stop).await
+}

@@ -1,0 +1,157 @@
+//! `tokenhound stream` (feature `kafka`): the same engine, driven from Kafka.
+//! The only place rdkafka appears.
+//!
+//! ```text
+//! input topics ─► ingest stage ─► events topic (keyed by token) ─► detect stage ─► alerts topic
+//!  (profile per    parse, identify,                                 one engine per   revocation-requests (compacted)
+//!   topic)         enrich; bad ─► dead-letter                       partition        dead-letter
+//! revocations + revocation-requests ─► feed ─► revocation view of every engine
+//! ```
+//!
+//! Each stage is a thread with a `BaseConsumer` poll loop (the engine is
+//! synchronous and CPU-bound, so it runs beside the poll, not on an async
+//! executor); tokio serves `/metrics`, `/livez`, `/readyz` and waits for
+//! SIGTERM/SIGINT. At-least-once: an input offset is stored only when the
+//! engine released its record and every output it caused has a successful
+//! delivery report (see `offsets`).
+
+pub mod detect;
+pub mod feed;
+pub mod ingest;
+pub mod kafka;
+pub mod metrics;
+pub mod offsets;
+pub mod out;
+pub mod stage;
+pub mod wire;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rdkafka::producer::ThreadedProducer;
+
+use crate::app::Factory;
+use crate::cli::Stage;
+use crate::engine::EngineConfig;
+use crate::ingest::Interner;
+use crate::rules::RuleSet;
+use crate::settings::StreamSettings;
+use detect::{Decoder, DetectDeps};
+use feed::Feed;
+use metrics::Shared;
+use out::Outputs;
+
+/// Everything the stages need, built by `app` from the settings.
+pub struct StreamPlan {
+    pub settings: StreamSettings,
+    pub stage: Stage,
+    pub input_keyed: bool,
+    pub factory: Factory,
+    pub rules: Arc<RuleSet>,
+    pub engine: EngineConfig,
+    pub exp_margin_secs: i64,
+}
+
+/// Run until SIGTERM/SIGINT or a fatal error.
+pub fn run(plan: StreamPlan) -> Result<()> {
+    let s = plan.settings.clone();
+    if s.inputs.is_empty() && (plan.stage != Stage::Detect || plan.input_keyed) {
+        bail!("no input topic: set [stream] inputs or pass --input TOPIC[:PROFILE]");
+    }
+    let shared = Shared::new();
+    let producer: ThreadedProducer<kafka::ProducerCtx> = kafka::producer_config(&s)
+        .create_with_context(kafka::ProducerCtx { shared: shared.clone() })
+        .context("cannot create the Kafka producer")?;
+    let out = Arc::new(Outputs::new(&s, producer, shared.clone()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(&s.listen))
+        .with_context(|| format!("cannot listen on {}", s.listen))?;
+    tracing::info!(listen = %s.listen, stage = ?plan.stage, "tokenhound stream starting");
+    let threads = spawn_stages(plan, &shared, &out)?;
+    let sh = shared.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(metrics::serve(shared.clone(), listener, async move {
+        let _ = stop_rx.await;
+    }));
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = tick.tick() => {
+                    if sh.stopping() || threads.iter().any(|t| t.1.is_finished()) {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::info!("stopping: finishing in-flight work");
+        std::io::Result::Ok(())
+    })?;
+    shared.shutdown.store(true, Ordering::Relaxed);
+    let mut errors = Vec::new();
+    for (name, t) in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(format!("{name}: {e:#}")),
+            Err(_) => errors.push(format!("{name}: panicked")),
+        }
+    }
+    let _ = out.flush(Duration::from_millis(s.shutdown_timeout_ms));
+    let _ = stop_tx.send(());
+    let _ = rt.block_on(server);
+    if let Some(f) = shared.fatal.lock().expect("not poisoned").clone() {
+        errors.push(f);
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+type Stages = Vec<(&'static str, JoinHandle<Result<()>>)>;
+
+fn spawn_stages(plan: StreamPlan, shared: &Arc<Shared>, out: &Arc<Outputs>) -> Result<Stages> {
+    let s = &plan.settings;
+    let mut threads: Stages = Vec::new();
+    let spawn = |name: &'static str, f: Box<dyn FnOnce() -> Result<()> + Send>| {
+        std::thread::Builder::new().name(format!("tokenhound-{name}")).spawn(f).map(|h| (name, h))
+    };
+    if matches!(plan.stage, Stage::All | Stage::Ingest) && !plan.input_keyed {
+        let (s, f, sh, o) = (s.clone(), plan.factory.clone(), shared.clone(), out.clone());
+        threads.push(spawn("ingest", Box::new(move || ingest::run(s, f, sh, o)))?);
+    }
+    if matches!(plan.stage, Stage::All | Stage::Detect) {
+        let feed = Arc::new(Feed::default());
+        let (fs, ff, fsh) = (s.clone(), feed.clone(), shared.clone());
+        threads.push(spawn("feed", Box::new(move || feed::run(fs, ff, fsh)))?);
+        let (decoder, topics) = if plan.input_keyed {
+            let parsers = ingest::Parsers::new(s, &plan.factory);
+            (Decoder::Raw(parsers), s.inputs.iter().map(|i| i.topic.clone()).collect())
+        } else {
+            (Decoder::Wire(Interner::new(65_536)), vec![s.events_topic.clone()])
+        };
+        let deps = DetectDeps {
+            rules: plan.rules.clone(),
+            engine: plan.engine,
+            exp_margin_secs: plan.exp_margin_secs,
+            decoder,
+            topics,
+            feed,
+        };
+        let (ds, dsh, o) = (s.clone(), shared.clone(), out.clone());
+        threads.push(spawn("detect", Box::new(move || detect::run(ds, deps, dsh, o)))?);
+    }
+    Ok(threads)
+}

@@ -1,0 +1,150 @@
+//! Everything tokenhound produces to Kafka: normalized events (keyed by
+//! token), OCSF alerts (keyed by token id), revocation requests (compacted,
+//! keyed by `iss|jti`, tombstoned after expiry) and dead letters (headers
+//! name the source record and the error). Each output joins a batch of the
+//! offset tracker, so its input offset waits for its delivery report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+
+use super::kafka::{wall_ms, ProducerCtx};
+use super::metrics::{KindLabels, RuleLabel, Shared};
+use super::offsets::BatchId;
+use crate::model::Finding;
+use crate::output::{ocsf_json, revocation_request};
+use crate::settings::StreamSettings;
+
+/// At most this much of a bad record is kept in its dead letter (scrubbed of tokens).
+pub const DEAD_LETTER_MAX_BYTES: usize = 64 * 1024;
+
+pub struct Outputs {
+    pub producer: ThreadedProducer<ProducerCtx>,
+    pub shared: Arc<Shared>,
+    pub events_topic: String,
+    pub alerts_topic: String,
+    pub requests_topic: String,
+    pub dead_letter_topic: String,
+}
+
+/// Where a bad record came from and why it was refused.
+pub struct DeadLetter<'a> {
+    pub stage: &'static str,
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub kind: &'static str,
+    pub error: String,
+    pub payload: Option<&'a [u8]>,
+}
+
+impl Outputs {
+    pub fn new(s: &StreamSettings, producer: ThreadedProducer<ProducerCtx>, shared: Arc<Shared>) -> Self {
+        Outputs {
+            producer,
+            shared,
+            events_topic: s.events_topic.clone(),
+            alerts_topic: s.alerts_topic.clone(),
+            requests_topic: s.requests_topic.clone(),
+            dead_letter_topic: s.dead_letter_topic.clone(),
+        }
+    }
+
+    /// Produce one record as part of `batch`; waits (briefly, counted) only
+    /// if librdkafka's queue is full, which the pause threshold should prevent.
+    fn send(&self, topic: &str, key: &[u8], payload: Option<&[u8]>, headers: Option<OwnedHeaders>, batch: BatchId) {
+        self.shared.tracker.lock().expect("not poisoned").add_output(batch);
+        let mut rec = BaseRecord::with_opaque_to(topic, batch).key(key);
+        if let Some(p) = payload {
+            rec = rec.payload(p);
+        }
+        if let Some(h) = headers {
+            rec = rec.headers(h);
+        }
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => return,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    rec = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    self.shared.fatal(format!("cannot produce to {topic}: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    pub fn event(&self, key: &str, payload: &[u8], batch: BatchId) {
+        self.send(&self.events_topic, key.as_bytes(), Some(payload), None, batch);
+    }
+
+    /// The alert, and the revocation request when the rule asks for one.
+    /// Returns the request's key and the token's `exp` (for the tombstone).
+    pub fn finding(&self, f: &Finding, batch: BatchId) -> Option<(String, i64)> {
+        let key = f.token.id.display_id();
+        let alert = ocsf_json(f, crate::app::VERSION).to_string();
+        self.send(&self.alerts_topic, key.as_bytes(), Some(alert.as_bytes()), None, batch);
+        let m = &self.shared.metrics;
+        m.findings.get_or_create(&RuleLabel { rule: f.rule_id.to_string() }).inc();
+        m.alert_latency.observe(((wall_ms() - f.time.as_millis()) as f64 / 1000.0).max(0.0));
+        let req = self.request_key(f)?;
+        let body = revocation_request(f)?.to_string();
+        self.send(&self.requests_topic, req.0.as_bytes(), Some(body.as_bytes()), None, batch);
+        m.revocation_requests.inc();
+        Some(req)
+    }
+
+    /// The compaction key and expiry of a finding's revocation request.
+    pub fn request_key(&self, f: &Finding) -> Option<(String, i64)> {
+        let r = revocation_request(f)?;
+        let key = r.get("key")?.as_str()?.to_string();
+        Some((key, f.token.exp.unwrap_or(i64::MAX)))
+    }
+
+    /// The token expired: its request can be compacted away.
+    pub fn tombstone(&self, key: &str, batch: BatchId) {
+        self.send(&self.requests_topic, key.as_bytes(), None, None, batch);
+        self.shared.metrics.tombstones.inc();
+    }
+
+    pub fn dead_letter(&self, d: DeadLetter<'_>, batch: BatchId) {
+        let text = d.payload.map(|p| {
+            let s = String::from_utf8_lossy(&p[..p.len().min(DEAD_LETTER_MAX_BYTES)]);
+            crate::ingest::scrub(&s)
+        });
+        let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
+        let len = d.payload.map_or(0, <[u8]>::len).to_string();
+        let error = crate::ingest::scrub(&d.error);
+        let h = OwnedHeaders::new()
+            .insert(Header { key: "tokenhound-source-topic", value: Some(d.topic) })
+            .insert(Header { key: "tokenhound-source-partition", value: Some(&partition) })
+            .insert(Header { key: "tokenhound-source-offset", value: Some(&offset) })
+            .insert(Header { key: "tokenhound-error-kind", value: Some(d.kind) })
+            .insert(Header { key: "tokenhound-error", value: Some(&error) })
+            .insert(Header { key: "tokenhound-stage", value: Some(d.stage) })
+            .insert(Header { key: "tokenhound-original-bytes", value: Some(&len) });
+        let key = format!("{}/{}@{}", d.topic, d.partition, d.offset);
+        self.send(&self.dead_letter_topic, key.as_bytes(), text.as_deref().map(str::as_bytes), Some(h), batch);
+        let labels = KindLabels { stage: d.stage.to_string(), kind: d.kind.to_string() };
+        self.shared.metrics.dead_letters.get_or_create(&labels).inc();
+        tracing::warn!(
+            stage = d.stage,
+            topic = d.topic,
+            partition = d.partition,
+            offset = d.offset,
+            kind = d.kind,
+            "record sent to the dead-letter topic: {error}"
+        );
+    }
+
+    /// Wait for every delivery report, up to `timeout`.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let _ = self.producer.flush(timeout);
+        self.producer.in_flight_count() == 0
+    }
+}

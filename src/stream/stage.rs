@@ -1,0 +1,159 @@
+//! The poll loop every consuming stage shares: act on rebalances, keep
+//! polling (so the group and its callbacks are served) while pausing the
+//! assigned partitions when too many outputs await delivery, store the
+//! offsets that are done, tick the handler, and on shutdown: stop polling,
+//! wait for the deliveries, store and commit, leave the group.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::kafka::{Change, Ctx};
+use super::metrics::{Shared, StageLabel};
+use super::offsets::Tp;
+use super::out::Outputs;
+use crate::settings::StreamSettings;
+
+/// What a stage does with the records and events of its consumer.
+pub trait Handler {
+    fn message(&mut self, m: &BorrowedMessage<'_>);
+    /// Partitions assigned: (partition, committed offset, already live).
+    fn assigned(&mut self, _parts: &[(Tp, i64, bool)]) {}
+    fn revoked(&mut self, _parts: &[Tp]) {}
+    /// Periodic work (idle partitions, metrics); `position` reads the consumer's.
+    fn tick(&mut self, _consumer: &BaseConsumer<Ctx>) {}
+    /// `Some(reason)` while the stage is not ready (e.g. rebuilding).
+    fn not_ready(&self) -> Option<String> {
+        None
+    }
+}
+
+const HOUSEKEEPING_EVERY: u32 = 256;
+const TICK: Duration = Duration::from_millis(200);
+
+/// Run the loop until shutdown or a fatal error, then shut down cleanly.
+#[allow(clippy::disallowed_methods)] // the driver's own timers
+pub fn run<H: Handler>(
+    stage: &'static str,
+    consumer: &BaseConsumer<Ctx>,
+    shared: &Arc<Shared>,
+    s: &StreamSettings,
+    out: &Outputs,
+    h: &mut H,
+) {
+    let label = StageLabel::new(stage);
+    let mut assigned: Vec<Tp> = Vec::new();
+    let mut paused = false;
+    let mut since_housekeeping = 0u32;
+    let mut last_tick = Instant::now();
+    shared.set_ready(stage, Some("joining the consumer group".into()));
+    while !shared.stopping() {
+        since_housekeeping += 1;
+        if since_housekeeping >= HOUSEKEEPING_EVERY || last_tick.elapsed() >= TICK {
+            since_housekeeping = 0;
+            shared.metrics.assigned_partitions.get_or_create(&label).set(assigned.len() as i64);
+            let in_flight = shared.tracker.lock().expect("not poisoned").in_flight();
+            if !paused && in_flight >= s.max_in_flight {
+                paused = consumer.pause(&tpl(&assigned)).is_ok();
+                tracing::debug!(stage, in_flight, "pausing input partitions");
+            } else if paused && in_flight <= s.max_in_flight / 2 {
+                paused = consumer.resume(&tpl(&assigned)).is_err();
+            }
+            shared.metrics.paused.get_or_create(&label).set(paused as i64);
+            store_done(consumer, shared, &assigned);
+        }
+        let polled = consumer.poll(Duration::from_millis(50));
+        // rebalances run inside poll, before any record of a new assignment
+        if consumer.context().has_changes() {
+            for ch in consumer.context().take_changes() {
+                apply_change(ch, shared, &mut assigned, h);
+                paused = false; // a new assignment starts unpaused
+            }
+        }
+        match polled {
+            Some(Ok(m)) => h.message(&m),
+            Some(Err(e)) => {
+                shared.metrics.kafka_errors.get_or_create(&label).inc();
+                tracing::warn!(stage, "consumer error: {e}");
+            }
+            None => since_housekeeping = HOUSEKEEPING_EVERY,
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            h.tick(consumer);
+            let blocker = if assigned.is_empty() { Some("no partitions assigned".into()) } else { h.not_ready() };
+            shared.set_ready(stage, blocker);
+        }
+    }
+    finish(stage, consumer, shared, s, out, &assigned);
+}
+
+fn apply_change<H: Handler>(ch: Change, shared: &Shared, assigned: &mut Vec<Tp>, h: &mut H) {
+    let mut t = shared.tracker.lock().expect("not poisoned");
+    match ch {
+        Change::Assigned(parts) => {
+            for (tp, _, _) in &parts {
+                t.assign(tp.clone());
+            }
+            drop(t);
+            assigned.extend(parts.iter().map(|(tp, _, _)| tp.clone()));
+            h.assigned(&parts);
+        }
+        Change::Revoked(parts) => {
+            for tp in &parts {
+                t.forget(tp);
+            }
+            drop(t);
+            assigned.retain(|a| !parts.contains(a));
+            h.revoked(&parts);
+        }
+    }
+}
+
+/// Store the offsets the tracker says are done (committed in the background).
+pub fn store_done(consumer: &BaseConsumer<Ctx>, shared: &Shared, parts: &[Tp]) {
+    let stores = shared.tracker.lock().expect("not poisoned").take_stores(parts);
+    if stores.is_empty() {
+        return;
+    }
+    let mut l = TopicPartitionList::new();
+    for ((topic, p), o) in &stores {
+        let _ = l.add_partition_offset(topic, *p, Offset::Offset(*o));
+    }
+    if let Err(e) = consumer.store_offsets(&l) {
+        tracing::debug!("store offsets: {e}");
+    }
+}
+
+fn tpl(parts: &[Tp]) -> TopicPartitionList {
+    let mut l = TopicPartitionList::new();
+    for (t, p) in parts {
+        l.add_partition(t, *p);
+    }
+    l
+}
+
+/// Stop polling; wait for the outputs in flight; store and commit; leave.
+fn finish(
+    stage: &'static str,
+    consumer: &BaseConsumer<Ctx>,
+    shared: &Shared,
+    s: &StreamSettings,
+    out: &Outputs,
+    assigned: &[Tp],
+) {
+    let all = out.flush(Duration::from_millis(s.shutdown_timeout_ms));
+    if !all {
+        tracing::warn!(stage, "shutdown deadline: some outputs were not acknowledged; their inputs stay uncommitted");
+    }
+    store_done(consumer, shared, assigned);
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => tracing::info!(stage, "offsets committed"),
+        Err(e) => tracing::debug!(stage, "final commit: {e}"),
+    }
+    consumer.unsubscribe();
+    shared.set_ready(stage, Some("stopped".into()));
+}

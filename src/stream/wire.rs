@@ -1,0 +1,252 @@
+//! The normalized event on the internal events topic (ingest -> detect): an
+//! [`AccessEvent`] with its token identity (state key, `iss`+`jti` or
+//! fingerprint, claims, verdict), GeoIP facts and the position of the gateway
+//! record it came from. JSON so operators can read the topic; never a raw token.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::Interner;
+use crate::model::{AccessEvent, EventTime, Geo, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
+
+const STR_MAX: usize = 4096;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire<'a> {
+    v: u8,
+    time_us: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_ip: Option<IpAddr>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    status: u16,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    gateway: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    token: Option<WireToken<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    geo: Option<WireGeo<'a>>,
+    #[serde(borrow)]
+    source: WireSource<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireToken<'a> {
+    key: String,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    iss: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    aud: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    alg: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(borrow)]
+    verdict: Cow<'a, str>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireGeo<'a> {
+    lat: Option<f64>,
+    lon: Option<f64>,
+    radius_km: f64,
+    #[serde(borrow)]
+    city: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    country: Option<Cow<'a, str>>,
+    asn: Option<u32>,
+    #[serde(borrow)]
+    as_org: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, untagged)]
+enum WireSource<'a> {
+    Kafka {
+        #[serde(borrow)]
+        topic: Cow<'a, str>,
+        partition: i32,
+        offset: i64,
+    },
+    File {
+        #[serde(borrow)]
+        file: Cow<'a, str>,
+        line: u64,
+    },
+}
+
+fn b(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
+}
+
+/// The event as the internal topic carries it.
+pub fn encode(ev: &AccessEvent) -> Vec<u8> {
+    let token = ev.token.as_deref().map(|t| WireToken {
+        key: hex::encode(t.key.0),
+        jti: match &t.id {
+            TokenId::Jti { jti, .. } => Some(b(jti)),
+            TokenId::Fingerprint(_) => None,
+        },
+        fingerprint: match &t.id {
+            TokenId::Fingerprint(f) => Some(b(f)),
+            TokenId::Jti { .. } => None,
+        },
+        iss: t.iss.as_deref().map(b),
+        sub: t.sub.as_deref().map(b),
+        client_id: t.client_id.as_deref().map(b),
+        aud: t.aud.as_deref().map(b),
+        kid: t.kid.as_deref().map(b),
+        alg: t.alg.as_deref().map(b),
+        exp: t.exp,
+        iat: t.iat,
+        nbf: t.nbf,
+        verdict: b(t.verdict.as_str()),
+    });
+    let geo = ev.geo.as_deref().map(|g| WireGeo {
+        lat: g.lat,
+        lon: g.lon,
+        radius_km: g.radius_km,
+        city: g.city.as_deref().map(b),
+        country: g.country.as_deref().map(b),
+        asn: g.asn,
+        as_org: g.as_org.as_deref().map(b),
+    });
+    let source = match &ev.source {
+        SourcePos::Kafka { topic, partition, offset } => {
+            WireSource::Kafka { topic: b(topic), partition: *partition, offset: *offset }
+        }
+        SourcePos::File { path, line } => WireSource::File { file: b(path), line: *line },
+        SourcePos::Test { name, .. } => WireSource::File { file: b(name), line: 0 },
+    };
+    let w = Wire {
+        v: 1,
+        time_us: ev.time.0,
+        client_ip: ev.client_ip,
+        user_agent: ev.user_agent.as_deref().map(b),
+        method: b(&ev.method),
+        path: b(&ev.path),
+        status: ev.status,
+        request_id: ev.request_id.as_deref().map(b),
+        gateway: ev.gateway.as_deref().map(b),
+        bytes: ev.bytes,
+        token,
+        geo,
+        source,
+    };
+    serde_json::to_vec(&w).expect("an event always serializes")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("not a tokenhound event: {0}")]
+    Json(String),
+    #[error("unsupported event version {0}")]
+    Version(u8),
+    #[error("bad token key")]
+    Key,
+    #[error("unknown verdict {0:?}")]
+    Verdict(String),
+    #[error("token has neither jti nor fingerprint")]
+    Identity,
+}
+
+/// Read an event back; strings are interned (user agents, paths repeat).
+pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<AccessEvent, WireError> {
+    let w: Wire<'_> =
+        serde_json::from_slice(bytes).map_err(|e| WireError::Json(crate::ingest::scrub(&e.to_string())))?;
+    if w.v != 1 {
+        return Err(WireError::Version(w.v));
+    }
+    let arc = |s: Option<Cow<'_, str>>| s.map(|s| Arc::<str>::from(&*s));
+    let token = match w.token {
+        None => None,
+        Some(t) => {
+            let mut key = [0u8; 16];
+            hex::decode_to_slice(&t.key, &mut key).map_err(|_| WireError::Key)?;
+            let id = match (t.jti, t.fingerprint) {
+                (Some(jti), _) => TokenId::Jti { iss: t.iss.as_deref().unwrap_or("").into(), jti: (*jti).into() },
+                (None, Some(f)) => TokenId::Fingerprint((*f).into()),
+                (None, None) => return Err(WireError::Identity),
+            };
+            let verdict = Verdict::parse(&t.verdict).ok_or_else(|| WireError::Verdict(t.verdict.to_string()))?;
+            Some(Arc::new(TokenInfo {
+                key: TokenKey(key),
+                id,
+                iss: arc(t.iss),
+                sub: arc(t.sub),
+                client_id: arc(t.client_id),
+                aud: arc(t.aud),
+                kid: arc(t.kid),
+                alg: arc(t.alg),
+                exp: t.exp,
+                iat: t.iat,
+                nbf: t.nbf,
+                verdict,
+            }))
+        }
+    };
+    let geo = w.geo.map(|g| {
+        Arc::new(Geo {
+            lat: g.lat,
+            lon: g.lon,
+            radius_km: g.radius_km,
+            city: arc(g.city),
+            country: arc(g.country),
+            asn: g.asn,
+            as_org: arc(g.as_org),
+        })
+    });
+    let source = match w.source {
+        WireSource::Kafka { topic, partition, offset } => {
+            SourcePos::Kafka { topic: strings.get(&topic, STR_MAX), partition, offset }
+        }
+        WireSource::File { file, line } => SourcePos::File { path: strings.get(&file, STR_MAX), line },
+    };
+    Ok(AccessEvent {
+        time: EventTime(w.time_us),
+        client_ip: w.client_ip,
+        user_agent: w.user_agent.map(|u| strings.get(&u, STR_MAX)),
+        method: strings.get(&w.method, STR_MAX),
+        path: strings.get(&w.path, STR_MAX),
+        status: w.status,
+        request_id: arc(w.request_id),
+        gateway: w.gateway.map(|g| strings.get(&g, STR_MAX)),
+        bytes: w.bytes,
+        token,
+        geo,
+        source,
+    })
+}
+
+/// The partition key of an event: its token's display id (`iss|jti` or `fp:...`).
+pub fn key(ev: &AccessEvent) -> Option<String> {
+    ev.token.as_ref().map(|t| t.id.display_id())
+}
