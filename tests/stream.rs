@@ -48,7 +48,7 @@ fn mock_cluster_sample_logs_alerts_match_replay_and_bad_records_are_dead_lettere
     let n_good = records.len();
     records.insert(3, b"{\"not json".to_vec());
     records.insert(7, vec![b'{', 0xff, 0xfe, b'}']);
-    records.push(vec![b'x'; 2 << 20]); // beyond the 1 MiB line cap
+    records.push(vec![b'x'; 2 << 20]); // beyond the 1 MiB line cap (neither broker here serves 10 MB records)
     produce(&brokers, &t.gateway(), records);
 
     let expected = sample_replay();
@@ -223,4 +223,139 @@ impl Rebuilt for StreamProc {
     fn rebuilt(&self) -> f64 {
         self.metric("tokenhound_events_total", "outcome=\"rebuild\"")
     }
+}
+
+/// Poison records (invalid JSON, a 2 MB record, invalid UTF-8) go to the
+/// dead-letter topic with their reason; the stream goes on; three restarts
+/// in a row come up ready and do not dead-letter them again.
+#[test]
+fn tansu_poison_records_and_restarts() {
+    let Some(brokers) = tansu() else { return };
+    let t = Topics::on_tansu(&brokers, &prefix("poison"), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = stream_config(dir.path(), &brokers, &t, "");
+    let mut records = lines("sample-logs/logs/kong/stories.ndjson");
+    let good = records.len();
+    records.insert(0, b"{\"request\": {\"headers\": ".to_vec());
+    records.insert(1, vec![b'x'; 2 << 20]); // tansu 0.6 serves no 10 MB record (an empty fetch)
+    records.insert(2, b"{\"ua\": \"\xff\xfe\"}".to_vec());
+    produce(&brokers, &t.gateway(), records);
+    let expected =
+        replay_alerts(&["--config", "sample-logs/tokenhound.toml", "--profile", "kong", "sample-logs/logs/kong"]);
+    let args = ["--input".to_string(), format!("{}:kong", t.gateway())];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = StreamProc::start(&cfg, &args);
+    wait_for(60, "the good records' alerts", || p.metric("tokenhound_findings_total", "") >= expected.len() as f64);
+    let dead = read_all(&brokers, &t.name("dead-letter"), 3, Duration::from_secs(10));
+    assert_eq!(dead.len(), 3);
+    let kinds: Vec<(&str, &str)> = dead
+        .iter()
+        .map(|d| (d.header("tokenhound-source-offset").unwrap(), d.header("tokenhound-error-kind").unwrap()))
+        .collect();
+    assert_eq!(kinds.iter().map(|k| k.0).collect::<Vec<_>>(), ["0", "1", "2"]);
+    assert!(kinds[1].1.contains("too_long") || kinds[1].1.contains("long"), "10 MB record: {kinds:?}");
+    assert_eq!(p.metric("tokenhound_events_total", "stage=\"ingest\",outcome=\"bad\""), 3.0);
+    assert!(p.metric("tokenhound_events_total", "stage=\"ingest\",outcome=\"ok\"") >= (good - 1) as f64);
+    assert_eq!(alert_set(&alerts_of(&brokers, &t, expected.len(), 10)), alert_set(&expected));
+    assert!(p.stop(30).success());
+    for i in 0..3 {
+        let mut p = StreamProc::start(&cfg, &args);
+        wait_for(60, "ready after a restart", || {
+            assert!(p.alive(), "restart {i} died: {}", p.log_text());
+            p.ready()
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(p.alive());
+        assert_eq!(p.metric("tokenhound_dead_letters_total", ""), 0.0, "restart {i} re-read committed records");
+        assert!(p.stop(30).success(), "restart {i}");
+    }
+    assert_eq!(read_all(&brokers, &t.name("dead-letter"), 10, Duration::from_secs(3)).len(), 3);
+}
+
+/// The broker goes away for a while and comes back: the service notices
+/// (/readyz), recovers by itself, and loses nothing.
+#[test]
+fn tansu_broker_down_then_back() {
+    if tansu().is_none() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let brokers = format!("127.0.0.1:{port}");
+    let mut broker = start_tansu(data.path(), port);
+    let t = Topics::on_tansu(&brokers, &prefix("down"), 2);
+    let cfg = stream_config(data.path(), &brokers, &t, "");
+    produce(&brokers, &t.name("revocations"), lines("sample-logs/revocations.ndjson"));
+    let records = sample_records();
+    let half = records.len() / 2;
+    produce(&brokers, &t.gateway(), records[..half].to_vec());
+    let mut p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
+    wait_for(60, "ready", || p.ready());
+    wait_for(60, "first half consumed", || p.metric("tokenhound_events_total", "stage=\"ingest\"") >= half as f64);
+    let _ = broker.kill();
+    let _ = broker.wait();
+    wait_for(60, "/readyz to report the broker gone", || p.get("/readyz").is_some_and(|(c, _)| c == 503));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(p.alive(), "the service must ride out a broker outage: {}", p.log_text());
+    broker = start_tansu(data.path(), port);
+    wait_for(90, "ready again", || p.ready());
+    produce(&brokers, &t.gateway(), records[half..].to_vec());
+    let expected = sample_replay();
+    wait_for(90, "every alert", || alert_set(&alerts_of(&brokers, &t, expected.len(), 2)) == alert_set(&expected));
+    assert!(p.stop(30).success());
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
+
+/// A tansu broker of the test's own (so it can be stopped), with sqlite
+/// storage in `dir` (data survives the restart); retries "address in use".
+fn start_tansu(dir: &std::path::Path, port: u16) -> std::process::Child {
+    for _ in 0..50 {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut c = std::process::Command::new(tansu_bin())
+            .current_dir(dir)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        std::thread::sleep(Duration::from_millis(500));
+        if c.try_wait().unwrap().is_none() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return c;
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("tansu did not start on port {port}");
+}
+
+/// Two detector instances in one group over 4 partitions: both get work;
+/// one leaves mid-stream, the other takes its partitions over (rebuilding
+/// their state) and nothing is lost.
+#[test]
+fn tansu_two_detectors_share_partitions_and_a_rebalance_loses_nothing() {
+    let Some(brokers) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gen.ndjson");
+    let out = common::bin().args(["gen", "--lines", "60000", "--seed", "5", "-o"]).arg(&log).output().unwrap();
+    assert!(out.status.success());
+    let log_s = log.to_str().unwrap();
+    let expected = replay_alerts(&["--config", "sample-logs/tokenhound.toml", log_s]);
+    let t = Topics::on_tansu(&brokers, &prefix("group"), 4);
+    let cfg = stream_config(dir.path(), &brokers, &t, "");
+    let input = format!("{}:kong", t.gateway());
+    let a = StreamProc::start(&cfg, &["--input", &input]);
+    let b = StreamProc::start(&cfg, &["--input", &input, "--stage", "detect"]);
+    let assigned = |p: &StreamProc| p.metric("tokenhound_assigned_partitions", "stage=\"detect\"");
+    wait_for(90, "both detectors assigned", || assigned(&a) > 0.0 && assigned(&b) > 0.0);
+    assert_eq!(assigned(&a) + assigned(&b), 4.0);
+    produce(&brokers, &t.gateway(), lines(log_s));
+    let detected = |p: &StreamProc| p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"");
+    wait_for(120, "both detectors got work", || detected(&a) > 0.0 && detected(&b) > 0.0);
+    assert!(b.stop(30).success());
+    wait_for(90, "the survivor owns every partition", || assigned(&a) == 4.0);
+    wait_for(240, "every alert", || alert_set(&alerts_of(&brokers, &t, usize::MAX, 2)) == alert_set(&expected));
+    assert!(a.stop(30).success());
 }
