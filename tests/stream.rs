@@ -81,10 +81,17 @@ fn mock_cluster_sample_logs_alerts_match_replay_and_bad_records_are_dead_lettere
     // revocation requests are keyed by iss|jti on their compacted topic
     let reqs = read_all(&brokers, &t.name("revocation-requests"), 100, Duration::from_secs(3));
     assert!(!reqs.is_empty());
+    let mut keys = BTreeSet::new();
     for r in reqs.iter().filter(|r| r.value.is_some()) {
         let v = r.json();
         assert_eq!(r.key.as_deref(), v["key"].as_str());
+        keys.insert(r.key.clone().unwrap());
     }
+    // once the watermark passes a token's exp, its request is tombstoned
+    let tombstones: Vec<&Rec> = reqs.iter().filter(|r| r.value.is_none()).collect();
+    assert!(!tombstones.is_empty(), "expired tokens' requests are tombstoned");
+    assert!(tombstones.iter().all(|r| keys.contains(r.key.as_ref().unwrap())));
+    assert_eq!(p.get("/livez").map(|r| r.0), Some(200));
     assert!(p.ready(), "ready once assigned and caught up");
     let st = p.stop(30);
     assert!(st.success(), "clean shutdown on SIGTERM: {st:?}");

@@ -189,6 +189,18 @@ pub fn load_raw(
     RawSettings::deserialize(toml::Value::Table(table)).map_err(|e| SettingsError(vec![e.to_string()]))
 }
 
+/// A duration setting (`5s`, `24h`), its default when unset; an error names the key.
+fn duration(v: &Option<String>, key: &str, default: i64, errs: &mut Vec<String>) -> i64 {
+    match v.as_deref().map(parse_duration) {
+        None => default,
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            errs.push(format!("{key}: {e}"));
+            default
+        }
+    }
+}
+
 /// A TOML syntax error with its line, but without the snippet toml quotes:
 /// the bad line may hold the identity key.
 fn toml_error(p: &Path, text: &str, e: &toml::de::Error) -> String {
@@ -203,17 +215,10 @@ impl RawSettings {
     /// Validate into [`Settings`], collecting every error.
     pub fn validate(self) -> Result<Settings, SettingsError> {
         let mut errs = Vec::new();
-        let mut dur = |v: &Option<String>, name: &str, default: i64| match v.as_deref().map(parse_duration) {
-            None => default,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                errs.push(format!("engine.{name}: {e}"));
-                default
-            }
-        };
-        let allowed_lateness_secs = dur(&self.engine.allowed_lateness, "allowed_lateness", 5);
-        let idle_ttl_secs = dur(&self.engine.idle_ttl, "idle_ttl", 86_400);
-        let exp_margin_secs = dur(&self.engine.exp_margin, "exp_margin", 300);
+        let e = &self.engine;
+        let allowed_lateness_secs = duration(&e.allowed_lateness, "engine.allowed_lateness", 5, &mut errs);
+        let idle_ttl_secs = duration(&e.idle_ttl, "engine.idle_ttl", 86_400, &mut errs);
+        let exp_margin_secs = duration(&e.exp_margin, "engine.exp_margin", 300, &mut errs);
         let mut trusted = Vec::new();
         for c in &self.ingest.trusted_proxies {
             match c.parse::<ipnet::IpNet>().or_else(|_| c.parse::<std::net::IpAddr>().map(Into::into)) {

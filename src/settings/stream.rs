@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::duration;
 use crate::ingest::Profile;
-use crate::rules::parse_duration;
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -99,17 +99,9 @@ pub struct StreamSettings {
 
 impl RawStream {
     pub fn validate(self, errs: &mut Vec<String>) -> StreamSettings {
-        let mut dur = |v: &Option<String>, name: &str, default: i64| match v.as_deref().map(parse_duration) {
-            None => default,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                errs.push(format!("stream.{name}: {e}"));
-                default
-            }
-        };
-        let max_token_lifetime_secs = dur(&self.max_token_lifetime, "max_token_lifetime", 86_400);
-        let idle_timeout_ms = dur(&self.idle_timeout, "idle_timeout", 5) as u64 * 1000;
-        let shutdown_timeout_ms = dur(&self.shutdown_timeout, "shutdown_timeout", 30) as u64 * 1000;
+        let max_token_lifetime_secs = duration(&self.max_token_lifetime, "stream.max_token_lifetime", 86_400, errs);
+        let idle_timeout_ms = duration(&self.idle_timeout, "stream.idle_timeout", 5, errs) as u64 * 1000;
+        let shutdown_timeout_ms = duration(&self.shutdown_timeout, "stream.shutdown_timeout", 30, errs) as u64 * 1000;
         let topic = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
         let s = StreamSettings {
             brokers: topic(self.brokers, "127.0.0.1:9092"),

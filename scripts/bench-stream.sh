@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# End-to-end stream benchmark through a real broker (tansu, started here on
+# 127.0.0.1 with STORAGE, default memory): generate a Kong log (default 500k
+# lines), produce it to the gateway topic (the backlog), run the release
+# `tokenhound stream` (ingest + detect in one process) until every event went
+# through detect, and print wall time, tokenhound's CPU time, events/s,
+# events per CPU-second (per core) and peak memory; then a latency probe
+# (scripts/stream-latency.py): impossible-travel pairs at 50 pairs/s with
+# event time = now, produce -> alert produced, p50/p99.
+# Needs: tansu in $TH_TOOLS (scripts/test.sh installs it), PyPI confluent-kafka.
+# Usage: scripts/bench-stream.sh [LINES] [STORAGE: memory|sqlite] [LATENESS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines="${1:-500000}"
+storage="${2:-memory}"
+lateness="${3:-5s}"
+dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
+tansu="${TH_TOOLS:-/var/tmp/tokenhound-tools}/bin/tansu"
+port=29092
+broker="127.0.0.1:$port"
+mkdir -p "$dir"
+python3 -c "import confluent_kafka" 2>/dev/null || python3 -m pip install --quiet confluent-kafka==2.16.1
+cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/tokenhound"
+log="$dir/kong-claims-$lines.ndjson"
+[ -s "$log" ] || "$bin" gen --profile kong --lines "$lines" --seed 42 -o "$log" --truth "$log.truth" --revocations "$log.revs"
+
+data="$(mktemp -d)"
+engine="memory://tansu/"; [ "$storage" = sqlite ] && engine="sqlite://tansu.db"
+(cd "$data" && exec "$tansu" broker --listener-url "tcp://$broker" --advertised-listener-url "tcp://$broker" \
+  --storage-engine "$engine" >broker.log 2>&1) &
+bpid=$!
+trap 'kill $spid $bpid 2>/dev/null || true; rm -rf "$data"' EXIT
+spid=
+sleep 1
+TANSU="$tansu" scripts/kafka-topics.sh "$broker" bench 4
+"$tansu" topic create bench.probe --partitions 1 --broker "tcp://$broker" >/dev/null
+python3 - "$broker" "$log" <<'PY'
+import sys, time
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 20, "enable.idempotence": True})
+t = time.time(); n = 0
+for line in open(sys.argv[2], "rb"):
+    while True:
+        try:
+            p.produce("bench.gateway", line.rstrip(b"\n"), partition=0); break
+        except BufferError:
+            p.poll(0.05)
+    n += 1
+p.flush(120)
+print(f"produced {n} records in {time.time() - t:.1f} s")
+PY
+cfg="$dir/bench-stream.toml"
+cat sample-logs/tokenhound.toml > "$cfg"
+cat >> "$cfg" <<TOML
+[stream]
+brokers = "$broker"
+group = "bench"
+events_topic = "bench.events"
+alerts_topic = "bench.alerts"
+requests_topic = "bench.revocation-requests"
+dead_letter_topic = "bench.dead-letter"
+revocations_topics = ["bench.revocations"]
+inputs = [{ topic = "bench.gateway", profile = "kong" }, { topic = "bench.probe", profile = "tokenhound" }]
+TOML
+sed -i "s/^allowed_lateness = .*/allowed_lateness = \"$lateness\"/" "$cfg"
+start=$(date +%s.%N)
+"$bin" stream --config "$cfg" --listen 127.0.0.1:29464 2> "$dir/stream.log" &
+spid=$!
+metric() { curl -s 127.0.0.1:29464/metrics | awk -v m="$1" 'index($0, m) == 1 { s += $2 } END { print s + 0 }'; }
+while :; do
+  sleep 0.5
+  done_=$(metric 'tokenhound_events_total{stage="detect"')
+  nt=$(metric 'tokenhound_events_total{stage="ingest",outcome="no_token"')
+  bad=$(metric 'tokenhound_events_total{stage="ingest",outcome="bad"')
+  [ "$(python3 -c "print(int($done_ + $nt + $bad >= $lines))")" = 1 ] && break
+done
+end=$(date +%s.%N)
+read -r ut st < <(awk '{ print $14, $15 }' /proc/$spid/stat)
+hwm=$(awk '/VmHWM/ { print $2 }' /proc/$spid/status)
+findings=$(metric 'tokenhound_findings_total')
+python3 - "$lines" "$start" "$end" "$ut" "$st" "$(getconf CLK_TCK)" "$hwm" "$findings" <<'PY'
+import sys
+lines, start, end, ut, st, hz, hwm, f = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
+wall, cpu = end - start, (ut + st) / hz
+print(f"stream: {lines} events through the broker in {wall:.1f} s wall = {lines / wall:,.0f} events/s; "
+      f"tokenhound cpu {cpu:.1f} s = {lines / cpu:,.0f} events per cpu-second; peak RSS {hwm / 1024:.0f} MiB; findings {f:.0f}")
+PY
+python3 scripts/stream-latency.py "$broker" bench.probe bench.alerts 50 20 198.18.81.10
+kill -TERM $spid; wait $spid || true
+grep -c . "$dir/stream.log" >/dev/null
