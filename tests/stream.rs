@@ -97,6 +97,23 @@ fn mock_cluster_sample_logs_alerts_match_replay_and_bad_records_are_dead_lettere
     assert!(st.success(), "clean shutdown on SIGTERM: {st:?}");
 }
 
+/// `auto_offset_reset = "error"`: a group without a committed offset does
+/// not jump anywhere; it raises an alarm and consumes nothing.
+#[test]
+fn mock_cluster_offset_reset_error_raises_an_alarm_instead_of_jumping() {
+    let mock = MockCluster::new(1).expect("mock cluster");
+    let brokers = mock.bootstrap_servers();
+    let t = Topics::on_mock(&mock, &prefix("reset"), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = stream_config(dir.path(), &brokers, &t, "auto_offset_reset = \"error\"");
+    produce(&brokers, &t.gateway(), sample_records());
+    let p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
+    wait_for(60, "the alarm", || p.metric("tokenhound_alarms_total", "") > 0.0);
+    assert_eq!(p.metric("tokenhound_events_total", ""), 0.0, "nothing consumed");
+    assert!(p.log_text().contains("auto_offset_reset = error"), "{}", p.log_text());
+    assert!(p.stop(30).success());
+}
+
 /// The independent client (kafka-python, pure Python) produces the sample
 /// logs and reads the alerts back.
 #[test]
@@ -104,7 +121,8 @@ fn tansu_independent_client_sample_logs() {
     let Some(brokers) = tansu() else { return };
     let t = Topics::on_tansu(&brokers, &prefix("indep"), 4);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = stream_config(dir.path(), &brokers, &t, "");
+    // a tiny in-flight budget: the stages pause their partitions and resume
+    let cfg = stream_config(dir.path(), &brokers, &t, "max_in_flight = 1");
     let client = common::root().join("tests/stream/kafka_client.py");
     let py = |args: &[&str]| {
         let out = std::process::Command::new("python3").arg(&client).args(args).output().expect("python3");
@@ -125,6 +143,7 @@ fn tansu_independent_client_sample_logs() {
     let got = py(&["consume", &brokers, &t.name("alerts"), &expected.len().to_string(), "20"]);
     let alerts: Vec<Value> = got.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(alert_set(&alerts), alert_set(&expected));
+    assert!(p.metric("tokenhound_pauses_total", "") > 0.0, "backpressure paused the inputs");
     assert!(p.stop(30).success());
 }
 

@@ -3,7 +3,7 @@
 //! user or address ever a label), health (`/livez`, `/readyz`), the offset
 //! tracker, the shutdown flag and fatal errors. Served over HTTP with axum.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -62,6 +62,8 @@ pub struct Metrics {
     pub revocations_loaded: Gauge,
     pub in_flight: Gauge,
     pub paused: Family<StageLabel, Gauge>,
+    pub pauses: Family<StageLabel, Counter>,
+    pub alarms: Counter,
     pub delivery_failures: Counter,
     pub kafka_errors: Family<StageLabel, Counter>,
     pub assigned_partitions: Family<StageLabel, Gauge>,
@@ -85,6 +87,8 @@ impl Metrics {
             revocations_loaded: Gauge::default(),
             in_flight: Gauge::default(),
             paused: Family::default(),
+            pauses: Family::default(),
+            alarms: Counter::default(),
             delivery_failures: Counter::default(),
             kafka_errors: Family::default(),
             assigned_partitions: Family::default(),
@@ -110,6 +114,8 @@ impl Metrics {
         reg.register("revocations_loaded", "Entries in the revocation view", m.revocations_loaded.clone());
         reg.register("outputs_in_flight", "Outputs awaiting a delivery report", m.in_flight.clone());
         reg.register("partitions_paused", "1 while input partitions are paused for backpressure", m.paused.clone());
+        reg.register("alarms", "Conditions an operator must act on (see the error log)", m.alarms.clone());
+        reg.register("pauses", "Times input partitions were paused for backpressure", m.pauses.clone());
         reg.register("delivery_failures", "Outputs whose delivery failed for good", m.delivery_failures.clone());
         reg.register("kafka_errors", "Errors reported by the Kafka client", m.kafka_errors.clone());
         reg.register("assigned_partitions", "Partitions assigned to this process", m.assigned_partitions.clone());
@@ -127,7 +133,6 @@ pub struct Shared {
     pub fatal: Mutex<Option<String>>,
     /// Stages still rebuilding state or without partitions.
     pub not_ready: Mutex<std::collections::BTreeMap<&'static str, String>>,
-    pub alarms: AtomicUsize,
 }
 
 impl Shared {
@@ -142,7 +147,6 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             fatal: Mutex::new(None),
             not_ready: Mutex::new(Default::default()),
-            alarms: AtomicUsize::new(0),
         })
     }
 
@@ -161,7 +165,7 @@ impl Shared {
 
     /// Something an operator must act on; logged at error level and counted.
     pub fn alarm(&self, why: String) {
-        self.alarms.fetch_add(1, Ordering::Relaxed);
+        self.metrics.alarms.inc();
         tracing::error!(alarm = true, "{why}");
     }
 

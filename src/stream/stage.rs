@@ -58,6 +58,7 @@ pub fn run<H: Handler>(
             let in_flight = shared.tracker.lock().expect("not poisoned").in_flight();
             if !paused && in_flight >= s.max_in_flight {
                 paused = consumer.pause(&tpl(&assigned)).is_ok();
+                shared.metrics.pauses.get_or_create(&label).inc();
                 tracing::debug!(stage, in_flight, "pausing input partitions");
             } else if paused && in_flight <= s.max_in_flight / 2 {
                 paused = consumer.resume(&tpl(&assigned)).is_err();
@@ -77,7 +78,12 @@ pub fn run<H: Handler>(
             Some(Ok(m)) => h.message(&m),
             Some(Err(e)) => {
                 shared.metrics.kafka_errors.get_or_create(&label).inc();
-                tracing::warn!(stage, "consumer error: {e}");
+                if e.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::AutoOffsetReset) {
+                    // auto_offset_reset = "error": never guess where to start
+                    shared.alarm(format!("{stage}: no committed offset and auto_offset_reset = error: {e}"));
+                } else {
+                    tracing::warn!(stage, "consumer error: {e}");
+                }
             }
             None => since_housekeeping = HOUSEKEEPING_EVERY,
         }
