@@ -250,3 +250,61 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<AccessEvent, WireE
 pub fn key(ev: &AccessEvent) -> Option<String> {
     ev.token.as_ref().map(|t| t.id.display_id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IStr;
+
+    fn event(ua: &str) -> AccessEvent {
+        AccessEvent {
+            time: EventTime(1_790_000_000_123_456),
+            client_ip: Some("198.18.1.10".parse().unwrap()),
+            user_agent: Some(IStr::from(ua)),
+            method: IStr::from("GET"),
+            path: IStr::from("/v1/\"quoted\"\\path"),
+            status: 200,
+            request_id: Some("r-1".into()),
+            gateway: None,
+            bytes: Some(512),
+            token: Some(Arc::new(TokenInfo {
+                key: TokenKey([7; 16]),
+                id: TokenId::Jti { iss: "https://idp".into(), jti: "j-1".into() },
+                iss: Some("https://idp".into()),
+                sub: Some("alice".into()),
+                client_id: None,
+                aud: Some("api".into()),
+                kid: Some("k1".into()),
+                alg: Some("RS256".into()),
+                exp: Some(1_790_000_900),
+                iat: Some(1_790_000_000),
+                nbf: None,
+                verdict: Verdict::Valid,
+            })),
+            geo: Some(Arc::new(Geo { lat: Some(51.5), lon: Some(-0.12), radius_km: 10.0, ..Default::default() })),
+            source: SourcePos::Kafka { topic: IStr::from("gw"), partition: 3, offset: 42 },
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_every_field_even_with_escapes() {
+        let ev = event("Mozilla/5.0 \"quoted\" \u{1F600}\t");
+        let mut strings = Interner::new(16);
+        let back = decode(&encode(&ev), &mut strings).unwrap();
+        assert_eq!(back, ev);
+        assert_eq!(back.token.as_ref().unwrap().key, ev.token.as_ref().unwrap().key);
+        assert_eq!(key(&back).as_deref(), Some("https://idp|j-1"));
+    }
+
+    #[test]
+    fn bad_records_are_errors_not_panics() {
+        let mut s = Interner::new(16);
+        assert!(matches!(decode(b"{", &mut s), Err(WireError::Json(_))));
+        let mut v: serde_json::Value = serde_json::from_slice(&encode(&event("x"))).unwrap();
+        v["v"] = 9.into();
+        assert!(matches!(decode(v.to_string().as_bytes(), &mut s), Err(WireError::Version(9))));
+        v["v"] = 1.into();
+        v["token"]["key"] = "zz".into();
+        assert!(matches!(decode(v.to_string().as_bytes(), &mut s), Err(WireError::Key)));
+    }
+}
