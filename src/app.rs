@@ -17,7 +17,7 @@ use crate::output::{ocsf_json, revocation_request, table_header, table_row, Form
 use crate::replay::{self, ReplayOptions};
 use crate::rules::{load_dir, selftest, RuleSet};
 use crate::settings::{load_raw, RawSettings, Settings};
-use crate::token::{IdentityKeys, KeySet, ResolverConfig, TokenResolver, DEFAULT_IDENTITY_KEY};
+use crate::token::{IdentityKeys, KeyRing, KeySet, ResolverConfig, TokenResolver, DEFAULT_IDENTITY_KEY};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -62,19 +62,24 @@ pub fn geo(s: &Settings) -> Result<Option<Arc<GeoDb>>> {
     Ok(Some(Arc::new(db)))
 }
 
-fn keys(s: &Settings) -> Result<Option<Arc<KeySet>>> {
+/// The verification keys, as a ring the stream can reload (JWKS rotation).
+fn keys(s: &Settings) -> Result<Option<Arc<KeyRing>>> {
     if s.jwks.is_none() && s.pem.is_empty() {
         return Ok(None);
     }
-    let mut k = KeySet::new(&s.algorithms, s.leeway_secs)?;
-    if let Some(j) = &s.jwks {
-        k.add_jwks(&j.to_string_lossy())?;
-    }
-    for p in &s.pem {
-        k.add_pem_file(p, None)?;
-    }
-    tracing::info!(keys = k.len(), "verification keys loaded");
-    Ok(Some(Arc::new(k)))
+    let (algs, leeway, jwks, pem) = (s.algorithms.clone(), s.leeway_secs, s.jwks.clone(), s.pem.clone());
+    let ring = KeyRing::new(Box::new(move || {
+        let mut k = KeySet::new(&algs, leeway)?;
+        if let Some(j) = &jwks {
+            k.add_jwks(&j.to_string_lossy())?;
+        }
+        for p in &pem {
+            k.add_pem_file(p, None)?;
+        }
+        Ok(k)
+    }))?;
+    tracing::info!(keys = ring.current().0.len(), "verification keys loaded");
+    Ok(Some(Arc::new(ring)))
 }
 
 fn identity(s: &Settings) -> IdentityKeys {
@@ -103,6 +108,9 @@ pub(crate) struct Pipeline {
     /// A parser (for a profile other than the default one) and a GeoIP cache, per thread.
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub factory: Factory,
+    /// The verification keys (the stream reloads them).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub keys: Option<Arc<KeyRing>>,
 }
 
 /// Builds a per-thread ingestor for a profile (`None`: the configured one).
@@ -131,8 +139,12 @@ pub(crate) fn pipeline(i: &PipelineArgs, overlay: impl FnOnce(&mut RawSettings))
     };
     let resolver_cfg = ResolverConfig { max_token_bytes: s.max_token_bytes, ..Default::default() };
     let geo_cache = s.geo_cache;
+    let ring = keys.clone();
     let factory: Factory = Arc::new(move |profile: Option<crate::ingest::Profile>| {
-        let tokens = TokenResolver::new(ids.clone(), keys.clone(), resolver_cfg.clone());
+        let tokens = match &keys {
+            Some(k) => TokenResolver::with_ring(ids.clone(), k.clone(), resolver_cfg.clone()),
+            None => TokenResolver::new(ids.clone(), None, resolver_cfg.clone()),
+        };
         let mut cfg = ingest_cfg.clone();
         if let Some(p) = profile {
             cfg.profile = p;
@@ -141,7 +153,7 @@ pub(crate) fn pipeline(i: &PipelineArgs, overlay: impl FnOnce(&mut RawSettings))
     });
     let f = factory.clone();
     let worker: replay::Worker = Box::new(move || f(None));
-    Ok(Pipeline { settings: s, worker, factory })
+    Ok(Pipeline { settings: s, worker, factory, keys: ring })
 }
 
 fn replay_options(i: &InputArgs, s: &Settings, threads: usize) -> ReplayOptions {
@@ -327,6 +339,8 @@ pub fn run_stream(a: crate::cli::StreamArgs) -> Result<Outcome> {
         rules: rules(s)?,
         engine: engine_config(s),
         exp_margin_secs: s.exp_margin_secs,
+        keys: p.keys.clone(),
+        jwks_refresh_secs: s.jwks_refresh_secs,
     };
     crate::stream::run(plan)?;
     Ok(Outcome::Ok)

@@ -109,3 +109,33 @@ fn oversize_tokens_are_refused_before_decoding() {
     assert_eq!(e, TokenError::TooLarge { len: 101, max: 100 });
     assert_eq!(r.decoded, 0);
 }
+
+/// The stream reloads its keys: a token signed with a key the identity
+/// provider publishes later is `unknown_kid` before the reload and `valid`
+/// after it (the verdict cached under the old keys is dropped).
+#[test]
+fn reloaded_keys_replace_cached_verdicts() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokenhound::token::KeyRing;
+    let rotated = Arc::new(AtomicBool::new(false));
+    let r2 = rotated.clone();
+    let ring = KeyRing::new(Box::new(move || {
+        let mut ks = KeySet::new(&["RS256".to_string(), "ES256".to_string()], 60)?;
+        ks.add_jwks_file(&common::root().join("sample-logs/keys/idp-jwks.json"))?;
+        if r2.load(Ordering::SeqCst) {
+            ks.add_pem_file(&common::root().join("sample-logs/keys/bench-es256.pub"), Some("es-1"))?;
+        }
+        Ok(ks)
+    }))
+    .unwrap();
+    let ring = Arc::new(ring);
+    let mut r =
+        TokenResolver::with_ring(IdentityKeys::new(b"verify-tests-key"), ring.clone(), ResolverConfig::default());
+    let es = EncodingKey::from_ec_pem(&key("bench-es256.key")).unwrap();
+    let tok = sign(Algorithm::ES256, Some("es-1"), &es, Some("rotating-1"));
+    assert_eq!(r.from_raw(&tok).unwrap().verdict, Verdict::UnknownKid);
+    assert_eq!(r.from_raw(&tok).unwrap().verdict, Verdict::UnknownKid, "cached");
+    rotated.store(true, Ordering::SeqCst);
+    assert_eq!(ring.reload().unwrap(), 2);
+    assert_eq!(r.from_raw(&tok).unwrap().verdict, Verdict::Valid, "the new key verifies after the reload");
+}

@@ -77,6 +77,8 @@ pub struct RawToken {
     pub algorithms: Option<Vec<String>>,
     pub leeway_secs: Option<u64>,
     pub max_token_bytes: Option<usize>,
+    /// How often the long-lived `stream` re-reads the JWKS ("0s": never).
+    pub jwks_refresh: Option<String>,
 }
 
 impl std::fmt::Debug for RawToken {
@@ -126,6 +128,7 @@ pub struct Settings {
     pub algorithms: Vec<String>,
     pub leeway_secs: u64,
     pub max_token_bytes: usize,
+    pub jwks_refresh_secs: i64,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub max_line_bytes: usize,
     pub allowed_lateness_secs: i64,
@@ -219,6 +222,7 @@ impl RawSettings {
         let allowed_lateness_secs = duration(&e.allowed_lateness, "engine.allowed_lateness", 5, &mut errs);
         let idle_ttl_secs = duration(&e.idle_ttl, "engine.idle_ttl", 86_400, &mut errs);
         let exp_margin_secs = duration(&e.exp_margin, "engine.exp_margin", 300, &mut errs);
+        let jwks_refresh_secs = duration(&self.token.jwks_refresh, "token.jwks_refresh", 600, &mut errs);
         let mut trusted = Vec::new();
         for c in &self.ingest.trusted_proxies {
             match c.parse::<ipnet::IpNet>().or_else(|_| c.parse::<std::net::IpAddr>().map(Into::into)) {
@@ -274,6 +278,7 @@ impl RawSettings {
             }),
             leeway_secs: self.token.leeway_secs.unwrap_or(60),
             max_token_bytes: self.token.max_token_bytes.unwrap_or(16 * 1024),
+            jwks_refresh_secs,
             trusted_proxies: trusted,
             max_line_bytes: self.ingest.max_line_bytes.unwrap_or(1 << 20),
             allowed_lateness_secs,

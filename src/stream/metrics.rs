@@ -34,6 +34,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeOnly {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabel {
     pub rule: String,
 }
@@ -64,6 +69,7 @@ pub struct Metrics {
     pub paused: Family<StageLabel, Gauge>,
     pub pauses: Family<StageLabel, Counter>,
     pub alarms: Counter,
+    pub key_reloads: Family<OutcomeOnly, Counter>,
     pub delivery_failures: Counter,
     pub kafka_errors: Family<StageLabel, Counter>,
     pub assigned_partitions: Family<StageLabel, Gauge>,
@@ -89,6 +95,7 @@ impl Metrics {
             paused: Family::default(),
             pauses: Family::default(),
             alarms: Counter::default(),
+            key_reloads: Family::default(),
             delivery_failures: Counter::default(),
             kafka_errors: Family::default(),
             assigned_partitions: Family::default(),
@@ -115,6 +122,7 @@ impl Metrics {
         reg.register("outputs_in_flight", "Outputs awaiting a delivery report", m.in_flight.clone());
         reg.register("partitions_paused", "1 while input partitions are paused for backpressure", m.paused.clone());
         reg.register("alarms", "Conditions an operator must act on (see the error log)", m.alarms.clone());
+        reg.register("key_reloads", "Reloads of the verification keys (JWKS), by outcome", m.key_reloads.clone());
         reg.register("pauses", "Times input partitions were paused for backpressure", m.pauses.clone());
         reg.register("delivery_failures", "Outputs whose delivery failed for good", m.delivery_failures.clone());
         reg.register("kafka_errors", "Errors reported by the Kafka client", m.kafka_errors.clone());

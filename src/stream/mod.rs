@@ -53,6 +53,9 @@ pub struct StreamPlan {
     pub rules: Arc<RuleSet>,
     pub engine: EngineConfig,
     pub exp_margin_secs: i64,
+    /// Verification keys to reload every `jwks_refresh_secs` (0: never).
+    pub keys: Option<Arc<crate::token::KeyRing>>,
+    pub jwks_refresh_secs: i64,
 }
 
 /// Run until SIGTERM/SIGINT or a fatal error.
@@ -122,12 +125,42 @@ pub fn run(plan: StreamPlan) -> Result<()> {
 
 type Stages = Vec<(&'static str, JoinHandle<Result<()>>)>;
 
+/// Re-read the verification keys every `every` until shutdown; a failed
+/// reload keeps the old keys (logged and counted).
+#[allow(clippy::disallowed_methods)] // the driver's timer
+fn reload_keys(ring: &crate::token::KeyRing, every: Duration, shared: &Shared) -> Result<()> {
+    let mut last = std::time::Instant::now();
+    while !shared.stopping() {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() < every {
+            continue;
+        }
+        last = std::time::Instant::now();
+        let outcome = match ring.reload() {
+            Ok(n) => {
+                tracing::info!(keys = n, "verification keys reloaded");
+                "ok"
+            }
+            Err(e) => {
+                tracing::warn!("cannot reload the verification keys (the old ones stay in use): {e}");
+                "error"
+            }
+        };
+        shared.metrics.key_reloads.get_or_create(&metrics::OutcomeOnly { outcome: outcome.into() }).inc();
+    }
+    Ok(())
+}
+
 fn spawn_stages(plan: StreamPlan, shared: &Arc<Shared>, out: &Arc<Outputs>) -> Result<Stages> {
     let s = &plan.settings;
     let mut threads: Stages = Vec::new();
     let spawn = |name: &'static str, f: Box<dyn FnOnce() -> Result<()> + Send>| {
         std::thread::Builder::new().name(format!("tokenhound-{name}")).spawn(f).map(|h| (name, h))
     };
+    if let (Some(ring), true) = (plan.keys.clone(), plan.jwks_refresh_secs > 0) {
+        let (sh, every) = (shared.clone(), Duration::from_secs(plan.jwks_refresh_secs as u64));
+        threads.push(spawn("jwks", Box::new(move || reload_keys(&ring, every, &sh)))?);
+    }
     if matches!(plan.stage, Stage::All | Stage::Ingest) && !plan.input_keyed {
         let (s, f, sh, o) = (s.clone(), plan.factory.clone(), shared.clone(), out.clone());
         threads.push(spawn("ingest", Box::new(move || ingest::run(s, f, sh, o)))?);

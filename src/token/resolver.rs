@@ -32,6 +32,8 @@ type Resolved = Result<Arc<TokenInfo>, TokenError>;
 pub struct TokenResolver {
     ids: IdentityKeys,
     keys: Option<Arc<KeySet>>,
+    /// Where `keys` come from when they can change, and the version held.
+    ring: Option<(Arc<super::KeyRing>, u64)>,
     cfg: ResolverConfig,
     raw_cache: TwoGenCache<u128, Resolved, KeyHash>,
     claims_cache: TwoGenCache<TokenKey, Arc<TokenInfo>, KeyHash>,
@@ -45,6 +47,7 @@ impl TokenResolver {
         TokenResolver {
             ids,
             keys,
+            ring: None,
             cfg,
             raw_cache: TwoGenCache::new(cap),
             claims_cache: TwoGenCache::new(cap),
@@ -52,8 +55,28 @@ impl TokenResolver {
         }
     }
 
+    /// Verify against a key ring that may be reloaded (the stream).
+    pub fn with_ring(ids: IdentityKeys, ring: Arc<super::KeyRing>, cfg: ResolverConfig) -> Self {
+        let (keys, v) = ring.current();
+        let mut r = TokenResolver::new(ids, Some(keys), cfg);
+        r.ring = Some((ring, v));
+        r
+    }
+
+    /// Pick up reloaded keys; verdicts cached under the old ones are dropped.
+    fn sync_keys(&mut self) {
+        let Some((ring, held)) = &self.ring else { return };
+        if ring.version() != *held {
+            let (keys, v) = ring.current();
+            self.keys = Some(keys);
+            self.ring = Some((ring.clone(), v));
+            self.raw_cache = TwoGenCache::new(self.cfg.cache_capacity);
+        }
+    }
+
     /// A raw bearer token (without the `Bearer ` prefix).
     pub fn from_raw(&mut self, raw: &str) -> Resolved {
+        self.sync_keys();
         if raw.len() > self.cfg.max_token_bytes {
             return Err(TokenError::TooLarge { len: raw.len(), max: self.cfg.max_token_bytes });
         }
