@@ -3,7 +3,8 @@
 #   scripts/kafka-topics.sh [BROKER] [PREFIX] [PARTITIONS]
 # PREFIX names a set of topics (tests use one per run): PREFIX.gateway,
 # PREFIX.events, PREFIX.alerts, PREFIX.revocation-requests (compacted),
-# PREFIX.dead-letter, PREFIX.revocations.
+# PREFIX.dead-letter, PREFIX.revocations, and the responder's PREFIX.parked
+# and PREFIX.audit.
 set -euo pipefail
 broker=${1:-127.0.0.1:9092}
 prefix=${2:-tokenhound}
@@ -16,3 +17,5 @@ mk "$prefix.alerts" 1
 mk "$prefix.revocation-requests" 1 cleanup.policy=compact
 mk "$prefix.dead-letter" 1
 mk "$prefix.revocations" 1
+mk "$prefix.parked" 1
+mk "$prefix.audit" 1

@@ -4,7 +4,9 @@
 #  - tansu, an Apache Kafka compatible broker from crates.io, installed once
 #    into $TH_TOOLS (default /var/tmp/tokenhound-tools; ~10 min cold on two
 #    cores, cached after), started on 127.0.0.1 with sqlite storage;
-#  - kafka-python (PyPI), the independent client of the stream smoke test.
+#  - kafka-python (PyPI), the independent client of the stream smoke test;
+#  - Debian's redis-server (the respond tests start their own on free ports);
+#  - PyJWT and standardwebhooks (PyPI): the hook receiver's independent checks.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test stream`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +20,14 @@ if [ ! -x "$tansu" ]; then
     CARGO_TARGET_DIR="$tools/build" cargo install --locked tansu@0.6.0 --features dynostore,libsql --root "$tools"
     rm -rf "$tools/build"
 fi
-if ! python3 -c "import kafka" 2>/dev/null; then
-    echo "== installing kafka-python"
-    python3 -m pip install --quiet --disable-pip-version-check kafka-python==3.0.12
+if ! python3 -c "import kafka, jwt, standardwebhooks, cryptography" 2>/dev/null; then
+    echo "== installing kafka-python, PyJWT, standardwebhooks"
+    python3 -m pip install --quiet --disable-pip-version-check kafka-python==3.0.12 "pyjwt[crypto]==2.15.1" standardwebhooks==1.1.0
+fi
+if ! command -v redis-server >/dev/null; then
+    echo "== installing redis-server (Debian)"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -q redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server >/dev/null; }
+    else sudo apt-get install -y -q redis-server >/dev/null; fi
 fi
 
 data="$(mktemp -d)"

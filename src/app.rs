@@ -174,6 +174,9 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         if a.format.is_some() {
             raw.output.format = a.format;
         }
+        if a.respond_mode.is_some() {
+            raw.respond.mode = a.respond_mode;
+        }
     })?;
     let s = &p.settings;
     let rules = rules(s)?;
@@ -196,7 +199,65 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         w.flush()?;
     }
     eprintln!("{}", summary(&report, started.elapsed().as_secs_f64()));
+    if a.respond {
+        respond_replay(&s.respond, &report.findings, a.respond_audit.as_ref())?;
+    }
     Ok(Outcome::Ok)
+}
+
+/// `replay --respond`: the replay's alerts and revocation requests through
+/// the responder (same guard rails and hooks as the service).
+fn respond_replay(
+    r: &crate::settings::RespondSettings,
+    findings: &[crate::model::Finding],
+    audit: Option<&PathBuf>,
+) -> Result<()> {
+    use crate::respond::{wall_ms, Emit, Request, Responder};
+    let (hooks, _) = Responder::hooks_from(r, crate::respond::wall_secs).map_err(|e| anyhow::anyhow!(e))?;
+    let mut responder = Responder::new(r, hooks);
+    let mut w: Option<Box<dyn Write>> = match audit {
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ))),
+        None => None,
+    };
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for f in findings {
+        let mut emits = responder.alert(&ocsf_json(f, VERSION), wall_ms());
+        if let Some(req) = revocation_request(f) {
+            let req = Request::parse(req.to_string().as_bytes()).map_err(|e| anyhow::anyhow!(e))?;
+            emits.extend(responder.handle(&req, wall_ms()));
+        }
+        for e in emits {
+            let (kind, v) = match e {
+                Emit::Audit(v) => {
+                    *counts.entry(v["outcome"].as_str().unwrap_or("").to_string()).or_default() += 1;
+                    ("audit", v)
+                }
+                Emit::DeadLetter { hook, reason, request } => {
+                    ("dead_letter", serde_json::json!({"hook": hook, "reason": reason, "request": request}))
+                }
+                Emit::Parked(v) => ("parked", v),
+                Emit::Alert(v) => {
+                    eprintln!("tokenhound respond: alert: {}", v["message"].as_str().unwrap_or(""));
+                    ("alert", v)
+                }
+            };
+            if let Some(w) = w.as_mut() {
+                writeln!(w, "{}", serde_json::json!({"record": kind, "value": v}))?;
+            }
+        }
+    }
+    if let Some(w) = w.as_mut() {
+        w.flush()?;
+    }
+    let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    eprintln!(
+        "tokenhound respond ({:?}): {}",
+        responder.mode(),
+        if c.is_empty() { "nothing to do".into() } else { c.join(", ") }
+    );
+    Ok(())
 }
 
 /// `tokenhound export --parquet OUT INPUT...`: one thread, in input order.
@@ -343,5 +404,26 @@ pub fn run_stream(a: crate::cli::StreamArgs) -> Result<Outcome> {
         jwks_refresh_secs: s.jwks_refresh_secs,
     };
     crate::stream::run(plan)?;
+    Ok(Outcome::Ok)
+}
+
+/// `tokenhound respond`: the responder as a Kafka service.
+#[cfg(feature = "kafka")]
+pub fn run_respond(a: crate::cli::RespondArgs) -> Result<Outcome> {
+    let s = settings(&a.common, |raw| {
+        if a.brokers.is_some() {
+            raw.stream.brokers = a.brokers.clone();
+        }
+        if a.group.is_some() {
+            raw.stream.group = a.group.clone();
+        }
+        if a.listen.is_some() {
+            raw.respond.listen = a.listen.clone();
+        }
+        if a.mode.is_some() {
+            raw.respond.mode = a.mode;
+        }
+    })?;
+    crate::stream::respond::run(crate::stream::respond::RespondPlan { stream: s.stream, respond: s.respond })?;
     Ok(Outcome::Ok)
 }

@@ -36,6 +36,9 @@ pub enum Command {
     /// Run as a Kafka service: consume gateway logs, produce alerts and revocation requests.
     #[cfg(feature = "kafka")]
     Stream(StreamArgs),
+    /// Deliver revocation requests (the outbox topic) to the configured hooks.
+    #[cfg(feature = "kafka")]
+    Respond(RespondArgs),
 }
 
 /// Settings shared by every command that builds the pipeline.
@@ -109,6 +112,15 @@ pub struct ReplayArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Deliver the revocation requests (and alerts, to a webhook that takes them) to the `[respond]` hooks.
+    #[arg(long)]
+    pub respond: bool,
+    /// With --respond: write what was done or would be done (NDJSON) here.
+    #[arg(long, requires = "respond")]
+    pub respond_audit: Option<PathBuf>,
+    /// With --respond: dry-run or enforce (overrides `[respond] mode`).
+    #[arg(long, value_enum, requires = "respond")]
+    pub respond_mode: Option<crate::settings::Mode>,
 }
 
 /// Write enriched, normalized events to Parquet (feature `batch`).
@@ -119,6 +131,24 @@ pub struct ExportArgs {
     /// The Parquet file to write.
     #[arg(long)]
     pub parquet: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RespondArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Bootstrap brokers (host:port,...).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Consumer group prefix (the responder joins `<group>.respond`).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Address for /metrics, /livez, /readyz, /jwks.json, /.well-known/ssf-configuration.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// dry-run (record what would be revoked) or enforce.
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::settings::Mode>,
 }
 
 /// Stages of `tokenhound stream`.

@@ -9,6 +9,7 @@
 //! - [`engine`]: the pure, deterministic detection core (no I/O, no clock).
 //! - [`output`]: OCSF alerts and the table view.
 //! - [`replay`]: the files driver (sharded across cores).
+//! - [`respond`]: revocation requests to hooks (Redis, Shared Signals, webhooks), with guard rails.
 //! - [`gen`]: the synthetic log generator with planted thefts.
 //! - `forensics` (feature `batch`): polars; for now the Parquet export.
 //! - `stream` (feature `kafka`): the Kafka driver (rdkafka, tokio, metrics).
@@ -25,6 +26,7 @@ pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod replay;
+pub mod respond;
 pub mod rules;
 pub mod settings;
 #[cfg(feature = "kafka")]

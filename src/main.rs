@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         Command::Export(a) => app::run_export(a),
         #[cfg(feature = "kafka")]
         Command::Stream(a) => app::run_stream(a),
+        #[cfg(feature = "kafka")]
+        Command::Respond(a) => app::run_respond(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -16,6 +16,8 @@ pub fn revocation_request(f: &Finding) -> Option<Value> {
         "reason": f.message,
         "requested_at": f.time.to_rfc3339(),
         "exp": t.exp,
+        "sub": t.sub.as_deref(),
+        "client_id": t.client_id.as_deref(),
     });
     let mut v = match (f.response, &t.id) {
         (Response::Alert, _) => return None,

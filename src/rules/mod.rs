@@ -10,7 +10,7 @@ mod schema;
 pub mod selftest;
 
 pub use compile::{compile_file, load_dir, Rule, RuleSet};
-pub use matchers::{Exceptions, Scope};
+pub use matchers::{glob, Exceptions, Scope};
 pub use params::{Detector, IpDriftParams, Place, TravelParams, UaDriftParams};
 pub use schema::{RuleFile, TestCase};
 

@@ -14,7 +14,9 @@ use crate::ingest::Profile;
 use crate::output::Format;
 use crate::rules::parse_duration;
 
+mod respond;
 mod stream;
+pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
 pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, StreamSettings};
 
 #[derive(Deserialize, Default, Debug)]
@@ -34,6 +36,8 @@ pub struct RawSettings {
     pub output: RawOutput,
     #[serde(default)]
     pub stream: RawStream,
+    #[serde(default)]
+    pub respond: RawRespond,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -137,6 +141,7 @@ pub struct Settings {
     pub exp_margin_secs: i64,
     pub format: Format,
     pub stream: StreamSettings,
+    pub respond: RespondSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +263,7 @@ impl RawSettings {
             errs.push("engine.allowed_lateness: at most 1h (events are buffered that long)".into());
         }
         let stream = self.stream.validate(&mut errs);
+        let respond = self.respond.validate(&mut errs);
         if !errs.is_empty() {
             return Err(SettingsError(errs));
         }
@@ -287,6 +293,7 @@ impl RawSettings {
             exp_margin_secs,
             format: self.output.format.unwrap_or(Format::Ocsf),
             stream,
+            respond,
         })
     }
 }

@@ -225,11 +225,7 @@ fn tps(tpl: &TopicPartitionList) -> Vec<Tp> {
     tpl.elements().iter().map(|e| (Arc::from(e.topic()), e.partition())).collect()
 }
 
-/// Wall-clock milliseconds: the driver (never the engine) reads the clock.
-#[allow(clippy::disallowed_methods)]
-pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::respond::wall_ms;
 
 /// The producer's context: delivery reports complete batches in the tracker.
 pub struct ProducerCtx {

@@ -39,6 +39,12 @@ pub struct OutcomeOnly {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HookOutcome {
+    pub hook: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabel {
     pub rule: String,
 }
@@ -70,6 +76,7 @@ pub struct Metrics {
     pub pauses: Family<StageLabel, Counter>,
     pub alarms: Counter,
     pub key_reloads: Family<OutcomeOnly, Counter>,
+    pub actions: Family<HookOutcome, Counter>,
     pub delivery_failures: Counter,
     pub kafka_errors: Family<StageLabel, Counter>,
     pub assigned_partitions: Family<StageLabel, Gauge>,
@@ -96,6 +103,7 @@ impl Metrics {
             pauses: Family::default(),
             alarms: Counter::default(),
             key_reloads: Family::default(),
+            actions: Family::default(),
             delivery_failures: Counter::default(),
             kafka_errors: Family::default(),
             assigned_partitions: Family::default(),
@@ -123,6 +131,11 @@ impl Metrics {
         reg.register("partitions_paused", "1 while input partitions are paused for backpressure", m.paused.clone());
         reg.register("alarms", "Conditions an operator must act on (see the error log)", m.alarms.clone());
         reg.register("key_reloads", "Reloads of the verification keys (JWKS), by outcome", m.key_reloads.clone());
+        reg.register(
+            "response_actions",
+            "Response actions by hook and outcome (delivered, would_revoke, parked, dead_letter...)",
+            m.actions.clone(),
+        );
         reg.register("pauses", "Times input partitions were paused for backpressure", m.pauses.clone());
         reg.register("delivery_failures", "Outputs whose delivery failed for good", m.delivery_failures.clone());
         reg.register("kafka_errors", "Errors reported by the Kafka client", m.kafka_errors.clone());
@@ -211,11 +224,23 @@ pub async fn serve(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
+    documents: Vec<(&'static str, serde_json::Value)>,
 ) -> std::io::Result<()> {
     use axum::http::{header, StatusCode};
     use axum::routing::get;
     let s1 = shared.clone();
-    let app = axum::Router::new()
+    let mut app = axum::Router::new();
+    for (path, doc) in documents {
+        let body = doc.to_string();
+        app = app.route(
+            path,
+            get(move || {
+                let b = body.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], b) }
+            }),
+        );
+    }
+    let app = app
         .route(
             "/metrics",
             get(move || {

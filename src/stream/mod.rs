@@ -22,6 +22,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod out;
+pub mod respond;
 pub mod stage;
 pub mod wire;
 
@@ -64,26 +65,46 @@ pub fn run(plan: StreamPlan) -> Result<()> {
     if s.inputs.is_empty() && (plan.stage != Stage::Detect || plan.input_keyed) {
         bail!("no input topic: set [stream] inputs or pass --input TOPIC[:PROFILE]");
     }
+    let (shared, out) = clients(&s)?;
+    tracing::info!(listen = %s.listen, stage = ?plan.stage, "tokenhound stream starting");
+    let listen = s.listen.clone();
+    supervise(&s, &shared, &out, &listen, Vec::new(), |sh, o| spawn_stages(plan, sh, o))
+}
+
+/// The shared state and the producer every Kafka command starts with.
+pub fn clients(s: &StreamSettings) -> Result<(Arc<Shared>, Arc<Outputs>)> {
     let shared = Shared::new();
-    let producer: ThreadedProducer<kafka::ProducerCtx> = kafka::producer_config(&s)
+    let producer: ThreadedProducer<kafka::ProducerCtx> = kafka::producer_config(s)
         .create_with_context(kafka::ProducerCtx { shared: shared.clone() })
         .context("cannot create the Kafka producer")?;
-    let out = Arc::new(Outputs::new(&s, producer, shared.clone()));
+    let out = Arc::new(Outputs::new(s, producer, shared.clone()));
+    Ok((shared, out))
+}
+
+/// Serve HTTP (metrics, health, `documents`), start the stage threads, wait
+/// for SIGTERM/SIGINT, a fatal error or a stage ending; then stop cleanly.
+pub fn supervise(
+    s: &StreamSettings,
+    shared: &Arc<Shared>,
+    out: &Arc<Outputs>,
+    listen: &str,
+    documents: Vec<(&'static str, serde_json::Value)>,
+    start: impl FnOnce(&Arc<Shared>, &Arc<Outputs>) -> Result<Stages>,
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(&s.listen))
-        .with_context(|| format!("cannot listen on {}", s.listen))?;
-    tracing::info!(listen = %s.listen, stage = ?plan.stage, "tokenhound stream starting");
-    let threads = spawn_stages(plan, &shared, &out)?;
+    let listener =
+        rt.block_on(tokio::net::TcpListener::bind(listen)).with_context(|| format!("cannot listen on {listen}"))?;
+    let threads = start(shared, out)?;
     let sh = shared.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(metrics::serve(shared.clone(), listener, async move {
+    let stop = async move {
         let _ = stop_rx.await;
-    }));
+    };
+    let server = rt.spawn(metrics::serve(shared.clone(), listener, stop, documents));
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -123,7 +144,7 @@ pub fn run(plan: StreamPlan) -> Result<()> {
     Ok(())
 }
 
-type Stages = Vec<(&'static str, JoinHandle<Result<()>>)>;
+pub type Stages = Vec<(&'static str, JoinHandle<Result<()>>)>;
 
 /// Re-read the verification keys every `every` until shutdown; a failed
 /// reload keeps the old keys (logged and counted).

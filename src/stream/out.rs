@@ -55,7 +55,7 @@ impl Outputs {
 
     /// Produce one record as part of `batch`; waits (briefly, counted) only
     /// if librdkafka's queue is full, which the pause threshold should prevent.
-    fn send(&self, topic: &str, key: &[u8], payload: Option<&[u8]>, headers: Option<OwnedHeaders>, batch: BatchId) {
+    pub fn send(&self, topic: &str, key: &[u8], payload: Option<&[u8]>, headers: Option<OwnedHeaders>, batch: BatchId) {
         self.shared.tracker.lock().expect("not poisoned").add_output(batch);
         let mut rec = BaseRecord::with_opaque_to(topic, batch).key(key);
         if let Some(p) = payload {

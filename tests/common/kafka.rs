@@ -224,10 +224,19 @@ pub fn stream_config(dir: &std::path::Path, brokers: &str, t: &Topics, extra: &s
 
 impl StreamProc {
     pub fn start(config: &std::path::Path, args: &[&str]) -> StreamProc {
-        let port = free_port();
+        Self::start_cmd("stream", config, args)
+    }
+
+    /// Any long-running subcommand (`stream`, `respond`).
+    pub fn start_cmd(cmd: &str, config: &std::path::Path, args: &[&str]) -> StreamProc {
+        Self::start_on(cmd, config, args, free_port())
+    }
+
+    /// On a given metrics/HTTP port.
+    pub fn start_on(cmd: &str, config: &std::path::Path, args: &[&str], port: u16) -> StreamProc {
         let log = config.with_extension(format!("{port}.log"));
         let child = bin()
-            .arg("stream")
+            .arg(cmd)
             .arg("--config")
             .arg(config)
             .arg("--listen")

@@ -1,0 +1,287 @@
+//! Response: revocation requests become actions, safely. The [`Responder`]
+//! applies the guard rails (never-revoke lists, the per-minute budget with
+//! parking and one `revocation-storm` alert, dry-run) and delivers each
+//! request to every configured hook (Redis deny-list, Shared Signals SETs,
+//! Standard Webhooks) with retries; it returns what the driver must write
+//! (audit records, dead letters, parked requests, alerts). Drivers: the
+//! `respond` stage of the Kafka service, and `replay --respond`.
+
+pub mod guard;
+pub mod http;
+pub mod redis_hook;
+pub mod request;
+pub mod ssf;
+pub mod webhook;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::settings::{Mode, RespondSettings};
+use guard::{Admit, Budget, NeverRevoke};
+use http::{Delivery, Retry};
+pub use request::Request;
+
+/// How one action ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered { attempts: u32 },
+    Skipped(String),
+    Failed(String),
+    Gone,
+}
+
+impl From<Delivery> for Outcome {
+    fn from(d: Delivery) -> Self {
+        match d {
+            Delivery::Delivered { attempts } => Outcome::Delivered { attempts },
+            Delivery::Failed { reason, .. } => Outcome::Failed(reason),
+            Delivery::Gone => Outcome::Gone,
+        }
+    }
+}
+
+/// One action of one hook for one request.
+#[derive(Debug, Clone)]
+pub struct ActionResult {
+    pub hook: &'static str,
+    pub action: &'static str,
+    pub id: String,
+    pub outcome: Outcome,
+}
+
+impl ActionResult {
+    pub fn new(hook: &'static str, action: &'static str, id: String, outcome: Outcome) -> Self {
+        ActionResult { hook, action, id, outcome }
+    }
+}
+
+/// A place revocations are delivered to.
+pub trait Hook: Send {
+    fn name(&self) -> &'static str;
+    fn revoke(
+        &mut self,
+        r: &Request,
+        now_secs: i64,
+        retry: &Retry,
+        sleep: &mut dyn FnMut(Duration),
+    ) -> Vec<ActionResult>;
+    /// An alert for SOC delivery (the webhook); most hooks take none.
+    fn alert(
+        &mut self,
+        _alert: &Value,
+        _now: i64,
+        _retry: &Retry,
+        _sleep: &mut dyn FnMut(Duration),
+    ) -> Option<ActionResult> {
+        None
+    }
+}
+
+pub type Hooks = Vec<Box<dyn Hook>>;
+
+/// The SSF transmitter's JWKS and `/.well-known/ssf-configuration`, to serve.
+pub type SsfDocs = (Value, Value);
+
+/// What the driver writes for a request.
+#[derive(Debug, Clone)]
+pub enum Emit {
+    /// What was done or would be done (dry-run), one record per action.
+    Audit(Value),
+    /// A hook gave up: the request and the reason.
+    DeadLetter { hook: &'static str, reason: String, request: Value },
+    /// Over budget: waits for a person (send it back with `approved_by`).
+    Parked(Value),
+    /// An alert of the responder itself (revocation storm, hook disabled).
+    Alert(Value),
+}
+
+pub struct Responder {
+    mode: Mode,
+    budget: Budget,
+    never: NeverRevoke,
+    hooks: Vec<Box<dyn Hook>>,
+    disabled: BTreeSet<&'static str>,
+    retry: Retry,
+    sleep: Box<dyn FnMut(Duration) + Send>,
+}
+
+impl Responder {
+    pub fn new(s: &RespondSettings, hooks: Vec<Box<dyn Hook>>) -> Self {
+        Responder {
+            mode: s.mode,
+            budget: Budget::new(s.budget_per_minute),
+            never: NeverRevoke::new(s),
+            hooks,
+            disabled: BTreeSet::new(),
+            retry: Retry {
+                max_attempts: s.max_attempts,
+                initial_backoff_ms: s.initial_backoff_ms,
+                max_backoff_ms: s.max_backoff_ms,
+            },
+            sleep: Box::new(std::thread::sleep),
+        }
+    }
+
+    /// The hooks configured in `[respond]` (SSF's JWKS and metadata returned for serving).
+    pub fn hooks_from(
+        s: &RespondSettings,
+        clock: fn() -> i64,
+    ) -> Result<(Hooks, Option<SsfDocs>), String> {
+        let mut hooks: Vec<Box<dyn Hook>> = Vec::new();
+        let mut ssf_meta = None;
+        if let Some(r) = &s.redis {
+            hooks.push(Box::new(redis_hook::RedisHook::new(r.clone())?));
+        }
+        if let Some(c) = &s.ssf {
+            let h = ssf::SsfHook::new(c.clone(), s.timeout_secs, s.password_reset)?;
+            ssf_meta = Some((h.jwks(), h.configuration()));
+            hooks.push(Box::new(h));
+        }
+        if let Some(w) = &s.webhook {
+            hooks.push(Box::new(webhook::WebhookHook::new(w, s.timeout_secs, clock)?));
+        }
+        Ok((hooks, ssf_meta))
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Guard rails, then every hook. `now_ms` is the wall clock (driver's).
+    pub fn handle(&mut self, r: &Request, now_ms: i64) -> Vec<Emit> {
+        let now = now_ms / 1000;
+        if let Some(list) = self.never.protects(r) {
+            return vec![self.audit(r, "guard", "revoke", "", "never_revoke", list, now)];
+        }
+        if r.approved_by.is_none() {
+            if let Admit::Park { storm_starts } = self.budget.admit(now_ms) {
+                let mut out = vec![
+                    Emit::Parked(r.raw.clone()),
+                    self.audit(r, "guard", "revoke", "", "parked", "over the revocation budget", now),
+                ];
+                if storm_starts {
+                    out.push(Emit::Alert(system_alert(
+                        "revocation-storm",
+                        &format!(
+                        "revocation budget exhausted: requests are parked for approval (first: rule {}, finding {})",
+                        r.rule, r.finding_uid
+                    ),
+                        now_ms,
+                        &r.finding_uid,
+                    )));
+                }
+                return out;
+            }
+        }
+        let mut out = Vec::new();
+        for i in 0..self.hooks.len() {
+            let name = self.hooks[i].name();
+            if self.disabled.contains(name) {
+                out.push(self.audit(r, name, "revoke", "", "hook_disabled", "disabled after HTTP 410", now));
+                continue;
+            }
+            if self.mode == Mode::DryRun {
+                out.push(self.audit(r, name, "revoke", &r.action_id(name), "would_revoke", "dry-run", now));
+                continue;
+            }
+            let results = self.hooks[i].revoke(r, now, &self.retry, &mut self.sleep);
+            for a in results {
+                out.extend(self.record(r, a, now_ms));
+            }
+        }
+        out
+    }
+
+    /// An alert for the hooks that take alerts (not budgeted, not gated by dry-run).
+    pub fn alert(&mut self, alert: &Value, now_ms: i64) -> Vec<Emit> {
+        let mut out = Vec::new();
+        for i in 0..self.hooks.len() {
+            if self.disabled.contains(self.hooks[i].name()) {
+                continue;
+            }
+            if let Some(a) = self.hooks[i].alert(alert, now_ms / 1000, &self.retry, &mut self.sleep) {
+                let detail = outcome_detail(&a.outcome);
+                out.push(Emit::Audit(json!({
+                    "time": rfc3339(now_ms / 1000), "hook": a.hook, "action": a.action, "action_id": a.id,
+                    "finding_uid": alert.pointer("/finding_info/uid"), "outcome": detail.0, "detail": detail.1,
+                })));
+            }
+        }
+        out
+    }
+
+    fn record(&mut self, r: &Request, a: ActionResult, now_ms: i64) -> Vec<Emit> {
+        let now = now_ms / 1000;
+        let (outcome, detail) = outcome_detail(&a.outcome);
+        let mut out = vec![self.audit(r, a.hook, a.action, &a.id, outcome, &detail, now)];
+        match a.outcome {
+            Outcome::Failed(reason) => out.push(Emit::DeadLetter { hook: a.hook, reason, request: r.raw.clone() }),
+            Outcome::Gone => {
+                self.disabled.insert(a.hook);
+                tracing::error!(hook = a.hook, "the receiver answered 410 Gone: hook disabled");
+                out.push(Emit::DeadLetter {
+                    hook: a.hook,
+                    reason: "receiver gone (HTTP 410)".into(),
+                    request: r.raw.clone(),
+                });
+                out.push(Emit::Alert(system_alert(
+                    "hook-disabled",
+                    &format!("the {} hook's receiver answered 410 Gone; the hook is disabled until restart", a.hook),
+                    now_ms,
+                    a.hook,
+                )));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn audit(&self, r: &Request, hook: &str, action: &str, id: &str, outcome: &str, detail: &str, now: i64) -> Emit {
+        Emit::Audit(json!({
+            "time": rfc3339(now),
+            "mode": match self.mode { Mode::DryRun => "dry-run", Mode::Enforce => "enforce" },
+            "hook": hook, "action": action, "action_id": id, "outcome": outcome, "detail": detail,
+            "finding_uid": r.finding_uid, "rule": r.rule, "idempotency_key": r.idempotency_key,
+            "key": r.raw.get("key"), "scope": r.raw.get("scope"),
+        }))
+    }
+}
+
+fn outcome_detail(o: &Outcome) -> (&'static str, String) {
+    match o {
+        Outcome::Delivered { attempts } => ("delivered", format!("{attempts} attempt(s)")),
+        Outcome::Skipped(why) => ("skipped", why.clone()),
+        Outcome::Failed(why) => ("dead_letter", why.clone()),
+        Outcome::Gone => ("hook_disabled", "HTTP 410".into()),
+    }
+}
+
+/// Wall-clock milliseconds: drivers (never the engine) read the clock.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Wall-clock seconds (webhook timestamps).
+pub fn wall_secs() -> i64 {
+    wall_ms() / 1000
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+/// An alert of the responder itself, as an OCSF Detection Finding.
+pub fn system_alert(kind: &str, message: &str, now_ms: i64, salt: &str) -> Value {
+    let uid = request::uuid_like(&<sha2::Sha256 as sha2::Digest>::digest(format!("{kind}\0{salt}")));
+    json!({
+        "class_uid": 2004, "category_uid": 2, "activity_id": 1, "type_uid": 200401,
+        "time": now_ms, "severity_id": 4, "status_id": 1,
+        "metadata": { "version": crate::output::OCSF_VERSION, "product": { "name": "tokenhound", "version": crate::app::VERSION } },
+        "finding_info": { "uid": uid, "title": kind, "analytic": { "uid": kind, "name": kind, "type_id": 1 } },
+        "message": message,
+    })
+}
