@@ -313,3 +313,78 @@ fn budget_parks_a_burst_with_one_storm_alert_and_dry_run_revokes_nothing() {
     assert!(keys.is_empty(), "dry-run revoked {keys:?}");
     assert!(r.stop(30).success());
 }
+
+/// A receiver answering 410 Gone: the hook is disabled with an alert, the
+/// request dead-lettered, later requests record the hook as disabled.
+#[test]
+fn gone_receiver_disables_the_hook_with_an_alert() {
+    let Some(brokers) = tansu() else { return };
+    let Some((_redis, rport)) = redis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let respond_port = free_port();
+    let (_recv, recv_port, _rec) = receiver(dir.path(), respond_port, "410", 0.0);
+    let t = Topics::on_tansu(&brokers, &prefix("gone"), 2);
+    let cfg =
+        stream_config(dir.path(), &brokers, &t, &format!("\n{}", respond_section(&t, "enforce", rport, recv_port)));
+    produce(&brokers, &t.name("revocation-requests"), (0..3).map(|i| request(i, now() + 3600)));
+    let r = StreamProc::start_on("respond", &cfg, &[], respond_port);
+    wait_for(60, "every request handled", || r.metric("tokenhound_events_total", "stage=\"respond\"") >= 3.0);
+    let alerts: Vec<Value> =
+        read_all(&brokers, &t.name("alerts"), 10, Duration::from_secs(3)).iter().map(Rec::json).collect();
+    let disabled: Vec<&Value> =
+        alerts.iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "hook-disabled").collect();
+    assert_eq!(disabled.len(), 2, "one alert per HTTP hook (ssf, webhook): {alerts:?}");
+    let audit: Vec<Value> =
+        read_all(&brokers, &t.name("audit"), 100, Duration::from_secs(3)).iter().map(Rec::json).collect();
+    let later = audit.iter().filter(|a| a["outcome"] == "hook_disabled" && a["action_id"] == "").count();
+    assert_eq!(later, 4, "requests 2 and 3 skip both disabled hooks");
+    // Redis, a different hook, still worked for all three
+    let mut conn = redis_conn(rport);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("tokenhound:deny:*burst-*").query(&mut conn).unwrap();
+    assert_eq!(keys.len(), 3);
+    assert!(r.stop(30).success());
+}
+
+/// `replay --respond`: the replay's requests go through the same responder
+/// (here: dry-run by default, then enforce into Redis), recorded in the audit file.
+#[test]
+fn replay_respond_dry_run_then_enforce() {
+    let Some((_redis, rport)) = redis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("story.ndjson");
+    let jti = "replay-story-1";
+    std::fs::write(
+        &log,
+        story(jti, "frank").into_iter().map(|l| String::from_utf8(l).unwrap() + "\n").collect::<String>(),
+    )
+    .unwrap();
+    let cfg = dir.path().join("respond.toml");
+    let base = std::fs::read_to_string(common::root().join("sample-logs/tokenhound.toml")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("{base}\n[respond]\n[respond.redis]\nurl = \"redis://127.0.0.1:{rport}/\"\nprefix = \"replay\"\n"),
+    )
+    .unwrap();
+    let audit = dir.path().join("audit.ndjson");
+    let run = |mode: &str| {
+        let out = common::bin()
+            .args(["replay", "--config", cfg.to_str().unwrap(), "--profile", "tokenhound", "--respond"])
+            .args(["--respond-mode", mode, "--respond-audit", audit.to_str().unwrap(), log.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let recs: Vec<Value> =
+            std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        recs
+    };
+    let mut conn = redis_conn(rport);
+    let recs = run("dry-run");
+    assert!(recs.iter().any(|r| r["value"]["outcome"] == "would_revoke" && r["value"]["hook"] == "redis"));
+    assert!(!recs.iter().any(|r| r["value"]["outcome"] == "delivered"));
+    let keys: Vec<String> = redis::cmd("KEYS").arg("replay:*").query(&mut conn).unwrap();
+    assert!(keys.is_empty());
+    let recs = run("enforce");
+    assert!(recs.iter().any(|r| r["value"]["outcome"] == "delivered" && r["value"]["hook"] == "redis"));
+    let ttl: i64 = redis::cmd("TTL").arg(format!("replay:https://idp.acme.example:{jti}")).query(&mut conn).unwrap();
+    assert!(ttl > 3000, "TTL {ttl}");
+}

@@ -125,10 +125,7 @@ impl Responder {
     }
 
     /// The hooks configured in `[respond]` (SSF's JWKS and metadata returned for serving).
-    pub fn hooks_from(
-        s: &RespondSettings,
-        clock: fn() -> i64,
-    ) -> Result<(Hooks, Option<SsfDocs>), String> {
+    pub fn hooks_from(s: &RespondSettings, clock: fn() -> i64) -> Result<(Hooks, Option<SsfDocs>), String> {
         let mut hooks: Vec<Box<dyn Hook>> = Vec::new();
         let mut ssf_meta = None;
         if let Some(r) = &s.redis {
@@ -218,8 +215,8 @@ impl Responder {
         let mut out = vec![self.audit(r, a.hook, a.action, &a.id, outcome, &detail, now)];
         match a.outcome {
             Outcome::Failed(reason) => out.push(Emit::DeadLetter { hook: a.hook, reason, request: r.raw.clone() }),
+            Outcome::Gone if !self.disabled.insert(a.hook) => {}
             Outcome::Gone => {
-                self.disabled.insert(a.hook);
                 tracing::error!(hook = a.hook, "the receiver answered 410 Gone: hook disabled");
                 out.push(Emit::DeadLetter {
                     hook: a.hook,

@@ -163,7 +163,11 @@ impl Hook for SsfHook {
                 Ok(jwt) => self.push(&jwt, id.len() as u64 ^ now as u64, retry, sleep),
                 Err(e) => Outcome::Failed(e),
             };
+            let gone = outcome == Outcome::Gone;
             out.push(ActionResult::new("ssf", action, id, outcome));
+            if gone {
+                break; // the receiver is gone: the hook is disabled
+            }
         }
         out
     }
