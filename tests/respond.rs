@@ -388,3 +388,41 @@ fn replay_respond_dry_run_then_enforce() {
     let ttl: i64 = redis::cmd("TTL").arg(format!("replay:https://idp.acme.example:{jti}")).query(&mut conn).unwrap();
     assert!(ttl > 3000, "TTL {ttl}");
 }
+
+/// The sample logs' tokens expired long ago: no deny-list entry for them,
+/// but a subject-wide request (forged token) sets the "revoked before"
+/// cutoff; a never-revoke subject is left alone.
+#[test]
+fn replay_respond_sample_logs_expired_tokens_subject_cutoff_and_never_revoke() {
+    let Some((_redis, rport)) = redis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("respond.toml");
+    let base = std::fs::read_to_string(common::root().join("sample-logs/tokenhound.toml")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("{base}\n[respond]\nmode = \"enforce\"\nnever_revoke_subjects = [\"al*\"]\n[respond.redis]\nurl = \"redis://127.0.0.1:{rport}/\"\nprefix = \"sample\"\n"),
+    )
+    .unwrap();
+    let audit = dir.path().join("audit.ndjson");
+    let out = common::bin()
+        .args(["replay", "--config", cfg.to_str().unwrap(), "--revocations", "sample-logs/revocations.ndjson"])
+        .args(["--respond", "--respond-audit", audit.to_str().unwrap(), "sample-logs/logs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs: Vec<Value> =
+        std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcome = |o: &str| recs.iter().filter(|r| r["value"]["outcome"] == o).count();
+    assert!(outcome("skipped") > 0, "expired tokens get no entry: {recs:?}");
+    assert!(outcome("never_revoke") > 0, "alice's requests are protected");
+    let mut conn = redis_conn(rport);
+    let token_keys: Vec<String> = redis::cmd("KEYS").arg("sample:https*").query(&mut conn).unwrap();
+    assert!(token_keys.is_empty(), "no entry for an expired token: {token_keys:?}");
+    let subject_keys: Vec<String> = redis::cmd("KEYS").arg("sample:sub:*").query(&mut conn).unwrap();
+    assert!(!subject_keys.is_empty(), "a subject-wide cutoff was set");
+    for k in &subject_keys {
+        let cutoff: i64 = redis::cmd("GET").arg(k).query(&mut conn).unwrap();
+        assert!(cutoff > 1_790_000_000, "{k} = {cutoff}");
+        assert!(!k.contains(":al"), "never-revoke subject {k}");
+    }
+}
