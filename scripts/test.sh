@@ -6,7 +6,8 @@
 #    cores, cached after), started on 127.0.0.1 with sqlite storage;
 #  - kafka-python (PyPI), the independent client of the stream smoke test;
 #  - Debian's redis-server (the respond tests start their own on free ports);
-#  - PyJWT and standardwebhooks (PyPI): the hook receiver's independent checks.
+#  - PyJWT and standardwebhooks (PyPI): the hook receiver's independent checks;
+#  - Debian's chromium: the investigate report is rendered headless.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test stream`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,10 +25,18 @@ if ! python3 -c "import kafka, jwt, standardwebhooks, cryptography" 2>/dev/null;
     echo "== installing kafka-python, PyJWT, standardwebhooks"
     python3 -m pip install --quiet --disable-pip-version-check kafka-python==3.0.12 "pyjwt[crypto]==2.15.1" standardwebhooks==1.1.0
 fi
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get install -y -q "$@" >/dev/null || { $sudo apt-get update -q && $sudo apt-get install -y -q "$@" >/dev/null; }
+}
 if ! command -v redis-server >/dev/null; then
     echo "== installing redis-server (Debian)"
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -q redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server >/dev/null; }
-    else sudo apt-get install -y -q redis-server >/dev/null; fi
+    apt_install redis-server
+fi
+if ! command -v chromium >/dev/null; then
+    echo "== installing chromium (Debian)"
+    apt_install chromium
 fi
 
 data="$(mktemp -d)"

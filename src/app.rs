@@ -286,6 +286,61 @@ pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `tokenhound investigate`: load (and detect), then the forensic report.
+#[cfg(feature = "batch")]
+pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
+    use crate::forensics::incident::Lead;
+    let p = pipeline(&a.input.pipeline, |_| {})?;
+    let s = &p.settings;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let revs = Arc::new(match &a.revocations {
+        Some(p) => load_revocations(p)?,
+        None => RevocationView::default(),
+    });
+    let margin = crate::rules::parse_duration(&a.pivot_window).map_err(|e| anyhow::anyhow!("--pivot-window: {e}"))?;
+    let opts = replay_options(&a.input, s, 1);
+    let ids = identity(s);
+    let loaded = crate::forensics::load::load(
+        &a.input.inputs,
+        &opts,
+        p.worker,
+        rules(s)?,
+        revs.clone(),
+        &ids,
+        &a.out,
+        a.alerts.is_none(),
+    )?;
+    let leads: Vec<Lead> = match &a.alerts {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read {}", f.display()))?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l)
+                    .ok()
+                    .and_then(|v| Lead::from_alert(&v))
+                    .with_context(|| format!("{}:{}: not an OCSF alert of tokenhound", f.display(), i + 1))
+            })
+            .collect::<Result<_>>()?,
+        None => loaded.findings.iter().map(|f| Lead::from_finding(f, &revs)).collect(),
+    };
+    let attribution = geo(s)?.map(|g| g.attribution.clone()).unwrap_or_default();
+    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, margin, &a.out)?;
+    eprintln!(
+        "tokenhound investigate: {} events ({} bad lines skipped), {} incidents, {} other tokens likely compromised; report in {}",
+        loaded.events,
+        loaded.bad_lines,
+        r.incidents.len(),
+        r.likely_also_compromised.len(),
+        a.out.display()
+    );
+    if let Some(h) = r.root_causes.first() {
+        eprintln!("top root-cause hypothesis: {}", h.statement);
+    }
+    Ok(Outcome::Ok)
+}
+
 fn write_alerts(findings: &[crate::model::Finding], format: Format, path: Option<&PathBuf>) -> Result<()> {
     let sink: Box<dyn Write> = match path {
         Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?),

@@ -33,6 +33,9 @@ pub enum Command {
     /// Write enriched, normalized events to Parquet.
     #[cfg(feature = "batch")]
     Export(ExportArgs),
+    /// Forensics: timelines, blast radius, pivots and root cause of stolen tokens (report in DIR).
+    #[cfg(feature = "batch")]
+    Investigate(InvestigateArgs),
     /// Run as a Kafka service: consume gateway logs, produce alerts and revocation requests.
     #[cfg(feature = "kafka")]
     Stream(StreamArgs),
@@ -183,6 +186,25 @@ pub struct StreamArgs {
     /// Address for /metrics, /livez, /readyz.
     #[arg(long)]
     pub listen: Option<String>,
+}
+
+/// `tokenhound investigate`.
+#[derive(Args, Debug)]
+pub struct InvestigateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory for the report (report.html, report.md, report.json, events.parquet).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Take the findings from this alerts file (OCSF NDJSON of replay/stream) instead of detecting.
+    #[arg(long)]
+    pub alerts: Option<PathBuf>,
+    /// NDJSON revocations (as for replay).
+    #[arg(long)]
+    pub revocations: Option<PathBuf>,
+    /// Pivot window around the attackers' requests (infrastructure is often reused for a day).
+    #[arg(long, default_value = "24h")]
+    pub pivot_window: String,
 }
 
 #[derive(Subcommand, Debug)]

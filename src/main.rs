@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         Command::Gen(a) => app::run_gen(a),
         #[cfg(feature = "batch")]
         Command::Export(a) => app::run_export(a),
+        #[cfg(feature = "batch")]
+        Command::Investigate(a) => app::run_investigate(a),
         #[cfg(feature = "kafka")]
         Command::Stream(a) => app::run_stream(a),
         #[cfg(feature = "kafka")]

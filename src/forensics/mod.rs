@@ -1,7 +1,92 @@
-//! (feature `batch`) Forensics with polars, the only place polars appears.
-//! For now: export of enriched, normalized events to Parquet
-//! (`tokenhound export --parquet`), for later runs and other tools.
+//! (feature `batch`) Forensics with polars, the only place polars appears:
+//! `tokenhound export --parquet`, and `tokenhound investigate`: load the logs
+//! once (ingest -> normalized Parquet, detecting with the shared engine on
+//! the way), then per stolen token the timeline, attacker infrastructure and
+//! blast radius; the pivot to other tokens; the root cause; a report in JSON,
+//! Markdown and self-contained HTML.
 
 mod export;
+pub mod incident;
+pub mod load;
+pub mod pivot;
+mod progress;
+pub mod report;
+pub mod rootcause;
 
 pub use export::{ParquetExport, EXPORT_COLUMNS};
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use incident::{Incident, Lead};
+use report::Report;
+
+/// From loaded events and leads to the report (written to `out_dir`).
+pub fn analyse(
+    parquet: &[std::path::PathBuf],
+    leads: &[Lead],
+    events: u64,
+    attribution: Vec<String>,
+    pivot_margin_secs: i64,
+    out_dir: &Path,
+) -> Result<Report> {
+    let lf = load::scan(parquet)?;
+    let bar = progress::Progress::spinner("incidents");
+    let incidents: Vec<Incident> = incident::incidents(lf.clone(), leads)?;
+    bar.finish(&format!("{} incidents", incidents.len()));
+    let bar = progress::Progress::spinner("pivot");
+    let ind = pivot::indicators(&incidents, pivot_margin_secs * 1_000_000);
+    let suspects = pivot::pivot(lf.clone(), &incidents, &ind)?;
+    bar.finish(&format!("{} other tokens", suspects.len()));
+    let bar = progress::Progress::spinner("root cause");
+    let causes = rootcause::root_causes(lf, &incidents)?;
+    bar.finish("done");
+    let mut resets: Vec<String> = incidents
+        .iter()
+        .filter(|i| i.rules.iter().any(|r| r != "forged-token"))
+        .filter_map(|i| i.sub.clone())
+        .chain(suspects.iter().filter(|s| s.score >= 2).filter_map(|s| s.sub.clone()))
+        .collect();
+    resets.sort();
+    resets.dedup();
+    let requests = incidents
+        .iter()
+        .map(|i| (&i.token, i.sub.as_deref(), i.findings.first().cloned().unwrap_or_default(), i.first_suspicious_us))
+        .chain(suspects.iter().filter(|s| s.score >= 2).map(|s| (&s.token, s.sub.as_deref(), String::new(), None)))
+        .filter_map(|(tok, sub, uid, at)| request(tok, sub, &uid, at))
+        .collect();
+    let r = Report {
+        generated_by: format!("tokenhound {}", crate::app::VERSION),
+        events,
+        incidents,
+        indicators: ind,
+        likely_also_compromised: suspects,
+        password_resets: resets,
+        revocation_requests: requests,
+        root_causes: causes,
+        attribution,
+    };
+    let write = |name: &str, body: String| {
+        let p = out_dir.join(name);
+        std::fs::write(&p, body).with_context(|| format!("cannot write {}", p.display()))
+    };
+    write("report.json", serde_json::to_string_pretty(&r)?)?;
+    write("report.md", report::markdown(&r))?;
+    write("report.html", report::html(&r))?;
+    let reqs: String = r.revocation_requests.iter().map(|v| format!("{v}\n")).collect();
+    write("revocation-requests.ndjson", reqs)?;
+    Ok(r)
+}
+
+/// A revocation request (the `respond` format) for a token named `iss|jti`.
+fn request(token: &str, sub: Option<&str>, uid: &str, at: Option<i64>) -> Option<serde_json::Value> {
+    let (iss, jti) = token.split_once('|')?;
+    let uid = if uid.is_empty() { format!("investigate:{token}") } else { uid.to_string() };
+    let at = chrono::DateTime::from_timestamp_micros(at.unwrap_or(0)).map(|t| t.to_rfc3339()).unwrap_or_default();
+    Some(serde_json::json!({
+        "scope": "token", "iss": iss, "jti": jti, "sub": sub, "key": token,
+        "finding_uid": uid, "rule": "investigate", "reason": "stolen or likely compromised (tokenhound investigate)",
+        "requested_at": at, "exp": null, "idempotency_key": format!("{uid}:investigate"),
+    }))
+}

@@ -1,0 +1,184 @@
+//! Loading for `investigate`: gateway logs of any profile (NDJSON, `.gz`,
+//! `.zst`, directories) go through the ingest pipeline once, into a Parquet
+//! file of normalized events in the output directory, while the shared engine
+//! detects on the same pass; Parquet files written by `tokenhound export`
+//! are scanned as they are, sorted by time with polars and fed to the engine.
+//! Everything then is one polars `LazyFrame` over Parquet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use polars::prelude::{
+    col, concat, DataFrame, DataType, LazyFrame, PlRefPath, ScanArgsParquet, SortMultipleOptions, StringChunked,
+    UnionArgs,
+};
+
+use super::export::ParquetExport;
+use super::progress::Progress;
+use crate::engine::{Engine, RevocationView};
+use crate::model::{AccessEvent, EventTime, Finding, Geo, IStr, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
+use crate::replay::{self, ReplayOptions, Worker};
+use crate::rules::RuleSet;
+use crate::token::IdentityKeys;
+
+/// The normalized events (Parquet files) and what the engine found in them.
+pub struct Loaded {
+    pub parquet: Vec<PathBuf>,
+    pub findings: Vec<Finding>,
+    pub events: u64,
+    pub bad_lines: u64,
+}
+
+fn is_parquet(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Load every input; detect unless `detect` is false (alerts come from a file).
+#[allow(clippy::too_many_arguments)]
+pub fn load(
+    inputs: &[PathBuf],
+    opts: &ReplayOptions,
+    worker: Worker,
+    rules: Arc<RuleSet>,
+    revocations: Arc<RevocationView>,
+    ids: &IdentityKeys,
+    out_dir: &Path,
+    detect: bool,
+) -> Result<Loaded> {
+    let (parquet_in, logs): (Vec<PathBuf>, Vec<PathBuf>) = inputs.iter().cloned().partition(|p| is_parquet(p));
+    let mut engine = Engine::new(rules, revocations, opts.engine);
+    let mut loaded = Loaded { parquet: parquet_in.clone(), findings: Vec::new(), events: 0, bad_lines: 0 };
+    if !logs.is_empty() {
+        let files = replay::expand_inputs(&logs)?;
+        let out = out_dir.join("events.parquet");
+        let mut w = ParquetExport::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+        let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+        let bar = Progress::bytes("reading gateway logs", bytes);
+        let mut failed = None;
+        let mut n = 0u64;
+        let report = replay::scan(&files, opts, worker, |ev| {
+            n += 1;
+            if n.is_multiple_of(65_536) {
+                bar.set_position_lines(n);
+            }
+            if failed.is_none() {
+                failed = w.push(&ev).err();
+            }
+            if detect {
+                loaded.findings.extend(engine.observe(ev));
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e).with_context(|| format!("cannot write {}", out.display()));
+        }
+        w.finish().with_context(|| format!("cannot write {}", out.display()))?;
+        bar.finish(&format!("{n} events from {} lines", report.lines));
+        loaded.events += n;
+        loaded.bad_lines += report.errors.total();
+        loaded.parquet.push(out);
+    }
+    if !parquet_in.is_empty() {
+        let lf = scan(&parquet_in)?.sort(["time"], SortMultipleOptions::default());
+        let bar = Progress::spinner("sorting Parquet events by time");
+        let df = lf.collect().context("cannot read the Parquet inputs")?;
+        bar.finish(&format!("{} events", df.height()));
+        loaded.events += df.height() as u64;
+        if detect {
+            let bar = Progress::count("detecting", df.height() as u64);
+            for_each_event(&df, ids, |ev| loaded.findings.extend(engine.observe(ev)), &bar)?;
+            bar.finish("done");
+        }
+    }
+    if detect {
+        loaded.findings.extend(engine.drain());
+        loaded.findings.sort_by(|a, b| (a.time, &a.uid).cmp(&(b.time, &b.uid)));
+    }
+    Ok(loaded)
+}
+
+/// One lazy frame over the normalized Parquet files; `time` as epoch µs.
+pub fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
+    let mut frames = Vec::new();
+    for f in files {
+        let p = f.to_str().with_context(|| format!("{} is not UTF-8", f.display()))?;
+        let lf = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
+            .with_context(|| format!("cannot scan {}", f.display()))?;
+        frames.push(lf.with_column(col("time").cast(DataType::Int64)));
+    }
+    Ok(concat(frames, UnionArgs::default())?)
+}
+
+/// Rows of a normalized frame (sorted by time) as events for the engine.
+fn for_each_event(df: &DataFrame, ids: &IdentityKeys, mut f: impl FnMut(AccessEvent), bar: &Progress) -> Result<()> {
+    let s = |n: &str| -> Result<&StringChunked> { Ok(df.column(n)?.str()?) };
+    let (ip, ua, method, path, rid, gw) =
+        (s("client_ip")?, s("user_agent")?, s("method")?, s("path")?, s("request_id")?, s("gateway")?);
+    let (tid, iss, jti, sub, cid, aud) = (s("token_id")?, s("iss")?, s("jti")?, s("sub")?, s("client_id")?, s("aud")?);
+    let (kid, alg, verdict, city, country, org) =
+        (s("kid")?, s("alg")?, s("verdict")?, s("city")?, s("country")?, s("as_org")?);
+    let source = s("source")?;
+    let time = df.column("time")?.i64()?;
+    let status = df.column("status")?.u32()?;
+    let bytes = df.column("bytes")?.u64()?;
+    let (exp, iat, nbf) = (df.column("exp")?.i64()?, df.column("iat")?.i64()?, df.column("nbf")?.i64()?);
+    let (lat, lon, rad) = (df.column("lat")?.f64()?, df.column("lon")?.f64()?, df.column("radius_km")?.f64()?);
+    let asn = df.column("asn")?.u32()?;
+    let mut strings = crate::ingest::Interner::new(65_536);
+    let arc = |v: Option<&str>| v.map(Arc::<str>::from);
+    for i in 0..df.height() {
+        if i.is_multiple_of(65_536) {
+            bar.set(i as u64);
+        }
+        let token = tid.get(i).map(|id| {
+            let (key, id) = match (jti.get(i), id.strip_prefix("fp:")) {
+                (Some(j), _) => (
+                    ids.jti_key(iss.get(i).unwrap_or(""), j),
+                    TokenId::Jti { iss: iss.get(i).unwrap_or("").into(), jti: j.into() },
+                ),
+                (None, Some(fp)) => (ids.jti_key("\0fingerprint", fp), TokenId::Fingerprint(fp.into())),
+                (None, None) => (ids.jti_key("\0id", id), TokenId::Fingerprint(id.into())),
+            };
+            Arc::new(TokenInfo {
+                key: TokenKey(key.0),
+                id,
+                iss: arc(iss.get(i)),
+                sub: arc(sub.get(i)),
+                client_id: arc(cid.get(i)),
+                aud: arc(aud.get(i)),
+                kid: arc(kid.get(i)),
+                alg: arc(alg.get(i)),
+                exp: exp.get(i),
+                iat: iat.get(i),
+                nbf: nbf.get(i),
+                verdict: verdict.get(i).and_then(Verdict::parse).unwrap_or(Verdict::NotChecked),
+            })
+        });
+        let geo = (lat.get(i).is_some() || asn.get(i).is_some() || country.get(i).is_some()).then(|| {
+            Arc::new(Geo {
+                lat: lat.get(i),
+                lon: lon.get(i),
+                radius_km: rad.get(i).unwrap_or(0.0),
+                city: arc(city.get(i)),
+                country: arc(country.get(i)),
+                asn: asn.get(i),
+                as_org: arc(org.get(i)),
+            })
+        });
+        f(AccessEvent {
+            time: EventTime(time.get(i).unwrap_or(0)),
+            client_ip: ip.get(i).and_then(|v| v.parse().ok()),
+            user_agent: ua.get(i).map(|v| strings.get(v, 4096)),
+            method: strings.get(method.get(i).unwrap_or(""), 64),
+            path: strings.get(path.get(i).unwrap_or(""), 4096),
+            status: status.get(i).unwrap_or(0) as u16,
+            request_id: arc(rid.get(i)),
+            gateway: gw.get(i).map(|v| strings.get(v, 256)),
+            bytes: bytes.get(i),
+            token,
+            geo,
+            source: SourcePos::File { path: IStr::from(source.get(i).unwrap_or("parquet")), line: i as u64 + 1 },
+        });
+    }
+    Ok(())
+}

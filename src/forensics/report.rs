@@ -1,0 +1,230 @@
+//! The investigation report, three renderings of the same facts: JSON (for
+//! tools), Markdown (for tickets) and a self-contained HTML page (no script,
+//! no network: inline SVG timelines per incident and a geographic scatter of
+//! the uses, tables of the blast radius, pivot and root cause).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::incident::Incident;
+use super::pivot::{Indicators, Suspect};
+use super::rootcause::Hypothesis;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub generated_by: String,
+    pub events: u64,
+    pub incidents: Vec<Incident>,
+    pub indicators: Indicators,
+    pub likely_also_compromised: Vec<Suspect>,
+    /// Subjects who must change their password.
+    pub password_resets: Vec<String>,
+    /// Revocation requests (`respond` can act on them).
+    pub revocation_requests: Vec<Value>,
+    pub root_causes: Vec<Hypothesis>,
+    pub attribution: Vec<String>,
+}
+
+fn ts(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub fn markdown(r: &Report) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# tokenhound investigation\n\n{} events, {} incident(s).\n", r.events, r.incidents.len());
+    let _ = writeln!(
+        m,
+        "## Root cause hypotheses\n\n| # | attribute | value | support | lift | statement |\n|---|---|---|---|---|---|"
+    );
+    for (i, h) in r.root_causes.iter().take(10).enumerate() {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {:.0} % | {:.1} | {} |",
+            i + 1,
+            h.attribute,
+            h.value,
+            h.support * 100.0,
+            h.lift,
+            h.statement
+        );
+    }
+    let _ = writeln!(m, "\n## Incidents\n");
+    for inc in &r.incidents {
+        let b = &inc.blast_radius;
+        let _ = writeln!(
+            m,
+            "### {}\n\n- subject: {}\n- rules: {}\n- first suspicious use: {}\n- attacker: IPs {}, networks {}, countries {}, clients {}\n- blast radius: {} requests, {} bytes, {} distinct resources, {} accepted after revocation; statuses {:?}\n- routes: {}\n",
+            inc.token,
+            inc.sub.as_deref().unwrap_or("-"),
+            inc.rules.iter().cloned().collect::<Vec<_>>().join(", "),
+            inc.first_suspicious_us.map(ts).unwrap_or_else(|| "-".into()),
+            inc.infrastructure.ips.iter().cloned().collect::<Vec<_>>().join(" "),
+            inc.infrastructure.asns.iter().map(|(a, o)| format!("AS{a} {o}")).collect::<Vec<_>>().join(", "),
+            inc.infrastructure.countries.iter().cloned().collect::<Vec<_>>().join(" "),
+            inc.infrastructure.user_agents.iter().cloned().collect::<Vec<_>>().join(" | "),
+            b.requests,
+            b.bytes,
+            b.distinct_resources,
+            b.accepted_after_revocation,
+            b.statuses,
+            b.routes.iter().map(|(k, v)| format!("{k} ({v})")).collect::<Vec<_>>().join(", "),
+        );
+    }
+    let _ = writeln!(
+        m,
+        "## Likely also compromised\n\n| token | subject | requests | matched | score |\n|---|---|---|---|---|"
+    );
+    for s in r.likely_also_compromised.iter().take(50) {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} |",
+            s.token,
+            s.sub.as_deref().unwrap_or("-"),
+            s.requests,
+            s.matched.join(", "),
+            s.score
+        );
+    }
+    let _ = writeln!(m, "\n## Must change their password\n\n{}\n", r.password_resets.join(", "));
+    for a in &r.attribution {
+        let _ = writeln!(m, "_{a}_\n");
+    }
+    m
+}
+
+/// A timeline of one incident: the owner's uses and the attacker's on one axis.
+fn timeline_svg(inc: &Incident) -> String {
+    let (w, h, pad) = (760.0, 70.0, 20.0);
+    let t0 = inc.timeline.first().map_or(0, |u| u.time_us) as f64;
+    let t1 = inc.timeline.last().map_or(1, |u| u.time_us).max(t0 as i64 + 1) as f64;
+    let x = |t: i64| pad + (t as f64 - t0) / (t1 - t0) * (w - 2.0 * pad);
+    let mut s = format!(
+        r#"<svg class="timeline" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="timeline of {}">"#,
+        esc(&inc.token)
+    );
+    let _ = write!(s, r##"<line x1="{pad}" y1="35" x2="{}" y2="35" stroke="#999"/>"##, w - pad);
+    if let Some(f) = inc.first_suspicious_us {
+        let _ = write!(
+            s,
+            r##"<line x1="{0:.1}" y1="8" x2="{0:.1}" y2="62" stroke="#c00" stroke-dasharray="3,3"/><text x="{0:.1}" y="8" font-size="10" fill="#c00">first suspicious use</text>"##,
+            x(f)
+        );
+    }
+    for u in &inc.timeline {
+        let (cy, fill) = if u.attacker { (48.0, "#d62728") } else { (22.0, "#1f77b4") };
+        let _ = write!(
+            s,
+            r#"<circle cx="{:.1}" cy="{cy}" r="4" fill="{fill}"><title>{} {} {} {} from {}</title></circle>"#,
+            x(u.time_us),
+            ts(u.time_us),
+            esc(&u.method),
+            esc(&u.path),
+            u.status,
+            esc(u.ip.as_deref().unwrap_or("?"))
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{pad}" y="68" font-size="10">{}</text><text x="{}" y="68" font-size="10" text-anchor="end">{}</text></svg>"#,
+        ts(t0 as i64),
+        w - pad,
+        ts(t1 as i64)
+    );
+    s
+}
+
+/// Every located use of the stolen tokens on an equirectangular map.
+fn map_svg(r: &Report) -> String {
+    let (w, h) = (720.0, 360.0);
+    let mut s = format!(
+        r##"<svg class="map" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="where the stolen tokens were used"><rect width="{w}" height="{h}" fill="#eef3f7"/>"##
+    );
+    for lat in [-60, -30, 0, 30, 60] {
+        let y = (90.0 - lat as f64) / 180.0 * h;
+        let _ = write!(s, r##"<line x1="0" y1="{y}" x2="{w}" y2="{y}" stroke="#cdd"/>"##);
+    }
+    for inc in &r.incidents {
+        for u in &inc.timeline {
+            if let (Some(lat), Some(lon)) = (u.lat, u.lon) {
+                let (cx, cy) = ((lon + 180.0) / 360.0 * w, (90.0 - lat) / 180.0 * h);
+                let fill = if u.attacker { "#d62728" } else { "#1f77b4" };
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="4" fill="{fill}" fill-opacity="0.6"><title>{} {}</title></circle>"#,
+                    esc(u.city.as_deref().unwrap_or("?")),
+                    esc(&inc.token)
+                );
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+pub fn html(r: &Report) -> String {
+    let mut h = String::from(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tokenhound investigation</title><style>
+body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
+th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;border-radius:5px;margin:0 4px 0 12px}
+</style></head><body><h1>tokenhound investigation</h1>"#,
+    );
+    let _ = write!(h, "<p>{} events, {} incident(s).</p>", r.events, r.incidents.len());
+    h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker</p>"##);
+    h.push_str("<h2>Where the stolen tokens were used</h2>");
+    h.push_str(&map_svg(r));
+    h.push_str("<h2>Root cause hypotheses</h2><table id=\"root-cause\"><tr><th>#</th><th>attribute</th><th>value</th><th>support</th><th>lift</th><th>statement</th></tr>");
+    for (i, c) in r.root_causes.iter().take(10).enumerate() {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td><td>{:.1}</td><td>{}</td></tr>",
+            i + 1,
+            esc(&c.attribute),
+            esc(&c.value),
+            c.support * 100.0,
+            c.lift,
+            esc(&c.statement)
+        );
+    }
+    h.push_str("</table><h2>Incidents</h2>");
+    for inc in &r.incidents {
+        let b = &inc.blast_radius;
+        let _ = write!(
+            h,
+            "<section class=\"incident\"><h3>{}</h3><p>subject {} &middot; rules {} &middot; first suspicious use {}</p>{}<p>blast radius: {} requests, {} bytes, {} distinct resources, {} accepted after revocation; attacker networks {}</p></section>",
+            esc(&inc.token),
+            esc(inc.sub.as_deref().unwrap_or("-")),
+            esc(&inc.rules.iter().cloned().collect::<Vec<_>>().join(", ")),
+            inc.first_suspicious_us.map(ts).unwrap_or_default(),
+            timeline_svg(inc),
+            b.requests,
+            b.bytes,
+            b.distinct_resources,
+            b.accepted_after_revocation,
+            esc(&inc.infrastructure.asns.iter().map(|(a, o)| format!("AS{a} {o}")).collect::<Vec<_>>().join(", ")),
+        );
+    }
+    h.push_str("<h2>Likely also compromised</h2><table id=\"pivot\"><tr><th>token</th><th>subject</th><th>requests</th><th>matched</th><th>score</th></tr>");
+    for s in r.likely_also_compromised.iter().take(100) {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.token),
+            esc(s.sub.as_deref().unwrap_or("-")),
+            s.requests,
+            esc(&s.matched.join(", ")),
+            s.score
+        );
+    }
+    let _ = write!(h, "</table><h2>Must change their password</h2><p>{}</p>", esc(&r.password_resets.join(", ")));
+    for a in &r.attribution {
+        let _ = write!(h, "<p><small>{}</small></p>", esc(a));
+    }
+    h.push_str("</body></html>\n");
+    h
+}
