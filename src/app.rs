@@ -260,11 +260,16 @@ fn respond_replay(
     Ok(())
 }
 
-/// `tokenhound export --parquet OUT INPUT...`: one thread, in input order.
+/// `tokenhound export --parquet OUT [--csv OUT] INPUT...`: one thread, in input order.
 #[cfg(feature = "batch")]
 pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
     let p = pipeline(&a.input.pipeline, |_| {})?;
-    let mut out = crate::forensics::ParquetExport::create(&a.parquet)?;
+    let target = match (&a.parquet, &a.csv) {
+        (Some(p), _) => p.clone(),
+        (None, Some(c)) => c.with_extension("parquet.tmp"),
+        (None, None) => anyhow::bail!("--parquet or --csv is required"),
+    };
+    let mut out = crate::forensics::ParquetExport::create(&target)?;
     let mut failed = None;
     let opts = replay_options(&a.input, &p.settings, 1);
     let files = replay::expand_inputs(&opts.inputs)?;
@@ -274,13 +279,20 @@ pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
         }
     })?;
     if let Some(e) = failed {
-        return Err(e).with_context(|| format!("cannot write {}", a.parquet.display()));
+        return Err(e).with_context(|| format!("cannot write {}", target.display()));
     }
-    let rows = out.finish().with_context(|| format!("cannot write {}", a.parquet.display()))?;
+    let rows = out.finish().with_context(|| format!("cannot write {}", target.display()))?;
+    if let Some(c) = &a.csv {
+        crate::forensics::csv::from_parquet(&target, c)?;
+        if a.parquet.is_none() {
+            let _ = std::fs::remove_file(&target);
+        }
+    }
+    let written: Vec<String> = a.parquet.iter().chain(a.csv.iter()).map(|p| p.display().to_string()).collect();
     eprintln!(
         "tokenhound export: {} lines, {rows} events written to {}, {} bad lines skipped",
         report.lines,
-        a.parquet.display(),
+        written.join(" and "),
         report.errors.total()
     );
     Ok(Outcome::Ok)

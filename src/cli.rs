@@ -132,8 +132,11 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// The Parquet file to write.
+    #[arg(long, required_unless_present = "csv")]
+    pub parquet: Option<PathBuf>,
+    /// Also (or instead) write the events as CSV (time in RFC 3339).
     #[arg(long)]
-    pub parquet: PathBuf,
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

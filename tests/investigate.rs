@@ -1,7 +1,7 @@
 //! `tokenhound investigate` against the generator's ground truth: every
 //! stolen token listed with its exact blast radius, the silent thefts found
 //! by the pivot, the planted root cause first; the same from the Parquet copy
-//! and from an alerts file; and the HTML report rendered by headless Chromium.
+//! a CSV copy and an alerts file; and the HTML report rendered by headless Chromium.
 
 mod common;
 
@@ -111,6 +111,18 @@ fn ground_truth_blast_radius_pivot_and_root_cause() {
     let r2 = investigate(&["--revocations", &revs, out.join("events.parquet").to_str().unwrap()], &out2);
     check_against_truth(&r2, &truth);
     assert_eq!(r2["incidents"].as_array().unwrap().len(), r["incidents"].as_array().unwrap().len());
+
+    // and a CSV of the same events (export --csv; time in RFC 3339)
+    let csv = dir.path().join("events.csv");
+    let o = common::bin()
+        .args(["export", "--config", "sample-logs/tokenhound.toml", "--csv"])
+        .arg(&csv)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r4 = investigate(&["--revocations", &revs, csv.to_str().unwrap()], &dir.path().join("from-csv"));
+    check_against_truth(&r4, &truth);
 
     // and so does an alerts file from replay
     let alerts = dir.path().join("alerts.ndjson");

@@ -34,6 +34,10 @@ fn is_parquet(p: &Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
+fn is_csv(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
 /// Load every input; detect unless `detect` is false (alerts come from a file).
 #[allow(clippy::too_many_arguments)]
 pub fn load(
@@ -46,7 +50,17 @@ pub fn load(
     out_dir: &Path,
     detect: bool,
 ) -> Result<Loaded> {
-    let (parquet_in, logs): (Vec<PathBuf>, Vec<PathBuf>) = inputs.iter().cloned().partition(|p| is_parquet(p));
+    let (tables, logs): (Vec<PathBuf>, Vec<PathBuf>) = inputs.iter().cloned().partition(|p| is_parquet(p) || is_csv(p));
+    let mut parquet_in = Vec::new();
+    for (i, t) in tables.into_iter().enumerate() {
+        if is_csv(&t) {
+            let p = out_dir.join(format!("csv-{i}.parquet"));
+            super::csv::to_parquet(&t, &p)?;
+            parquet_in.push(p);
+        } else {
+            parquet_in.push(t);
+        }
+    }
     let mut engine = Engine::new(rules, revocations, opts.engine);
     let mut loaded = Loaded { parquet: parquet_in.clone(), findings: Vec::new(), events: 0, bad_lines: 0 };
     if !logs.is_empty() {
