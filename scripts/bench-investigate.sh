@@ -52,7 +52,8 @@ q = f"""
 WITH u AS (
   SELECT token_id, time, lat, lon, radius_km,
          LAG(time) OVER w AS pt, LAG(lat) OVER w AS plat, LAG(lon) OVER w AS plon, LAG(radius_km) OVER w AS prad
-  FROM {src} WHERE token_id IS NOT NULL AND lat IS NOT NULL
+  FROM (SELECT token_id, CAST(time AS TIMESTAMPTZ) AS time, lat, lon, radius_km FROM {src}
+        WHERE token_id IS NOT NULL AND lat IS NOT NULL)
   WINDOW w AS (PARTITION BY token_id ORDER BY time)
 ), d AS (
   SELECT token_id, time, pt,

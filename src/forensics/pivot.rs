@@ -1,4 +1,5 @@
-//! Pivot: other tokens used from the attackers' addresses, networks or
+//! Pivot: other tokens used from the attackers' addresses, prefixes (/24,
+//! /48), networks or
 //! script clients inside the incident window, ranked as "likely also
 //! compromised". Networks (ASNs) count only when no owner of a stolen token
 //! used them (a hosting provider, not a big ISP); user agents only when they
@@ -65,6 +66,15 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
         return Ok(Vec::new());
     }
     let known = Series::new("known".into(), incidents.iter().map(|i| i.token.clone()).collect::<Vec<_>>());
+    let in_window = col("time").gt_eq(lit(ind.window_us.0)).and(col("time").lt_eq(lit(ind.window_us.1)));
+    // addresses in the attackers' prefixes (other than their own addresses)
+    let seen = events.clone().filter(in_window.clone()).select([col("client_ip")]).unique(None, UniqueKeepStrategy::Any).collect()?;
+    let seen = seen.column("client_ip")?.str()?;
+    let neighbours: Vec<String> = (0..seen.len())
+        .filter_map(|i| seen.get(i))
+        .filter(|ip| !ind.ips.contains(*ip) && ind.prefixes.contains(&prefix(ip)))
+        .map(String::from)
+        .collect();
     let set = |name: &str, v: Vec<String>| lit(Series::new(name.into(), v)).implode(false);
     let ips = set("ips", ind.ips.iter().cloned().collect());
     let uas = set("uas", ind.user_agents.iter().cloned().collect());
@@ -72,21 +82,26 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
     let hit_ip = col("client_ip").is_in(ips, false).fill_null(lit(false));
     let hit_asn = col("asn").is_in(asns, false).fill_null(lit(false));
     let hit_ua = col("user_agent").is_in(uas, false).fill_null(lit(false));
+    let hit_prefix = col("client_ip").is_in(set("prefix", neighbours), false).fill_null(lit(false));
     let df = events
         .filter(
-            col("time")
-                .gt_eq(lit(ind.window_us.0))
-                .and(col("time").lt_eq(lit(ind.window_us.1)))
+            in_window
                 .and(col("token_id").is_not_null())
                 .and(col("token_id").is_in(lit(known).implode(false), false).not()),
         )
-        .with_columns([hit_ip.alias("hit_ip"), hit_asn.alias("hit_asn"), hit_ua.alias("hit_ua")])
-        .filter(col("hit_ip").or(col("hit_asn")).or(col("hit_ua")))
+        .with_columns([
+            hit_ip.alias("hit_ip"),
+            hit_prefix.alias("hit_prefix"),
+            hit_asn.alias("hit_asn"),
+            hit_ua.alias("hit_ua"),
+        ])
+        .filter(col("hit_ip").or(col("hit_prefix")).or(col("hit_asn")).or(col("hit_ua")))
         .group_by([col("token_id")])
         .agg([
             col("sub").first().alias("sub"),
             len().alias("requests"),
             col("hit_ip").sum().alias("ip_hits"),
+            col("hit_prefix").sum().alias("prefix_hits"),
             col("hit_asn").sum().alias("asn_hits"),
             col("hit_ua").sum().alias("ua_hits"),
         ])
@@ -100,12 +115,13 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
         let c = s.u32()?;
         Ok((0..c.len()).map(|i| c.get(i).unwrap_or(0)).collect())
     };
-    let (ip, asn, ua) = (hits("ip_hits")?, hits("asn_hits")?, hits("ua_hits")?);
+    let (ip, pre, asn, ua) = (hits("ip_hits")?, hits("prefix_hits")?, hits("asn_hits")?, hits("ua_hits")?);
     let mut out: Vec<Suspect> = (0..df.height())
         .map(|i| {
             let mut matched = Vec::new();
             let mut score = 0;
-            for (name, count, weight) in [("address", ip[i], 3), ("network", asn[i], 2), ("script client", ua[i], 1)] {
+            let signals = [("address", ip[i], 3), ("prefix", pre[i], 2), ("network", asn[i], 2), ("script client", ua[i], 1)];
+            for (name, count, weight) in signals {
                 if count > 0 {
                     matched.push(format!("{name} ({count} requests)"));
                     score += weight;
