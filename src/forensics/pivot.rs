@@ -68,7 +68,12 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
     let known = Series::new("known".into(), incidents.iter().map(|i| i.token.clone()).collect::<Vec<_>>());
     let in_window = col("time").gt_eq(lit(ind.window_us.0)).and(col("time").lt_eq(lit(ind.window_us.1)));
     // addresses in the attackers' prefixes (other than their own addresses)
-    let seen = events.clone().filter(in_window.clone()).select([col("client_ip")]).unique(None, UniqueKeepStrategy::Any).collect()?;
+    let seen = events
+        .clone()
+        .filter(in_window.clone())
+        .select([col("client_ip")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()?;
     let seen = seen.column("client_ip")?.str()?;
     let neighbours: Vec<String> = (0..seen.len())
         .filter_map(|i| seen.get(i))
@@ -120,7 +125,8 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
         .map(|i| {
             let mut matched = Vec::new();
             let mut score = 0;
-            let signals = [("address", ip[i], 3), ("prefix", pre[i], 2), ("network", asn[i], 2), ("script client", ua[i], 1)];
+            let signals =
+                [("address", ip[i], 3), ("prefix", pre[i], 2), ("network", asn[i], 2), ("script client", ua[i], 1)];
             for (name, count, weight) in signals {
                 if count > 0 {
                     matched.push(format!("{name} ({count} requests)"));
