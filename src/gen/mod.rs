@@ -125,9 +125,20 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenReport> {
     }
     out.write_all(&buf)?;
     out.flush()?;
-    // Keep only the thefts whose attack made it into the written lines.
+    // Keep only the thefts whose attack made it into the written lines, and
+    // only the attack requests that did.
     let cut = heap.peek().map_or(i64::MAX, |Reverse(e)| e.t);
-    let thefts = g.thefts.into_iter().filter(|t| t.first_attack_us < cut).collect();
+    let thefts = g
+        .thefts
+        .into_iter()
+        .filter(|t| t.first_attack_us < cut)
+        .map(|mut t| {
+            let n = t.attack_times_us.iter().filter(|&&at| at < cut).count();
+            t.attack_requests = n;
+            t.attack_paths.truncate(n);
+            t
+        })
+        .collect();
     Ok(GenReport { lines: written, thefts, revocations: g.revocations })
 }
 

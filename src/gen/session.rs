@@ -58,6 +58,9 @@ pub struct Theft {
     pub first_attack_us: i64,
     pub attack_requests: usize,
     pub attack_paths: Vec<String>,
+    /// When each attack request happens (to trim what a line limit cut off).
+    #[serde(skip)]
+    pub attack_times_us: Vec<i64>,
 }
 
 const KINDS: &[&str] = &[
@@ -376,7 +379,7 @@ impl Generator {
             }
             _ => (vec![bullet(&self.world, city)], cut.unwrap_or(start) + 3 * MIN, 3, ua.clone(), vec![]),
         };
-        let (mut ips, mut paths) = (Vec::new(), Vec::new());
+        let (mut ips, mut paths, mut times) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {
             // concurrent-use spreads over both networks within 4 minutes
             let net = &nets[i % nets.len()];
@@ -385,6 +388,7 @@ impl Generator {
             let ev = self.event(t, ip, &ua, &tok, true);
             ips.push(ip.to_string());
             paths.push(ev.path.clone());
+            times.push(t);
             out.push(ev);
         }
         ips.dedup();
@@ -402,6 +406,7 @@ impl Generator {
             first_attack_us: at,
             attack_requests: n,
             attack_paths: paths,
+            attack_times_us: times,
         });
     }
 }
