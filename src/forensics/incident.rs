@@ -149,8 +149,8 @@ pub fn incidents(events: LazyFrame, leads: &[Lead]) -> Result<Vec<Incident>> {
     let ids = Series::new("ids".into(), by_token.keys().cloned().collect::<Vec<_>>());
     let df = events
         .filter(col("token_id").is_in(lit(ids).implode(false), false))
-        .sort(["token_id", "time"], SortMultipleOptions::default())
-        .collect()?;
+        .sort(["token_id", "time"], SortMultipleOptions::default());
+    let df = super::collect(df)?;
     let rows = Rows::new(&df)?;
     let mut out = Vec::new();
     let mut start = 0;

@@ -95,7 +95,7 @@ pub fn load(
     if !parquet_in.is_empty() {
         let lf = scan(&parquet_in)?.sort(["time"], SortMultipleOptions::default());
         let bar = Progress::spinner("sorting Parquet events by time");
-        let df = lf.collect().context("cannot read the Parquet inputs")?;
+        let df = super::collect(lf).context("cannot read the Parquet inputs")?;
         bar.finish(&format!("{} events", df.height()));
         loaded.events += df.height() as u64;
         if detect {

@@ -23,6 +23,13 @@ use anyhow::{Context, Result};
 use incident::{Incident, Lead};
 use report::Report;
 
+/// Run a query on polars' streaming engine (scans, filters, sorts and
+/// group-bys in bounded batches instead of whole columns).
+pub(crate) fn collect(lf: polars::prelude::LazyFrame) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+    // one sink, so the result is a single frame
+    Ok(lf.collect_with_engine(polars::prelude::Engine::Streaming)?.unwrap_single())
+}
+
 /// From loaded events and leads to the report (written to `out_dir`).
 pub fn analyse(
     parquet: &[std::path::PathBuf],

@@ -68,12 +68,9 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
     let known = Series::new("known".into(), incidents.iter().map(|i| i.token.clone()).collect::<Vec<_>>());
     let in_window = col("time").gt_eq(lit(ind.window_us.0)).and(col("time").lt_eq(lit(ind.window_us.1)));
     // addresses in the attackers' prefixes (other than their own addresses)
-    let seen = events
-        .clone()
-        .filter(in_window.clone())
-        .select([col("client_ip")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
+    let seen =
+        events.clone().filter(in_window.clone()).select([col("client_ip")]).unique(None, UniqueKeepStrategy::Any);
+    let seen = super::collect(seen)?;
     let seen = seen.column("client_ip")?.str()?;
     let neighbours: Vec<String> = (0..seen.len())
         .filter_map(|i| seen.get(i))
@@ -109,8 +106,8 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
             col("hit_prefix").sum().alias("prefix_hits"),
             col("hit_asn").sum().alias("asn_hits"),
             col("hit_ua").sum().alias("ua_hits"),
-        ])
-        .collect()?;
+        ]);
+    let df = super::collect(df)?;
     let tok = df.column("token_id")?.str()?;
     let sub = df.column("sub")?.str()?;
     let n = df.column("requests")?.cast(&DataType::UInt32)?;

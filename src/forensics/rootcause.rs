@@ -54,19 +54,16 @@ fn lifetime(secs: Option<i64>) -> String {
 /// Each token's attribute values, from its first use.
 fn first_uses(events: LazyFrame) -> Result<HashMap<String, [String; 8]>> {
     let by_time = |c: &str| col(c).sort_by([col("time")], SortMultipleOptions::default()).first().alias(c);
-    let df = events
-        .filter(col("token_id").is_not_null())
-        .group_by([col("token_id")])
-        .agg([
-            by_time("client_id"),
-            by_time("user_agent"),
-            by_time("path"),
-            by_time("gateway"),
-            by_time("city"),
-            col("time").min().alias("first"),
-            (col("exp").cast(DataType::Int64) - col("iat").cast(DataType::Int64)).first().alias("lifetime"),
-        ])
-        .collect()?;
+    let df = events.filter(col("token_id").is_not_null()).group_by([col("token_id")]).agg([
+        by_time("client_id"),
+        by_time("user_agent"),
+        by_time("path"),
+        by_time("gateway"),
+        by_time("city"),
+        col("time").min().alias("first"),
+        (col("exp").cast(DataType::Int64) - col("iat").cast(DataType::Int64)).first().alias("lifetime"),
+    ]);
+    let df = super::collect(df)?;
     let s = |n: &str| -> Result<&StringChunked> { Ok(df.column(n)?.str()?) };
     let (tok, cid, ua, path, gw, city) =
         (s("token_id")?, s("client_id")?, s("user_agent")?, s("path")?, s("gateway")?, s("city")?);
