@@ -130,7 +130,7 @@ impl Detect {
         for f in &findings {
             remember(part, self.out.finding(f, batch));
         }
-        self.shared.tracker.lock().expect("not poisoned").close(batch, released);
+        self.shared.close(batch, released);
     }
 }
 
@@ -173,10 +173,7 @@ impl Handler for Detect {
         if let Err((kind, error)) = decoded {
             self.count("bad", 1);
             if live {
-                let mut t = self.shared.tracker.lock().expect("not poisoned");
-                t.consumed(&tp, off);
-                let batch = t.begin();
-                drop(t);
+                let batch = self.shared.consumed(&tp, off);
                 let d = DeadLetter {
                     stage: STAGE,
                     topic: m.topic(),
@@ -187,7 +184,7 @@ impl Handler for Detect {
                     payload: m.payload(),
                 };
                 self.out.dead_letter(d, batch);
-                self.shared.tracker.lock().expect("not poisoned").close(batch, [(tp.clone(), off)]);
+                self.shared.close(batch, [(tp.clone(), off)]);
             }
             self.parts.insert(tp, part);
             return;
@@ -293,7 +290,7 @@ impl Detect {
                 for key in &due {
                     self.out.tombstone(key, batch);
                 }
-                self.shared.tracker.lock().expect("not poisoned").close(batch, []);
+                self.shared.close(batch, []);
             }
         }
         let st = part.engine.stats();

@@ -99,11 +99,7 @@ impl Ingest {
 impl Handler for Ingest {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
         let tp = (Arc::<str>::from(m.topic()), m.partition());
-        let batch = {
-            let mut t = self.shared.tracker.lock().expect("not poisoned");
-            t.consumed(&tp, m.offset());
-            t.begin()
-        };
+        let batch = self.shared.consumed(&tp, m.offset());
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
         match self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events) {
@@ -132,6 +128,6 @@ impl Handler for Ingest {
                 self.out.dead_letter(d, batch);
             }
         }
-        self.shared.tracker.lock().expect("not poisoned").close(batch, [(tp, m.offset())]);
+        self.shared.close(batch, [(tp, m.offset())]);
     }
 }

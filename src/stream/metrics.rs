@@ -171,6 +171,18 @@ impl Shared {
         })
     }
 
+    /// A record was consumed: track its offset and open the batch of its outputs.
+    pub fn consumed(&self, tp: &super::offsets::Tp, offset: i64) -> super::offsets::BatchId {
+        let mut t = self.tracker.lock().expect("not poisoned");
+        t.consumed(tp, offset);
+        t.begin()
+    }
+
+    /// Every output of `batch` is produced; `done` are the offsets it completes.
+    pub fn close(&self, batch: super::offsets::BatchId, done: impl IntoIterator<Item = (super::offsets::Tp, i64)>) {
+        self.tracker.lock().expect("not poisoned").close(batch, done);
+    }
+
     pub fn stopping(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed) || self.fatal.lock().expect("not poisoned").is_some()
     }

@@ -128,11 +128,7 @@ impl Respond {
 impl Handler for Respond {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
         let tp = (Arc::<str>::from(m.topic()), m.partition());
-        let batch = {
-            let mut t = self.shared.tracker.lock().expect("not poisoned");
-            t.consumed(&tp, m.offset());
-            t.begin()
-        };
+        let batch = self.shared.consumed(&tp, m.offset());
         let emits = match m.payload() {
             None => Vec::new(), // a tombstone: the token expired
             Some(p) if m.topic() == self.s.alerts_topic => match serde_json::from_slice(p) {
@@ -163,6 +159,6 @@ impl Handler for Respond {
         for e in emits {
             self.emit(m, e, batch);
         }
-        self.shared.tracker.lock().expect("not poisoned").close(batch, [(tp, m.offset())]);
+        self.shared.close(batch, [(tp, m.offset())]);
     }
 }
