@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    col, concat, DataFrame, DataType, LazyFrame, PlRefPath, ScanArgsParquet, SortMultipleOptions, StringChunked,
-    UnionArgs,
+    col, concat, DataFrame, DataType, IdxSize, LazyFrame, PlRefPath, ScanArgsParquet, SortMultipleOptions,
+    StringChunked, UnionArgs,
 };
 
 use super::export::ParquetExport;
@@ -93,15 +93,30 @@ pub fn load(
         loaded.parquet.push(out);
     }
     if !parquet_in.is_empty() {
-        let lf = scan(&parquet_in)?.sort(["time"], SortMultipleOptions::default());
-        let bar = Progress::spinner("sorting Parquet events by time");
-        let df = super::collect(lf).context("cannot read the Parquet inputs")?;
-        bar.finish(&format!("{} events", df.height()));
-        loaded.events += df.height() as u64;
+        let lateness_us = opts.engine.allowed_lateness_secs * 1_000_000;
+        let (rows, in_order) = time_order(&parquet_in, lateness_us)?;
+        loaded.events += rows as u64;
         if detect {
-            let bar = Progress::count("detecting", df.height() as u64);
-            for_each_event(&df, ids, |ev| loaded.findings.extend(engine.observe(ev)), &bar)?;
-            bar.finish("done");
+            let bar = Progress::count("detecting", rows as u64);
+            let mut feed = |df: &DataFrame, done: u64| {
+                for_each_event(df, ids, |ev| loaded.findings.extend(engine.observe(ev)), &bar, done)
+            };
+            if in_order {
+                // already in time order within the allowed lateness (an export is):
+                // stream it a slice at a time; the engine's reorder buffer does the rest
+                let mut start = 0usize;
+                while start < rows {
+                    let df = super::collect(scan(&parquet_in)?.slice(start as i64, SLICE as IdxSize))
+                        .context("cannot read the Parquet inputs")?;
+                    feed(&df, start as u64)?;
+                    start += SLICE;
+                }
+            } else {
+                let lf = scan(&parquet_in)?.sort(["time"], SortMultipleOptions::default());
+                let df = super::collect(lf).context("cannot sort the Parquet inputs")?;
+                feed(&df, 0)?;
+            }
+            bar.finish(if in_order { "done (in time order: streamed)" } else { "done (sorted in memory)" });
         }
     }
     if detect {
@@ -109,6 +124,29 @@ pub fn load(
         loaded.findings.sort_by(|a, b| (a.time, &a.uid).cmp(&(b.time, &b.uid)));
     }
     Ok(loaded)
+}
+
+/// Rows handed to the engine at a time when the input is in time order.
+const SLICE: usize = 256 * 1024;
+
+/// The number of rows, and whether no row is earlier than the allowed
+/// lateness behind the latest before it (then no global sort is needed).
+fn time_order(files: &[PathBuf], lateness_us: i64) -> Result<(usize, bool)> {
+    let bar = Progress::spinner("checking the time order");
+    let df = super::collect(scan(files)?.select([col("time")])).context("cannot read the Parquet inputs")?;
+    let t = df.column("time")?.i64()?;
+    let mut max = i64::MIN;
+    let mut ordered = true;
+    for i in 0..t.len() {
+        let v = t.get(i).unwrap_or(i64::MIN);
+        if v < max.saturating_sub(lateness_us) {
+            ordered = false;
+            break;
+        }
+        max = max.max(v);
+    }
+    bar.finish(if ordered { "in time order" } else { "out of order: will sort" });
+    Ok((df.height(), ordered))
 }
 
 /// One lazy frame over the normalized Parquet files; `time` as epoch µs.
@@ -124,7 +162,13 @@ pub fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
 }
 
 /// Rows of a normalized frame (sorted by time) as events for the engine.
-fn for_each_event(df: &DataFrame, ids: &IdentityKeys, mut f: impl FnMut(AccessEvent), bar: &Progress) -> Result<()> {
+fn for_each_event(
+    df: &DataFrame,
+    ids: &IdentityKeys,
+    mut f: impl FnMut(AccessEvent),
+    bar: &Progress,
+    done: u64,
+) -> Result<()> {
     let s = |n: &str| -> Result<&StringChunked> { Ok(df.column(n)?.str()?) };
     let (ip, ua, method, path, rid, gw) =
         (s("client_ip")?, s("user_agent")?, s("method")?, s("path")?, s("request_id")?, s("gateway")?);
@@ -142,7 +186,7 @@ fn for_each_event(df: &DataFrame, ids: &IdentityKeys, mut f: impl FnMut(AccessEv
     let arc = |v: Option<&str>| v.map(Arc::<str>::from);
     for i in 0..df.height() {
         if i.is_multiple_of(65_536) {
-            bar.set(i as u64);
+            bar.set(done + i as u64);
         }
         let token = tid.get(i).map(|id| {
             let (key, id) = match (jti.get(i), id.strip_prefix("fp:")) {
@@ -191,7 +235,7 @@ fn for_each_event(df: &DataFrame, ids: &IdentityKeys, mut f: impl FnMut(AccessEv
             bytes: bytes.get(i),
             token,
             geo,
-            source: SourcePos::File { path: IStr::from(source.get(i).unwrap_or("parquet")), line: i as u64 + 1 },
+            source: SourcePos::File { path: IStr::from(source.get(i).unwrap_or("parquet")), line: done + i as u64 + 1 },
         });
     }
     Ok(())
