@@ -441,12 +441,7 @@ pub fn run_gen(a: GenArgs) -> Result<Outcome> {
 #[cfg(feature = "kafka")]
 pub fn run_stream(a: crate::cli::StreamArgs) -> Result<Outcome> {
     let p = pipeline(&a.pipeline, |raw| {
-        if a.brokers.is_some() {
-            raw.stream.brokers = a.brokers.clone();
-        }
-        if a.group.is_some() {
-            raw.stream.group = a.group.clone();
-        }
+        kafka_flags(raw, &a.brokers, &a.group);
         if a.listen.is_some() {
             raw.stream.listen = a.listen.clone();
         }
@@ -474,16 +469,22 @@ pub fn run_stream(a: crate::cli::StreamArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `--brokers` and `--group` over the `[stream]` settings.
+#[cfg(feature = "kafka")]
+fn kafka_flags(raw: &mut RawSettings, brokers: &Option<String>, group: &Option<String>) {
+    if brokers.is_some() {
+        raw.stream.brokers = brokers.clone();
+    }
+    if group.is_some() {
+        raw.stream.group = group.clone();
+    }
+}
+
 /// `tokenhound respond`: the responder as a Kafka service.
 #[cfg(feature = "kafka")]
 pub fn run_respond(a: crate::cli::RespondArgs) -> Result<Outcome> {
     let s = settings(&a.common, |raw| {
-        if a.brokers.is_some() {
-            raw.stream.brokers = a.brokers.clone();
-        }
-        if a.group.is_some() {
-            raw.stream.group = a.group.clone();
-        }
+        kafka_flags(raw, &a.brokers, &a.group);
         if a.listen.is_some() {
             raw.respond.listen = a.listen.clone();
         }

@@ -5,9 +5,8 @@
 //!
 //! Attribution: the owner is who used the token first. A later request is
 //! the attacker's when its network (ASN) or its client (user-agent family
-//! and OS) differs from every request of the token up to the first finding
-//! that shares the first use's network and client. Carrier IP churn inside
-//! one ASN and browser updates stay the owner's.
+//! and OS) differs from the first use's. Carrier IP churn inside one ASN and
+//! browser updates stay the owner's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -170,18 +169,9 @@ pub fn incidents(events: LazyFrame, leads: &[Lead]) -> Result<Vec<Incident>> {
 }
 
 fn one(rows: &Rows<'_>, range: std::ops::Range<usize>, tok: &str, fs: &[&Lead], first: i64) -> Incident {
-    let place = |i: usize| {
-        let c = rows.ua.get(i).map(classify);
-        (rows.asn.get(i), c.map(|c| (c.family, c.os)))
-    };
-    let owner0 = place(range.start);
-    // the owner's places: those of requests up to the first finding that share the first use's network and client
-    let mut owner: BTreeSet<_> = BTreeSet::from([owner0]);
-    for i in range.clone() {
-        if rows.time.get(i).unwrap_or(0) < first && place(i).0 == owner0.0 && place(i).1 == owner0.1 {
-            owner.insert(place(i));
-        }
-    }
+    // a request's place: its network and its client (family, OS); the owner's is the first use's
+    let place = |i: usize| (rows.asn.get(i), rows.ua.get(i).map(classify).map(|c| (c.family, c.os)));
+    let owner = place(range.start);
     let f0 = fs[0];
     let revoked_at = fs.iter().filter_map(|f| f.revoked_at_us).min();
     let mut inc = Incident {
@@ -198,7 +188,7 @@ fn one(rows: &Rows<'_>, range: std::ops::Range<usize>, tok: &str, fs: &[&Lead], 
     };
     let mut resources = BTreeSet::new();
     for i in range {
-        let attacker = !owner.contains(&place(i));
+        let attacker = place(i) != owner;
         let u = rows.use_at(i, attacker, revoked_at);
         if attacker {
             inc.first_suspicious_us.get_or_insert(u.time_us);

@@ -74,7 +74,7 @@ pub fn load(
         let report = replay::scan(&files, opts, worker, |ev| {
             n += 1;
             if n.is_multiple_of(65_536) {
-                bar.set_position_lines(n);
+                bar.set(n);
             }
             if failed.is_none() {
                 failed = w.push(&ev).err();

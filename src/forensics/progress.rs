@@ -35,10 +35,6 @@ impl Progress {
         self.0.set_position(n);
     }
 
-    pub fn set_position_lines(&self, n: u64) {
-        self.0.set_position(n);
-    }
-
     pub fn finish(&self, msg: &str) {
         self.0.finish_with_message(msg.to_string());
     }

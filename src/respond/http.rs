@@ -38,9 +38,9 @@ pub struct Retry {
 
 impl Retry {
     /// Run `attempt` until it succeeds, fails for good, or attempts run out;
-    /// `seed` makes the jitter differ between requests.
-    pub fn run(&self, seed: u64, mut attempt: impl FnMut() -> Attempt, sleep: &mut dyn FnMut(Duration)) -> Delivery {
-        let mut rng = seed | 1;
+    /// the action `id` seeds the jitter, so requests do not retry in step.
+    pub fn run(&self, id: &str, mut attempt: impl FnMut() -> Attempt, sleep: &mut dyn FnMut(Duration)) -> Delivery {
+        let mut rng = id.bytes().fold(7u64, |a, b| a.wrapping_mul(131).wrapping_add(b as u64)) | 1;
         for n in 1..=self.max_attempts {
             match attempt() {
                 Attempt::Ok => return Delivery::Delivered { attempts: n },
@@ -121,7 +121,7 @@ mod tests {
         let mut waits = Vec::new();
         let mut n = 0;
         let out = r.run(
-            7,
+            "action-7",
             || {
                 n += 1;
                 match n {
@@ -135,9 +135,12 @@ mod tests {
         assert_eq!(out, Delivery::Delivered { attempts: 3 });
         assert_eq!(waits[0], Duration::from_secs(2), "Retry-After wins over a shorter backoff");
         assert!(waits[1] >= Duration::from_millis(100) && waits[1] <= Duration::from_millis(200));
-        let out = r.run(1, || Attempt::Retry { why: "down".into(), after: None }, &mut |_| {});
+        let out = r.run("a", || Attempt::Retry { why: "down".into(), after: None }, &mut |_| {});
         assert!(matches!(out, Delivery::Failed { attempts: 4, .. }));
-        assert_eq!(r.run(1, || Attempt::Gone, &mut |_| {}), Delivery::Gone);
-        assert!(matches!(r.run(1, || Attempt::Fail("400".into()), &mut |_| {}), Delivery::Failed { attempts: 1, .. }));
+        assert_eq!(r.run("a", || Attempt::Gone, &mut |_| {}), Delivery::Gone);
+        assert!(matches!(
+            r.run("a", || Attempt::Fail("400".into()), &mut |_| {}),
+            Delivery::Failed { attempts: 1, .. }
+        ));
     }
 }

@@ -104,8 +104,7 @@ impl Hook for RedisHook {
                 (c, "revoked-before")
             }
         };
-        let seed = id.bytes().fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
-        let d = retry.run(seed, || self.run(&cmd), sleep);
+        let d = retry.run(&id, || self.run(&cmd), sleep);
         vec![ActionResult::new("redis", what, id, Outcome::from(d))]
     }
 }

@@ -90,13 +90,13 @@ impl SsfHook {
         encode(&self.header, &claims, &self.key).map_err(|e| format!("cannot sign the SET: {e}"))
     }
 
-    fn push(&self, jwt: &str, seed: u64, retry: &Retry, sleep: &mut dyn FnMut(std::time::Duration)) -> Outcome {
+    fn push(&self, jwt: &str, id: &str, retry: &Retry, sleep: &mut dyn FnMut(std::time::Duration)) -> Outcome {
         let mut headers = vec![("accept", "application/json".to_string())];
         if let Some(a) = &self.cfg.authorization {
             headers.push(("authorization", a.clone()));
         }
         let d = retry.run(
-            seed,
+            id,
             || {
                 post(
                     &self.agent,
@@ -160,7 +160,7 @@ impl Hook for SsfHook {
         for (action, sub_id, event, body) in sets {
             let id = r.action_id(&format!("ssf:{action}"));
             let outcome = match self.set(&id, &r.finding_uid, sub_id, event, body, now) {
-                Ok(jwt) => self.push(&jwt, id.len() as u64 ^ now as u64, retry, sleep),
+                Ok(jwt) => self.push(&jwt, &id, retry, sleep),
                 Err(e) => Outcome::Failed(e),
             };
             let gone = outcome == Outcome::Gone;

@@ -62,9 +62,8 @@ impl WebhookHook {
     ) -> Outcome {
         let ts_rfc = chrono::DateTime::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
         let body = json!({ "type": kind, "timestamp": ts_rfc, "data": data }).to_string();
-        let seed = id.bytes().fold(7u64, |a, b| a.wrapping_mul(131).wrapping_add(b as u64));
         let d = retry.run(
-            seed,
+            id,
             || {
                 let h = self.headers(id, (self.clock)(), body.as_bytes());
                 post(&self.agent, &self.url, "application/json", &h, body.as_bytes(), |_| "webhook refused".into())

@@ -174,16 +174,7 @@ impl Handler for Detect {
             self.count("bad", 1);
             if live {
                 let batch = self.shared.consumed(&tp, off);
-                let d = DeadLetter {
-                    stage: STAGE,
-                    topic: m.topic(),
-                    partition: m.partition(),
-                    offset: off,
-                    kind,
-                    error,
-                    payload: m.payload(),
-                };
-                self.out.dead_letter(d, batch);
+                self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
                 self.shared.close(batch, [(tp.clone(), off)]);
             }
             self.parts.insert(tp, part);

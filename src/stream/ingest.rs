@@ -116,16 +116,7 @@ impl Handler for Ingest {
             }
             Err((kind, error)) => {
                 self.count("bad");
-                let d = DeadLetter {
-                    stage: STAGE,
-                    topic: m.topic(),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    kind,
-                    error,
-                    payload: Some(payload),
-                };
-                self.out.dead_letter(d, batch);
+                self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
             }
         }
         self.shared.close(batch, [(tp, m.offset())]);

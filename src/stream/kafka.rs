@@ -113,8 +113,7 @@ impl ClientContext for Ctx {
     }
 
     fn stats(&self, st: Statistics) {
-        let up = st.brokers.values().any(|b| b.state == "UP");
-        self.shared.broker_up.store(up, Ordering::Relaxed);
+        self.shared.observe_brokers(&st);
         if st.client_type == "consumer" {
             let lag: i64 = st
                 .topics
@@ -128,11 +127,8 @@ impl ClientContext for Ctx {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        let code = error.rdkafka_error_code();
-        if code == Some(RDKafkaErrorCode::AllBrokersDown) {
-            self.shared.broker_up.store(false, Ordering::Relaxed);
-        }
-        if code == Some(RDKafkaErrorCode::AutoOffsetReset) {
+        self.shared.observe_error(&error);
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset) {
             self.shared
                 .alarm(format!("{} stage: no committed offset and auto_offset_reset = error: {reason}", self.stage));
         }
@@ -234,13 +230,10 @@ pub struct ProducerCtx {
 
 impl ClientContext for ProducerCtx {
     fn stats(&self, st: Statistics) {
-        let up = st.brokers.values().any(|b| b.state == "UP");
-        self.shared.broker_up.store(up, Ordering::Relaxed);
+        self.shared.observe_brokers(&st);
     }
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            self.shared.broker_up.store(false, Ordering::Relaxed);
-        }
+        self.shared.observe_error(&error);
         tracing::warn!(error = %error, "kafka producer error: {reason}");
     }
 }

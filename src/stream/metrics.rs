@@ -183,6 +183,17 @@ impl Shared {
         self.tracker.lock().expect("not poisoned").close(batch, done);
     }
 
+    /// librdkafka statistics and errors tell whether any broker is reachable.
+    pub fn observe_brokers(&self, st: &rdkafka::statistics::Statistics) {
+        self.broker_up.store(st.brokers.values().any(|b| b.state == "UP"), Ordering::Relaxed);
+    }
+
+    pub fn observe_error(&self, e: &rdkafka::error::KafkaError) {
+        if e.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::AllBrokersDown) {
+            self.broker_up.store(false, Ordering::Relaxed);
+        }
+    }
+
     pub fn stopping(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed) || self.fatal.lock().expect("not poisoned").is_some()
     }

@@ -39,6 +39,39 @@ pub struct DeadLetter<'a> {
     pub kind: &'static str,
     pub error: String,
     pub payload: Option<&'a [u8]>,
+    /// The hook that gave up (responder).
+    pub hook: Option<&'static str>,
+}
+
+impl<'a> DeadLetter<'a> {
+    /// The record `m` refused by `stage`; its payload unless another is given.
+    pub fn of(
+        stage: &'static str,
+        m: &'a rdkafka::message::BorrowedMessage<'a>,
+        kind: &'static str,
+        error: String,
+        payload: Option<&'a [u8]>,
+    ) -> Self {
+        use rdkafka::Message;
+        let payload = payload.or_else(|| m.payload());
+        DeadLetter {
+            stage,
+            topic: m.topic(),
+            partition: m.partition(),
+            offset: m.offset(),
+            kind,
+            error,
+            payload,
+            hook: None,
+        }
+    }
+}
+
+/// A finding's revocation request with its compaction key and the token's expiry.
+fn request(f: &Finding) -> Option<((String, i64), serde_json::Value)> {
+    let r = revocation_request(f)?;
+    let key = r.get("key")?.as_str()?.to_string();
+    Some(((key, f.token.exp.unwrap_or(i64::MAX)), r))
 }
 
 impl Outputs {
@@ -92,18 +125,15 @@ impl Outputs {
         let m = &self.shared.metrics;
         m.findings.get_or_create(&RuleLabel { rule: f.rule_id.to_string() }).inc();
         m.alert_latency.observe(((wall_ms() - f.time.as_millis()) as f64 / 1000.0).max(0.0));
-        let req = self.request_key(f)?;
-        let body = revocation_request(f)?.to_string();
-        self.send(&self.requests_topic, req.0.as_bytes(), Some(body.as_bytes()), None, batch);
+        let (req, body) = request(f)?;
+        self.send(&self.requests_topic, req.0.as_bytes(), Some(body.to_string().as_bytes()), None, batch);
         m.revocation_requests.inc();
         Some(req)
     }
 
     /// The compaction key and expiry of a finding's revocation request.
     pub fn request_key(&self, f: &Finding) -> Option<(String, i64)> {
-        let r = revocation_request(f)?;
-        let key = r.get("key")?.as_str()?.to_string();
-        Some((key, f.token.exp.unwrap_or(i64::MAX)))
+        request(f).map(|(k, _)| k)
     }
 
     /// The token expired: its request can be compacted away.
@@ -120,7 +150,7 @@ impl Outputs {
         let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
         let len = d.payload.map_or(0, <[u8]>::len).to_string();
         let error = crate::ingest::scrub(&d.error);
-        let h = OwnedHeaders::new()
+        let mut h = OwnedHeaders::new()
             .insert(Header { key: "tokenhound-source-topic", value: Some(d.topic) })
             .insert(Header { key: "tokenhound-source-partition", value: Some(&partition) })
             .insert(Header { key: "tokenhound-source-offset", value: Some(&offset) })
@@ -128,12 +158,16 @@ impl Outputs {
             .insert(Header { key: "tokenhound-error", value: Some(&error) })
             .insert(Header { key: "tokenhound-stage", value: Some(d.stage) })
             .insert(Header { key: "tokenhound-original-bytes", value: Some(&len) });
+        if let Some(hook) = d.hook {
+            h = h.insert(Header { key: "tokenhound-hook", value: Some(hook) });
+        }
         let key = format!("{}/{}@{}", d.topic, d.partition, d.offset);
         self.send(&self.dead_letter_topic, key.as_bytes(), text.as_deref().map(str::as_bytes), Some(h), batch);
         let labels = KindLabels { stage: d.stage.to_string(), kind: d.kind.to_string() };
         self.shared.metrics.dead_letters.get_or_create(&labels).inc();
         tracing::warn!(
             stage = d.stage,
+            hook = d.hook.unwrap_or(""),
             topic = d.topic,
             partition = d.partition,
             offset = d.offset,

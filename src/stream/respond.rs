@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
 
 use super::kafka::{consumer_config, wall_ms, Ctx};
@@ -109,17 +109,10 @@ impl Respond {
                 self.out.send(&self.s.alerts_topic, k.as_bytes(), Some(v.to_string().as_bytes()), None, batch);
             }
             Emit::DeadLetter { hook, reason, request } => {
-                let (p, o) = (m.partition().to_string(), m.offset().to_string());
-                let h = OwnedHeaders::new()
-                    .insert(Header { key: "tokenhound-source-topic", value: Some(m.topic()) })
-                    .insert(Header { key: "tokenhound-source-partition", value: Some(&p) })
-                    .insert(Header { key: "tokenhound-source-offset", value: Some(&o) })
-                    .insert(Header { key: "tokenhound-stage", value: Some(STAGE) })
-                    .insert(Header { key: "tokenhound-hook", value: Some(hook) })
-                    .insert(Header { key: "tokenhound-error-kind", value: Some("delivery_failed") })
-                    .insert(Header { key: "tokenhound-error", value: Some(&reason) });
-                tracing::warn!(hook, "request dead-lettered: {reason}");
-                self.out.send(&self.s.dead_letter_topic, key, Some(request.to_string().as_bytes()), Some(h), batch);
+                let body = request.to_string();
+                let mut d = DeadLetter::of(STAGE, m, "delivery_failed", reason, Some(body.as_bytes()));
+                d.hook = Some(hook);
+                self.out.dead_letter(d, batch);
             }
         }
     }
@@ -142,16 +135,7 @@ impl Handler for Respond {
                 }
                 Err(error) => {
                     self.count("bad");
-                    let d = DeadLetter {
-                        stage: STAGE,
-                        topic: m.topic(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        kind: "bad_request",
-                        error,
-                        payload: Some(p),
-                    };
-                    self.out.dead_letter(d, batch);
+                    self.out.dead_letter(DeadLetter::of(STAGE, m, "bad_request", error, None), batch);
                     Vec::new()
                 }
             },
