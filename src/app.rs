@@ -137,7 +137,11 @@ pub(crate) fn pipeline(i: &PipelineArgs, overlay: impl FnOnce(&mut RawSettings))
         max_line_bytes: s.max_line_bytes,
         ..Default::default()
     };
-    let resolver_cfg = ResolverConfig { max_token_bytes: s.max_token_bytes, ..Default::default() };
+    let resolver_cfg = ResolverConfig {
+        max_token_bytes: s.max_token_bytes,
+        claims_vouched: s.trust_gateway_claims,
+        ..Default::default()
+    };
     let geo_cache = s.geo_cache;
     let ring = keys.clone();
     let factory: Factory = Arc::new(move |profile: Option<crate::ingest::Profile>| {

@@ -46,7 +46,12 @@ fn sample_readme_promises_exactly_these_alerts() {
     let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in ocsf.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let sub = v["actor"]["user"]["uid"].as_str().unwrap_or("-").to_string();
+        // a forged token's subject is a claim, shown as `?claimed`
+        let sub = match (v["actor"]["user"]["uid"].as_str(), v["unmapped"]["tokenhound"]["claimed"]["sub"].as_str()) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(c)) => format!("?{c}"),
+            (None, None) => "-".into(),
+        };
         let rule = v["finding_info"]["analytic"]["uid"].as_str().unwrap().to_string();
         got.entry(sub).or_default().insert(rule);
     }
@@ -92,8 +97,7 @@ fn finding_uids_are_deterministic_across_runs_and_threads() {
     assert!(!one.is_empty());
 }
 
-#[test]
-fn revocation_requests_for_revoking_rules() {
+fn requests(trust_gateway_claims: bool) -> Vec<serde_json::Value> {
     let dir = tempdir();
     let req = dir.path().join("req.ndjson");
     let mut args = vec![
@@ -105,16 +109,37 @@ fn revocation_requests_for_revoking_rules() {
     ];
     args.extend(sample_flags());
     args.push("sample-logs/logs".into());
-    assert!(bin().args(&args).output().unwrap().status.success());
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&req).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    // impossible-travel and concurrent-use revoke the token; revoked-use and forged-token the subject
+    let mut cmd = bin();
+    if trust_gateway_claims {
+        cmd.env("TOKENHOUND_TOKEN__TRUST_GATEWAY_CLAIMS", "true");
+    }
+    assert!(cmd.args(&args).output().unwrap().status.success());
+    std::fs::read_to_string(&req).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn revocation_requests_for_revoking_rules() {
+    let lines = requests(false);
+    // impossible-travel and concurrent-use revoke the token
     let alice = lines.iter().find(|l| l["jti"] == "a1b2c3d4-alice").expect("alice's token");
     assert_eq!(alice["scope"], "token");
     assert_eq!(alice["key"], "https://idp.acme.example|a1b2c3d4-alice");
     assert!(alice["exp"].as_i64().is_some());
-    let carol = lines.iter().find(|l| l["sub"] == "carol").expect("carol's subject");
+    // revoked-use asks for the subject: only the token, unless the gateway's
+    // claims are trusted
+    let carol = lines.iter().find(|l| l["sub"] == "carol").expect("carol's request");
+    assert_eq!(carol["scope"], "token");
+    let trusted = requests(true);
+    let carol = trusted.iter().find(|l| l["sub"] == "carol").expect("carol's subject");
     assert_eq!(carol["scope"], "subject");
+    assert_eq!(carol["key"], "https://idp.acme.example|sub|carol");
+    // a forgery revokes its own bytes, and names nobody
+    for l in lines.iter().chain(&trusted).filter(|l| l["rule"] == "forged-token") {
+        assert_eq!(l["scope"], "fingerprint", "{l}");
+        assert_eq!(l["sha256"].as_str().map(str::len), Some(43));
+        assert!(l.get("sub").is_none() && l.get("jti").is_none() && l.get("iss").is_none(), "{l}");
+    }
+    assert_eq!(lines.iter().filter(|l| l["rule"] == "forged-token").count(), 2);
     assert!(lines.iter().all(|l| l["idempotency_key"].is_string() && l["finding_uid"].is_string()));
     assert!(lines.iter().all(|l| l["rule"] != "ua-drift"), "ua-drift only alerts");
 }

@@ -1,14 +1,17 @@
 //! Signature verification with real signed JWTs (jsonwebtoken encode with the
 //! shipped test keys): valid, bad signature, unknown kid, alg none, alg not
-//! allowed, algorithm confusion, and tokens without jti.
+//! allowed, algorithm confusion, tokens without jti, and the forgeries that
+//! once slipped through as `malformed` or `valid` (odd header fields, padded
+//! signatures, unknown `crit`, PEM keys and kid-less tokens).
 
 mod common;
 
 use std::sync::Arc;
 
+use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use tokenhound::model::{TokenId, Verdict};
-use tokenhound::token::{IdentityKeys, KeySet, ResolverConfig, TokenError, TokenResolver};
+use tokenhound::token::{IdentityKeys, KeySet, ResolverConfig, TokenResolver};
 
 fn key(name: &str) -> Vec<u8> {
     std::fs::read(common::root().join("sample-logs/keys").join(name)).unwrap()
@@ -52,12 +55,12 @@ fn verdicts() {
         (sign(Algorithm::RS384, Some("idp-2026-11"), &idp, Some("f")), Verdict::AlgNotAllowed),
     ];
     for (tok, want) in cases {
-        assert_eq!(r.from_raw(&tok).unwrap().verdict, want);
+        assert_eq!(r.from_raw(&tok).verdict, want);
     }
     // algorithm confusion: HS256 "signed" with the RSA public key as secret
     let pubkey = key("idp-rs256.pub");
     let confused = sign(Algorithm::HS256, Some("idp-2026-11"), &EncodingKey::from_secret(&pubkey), Some("g"));
-    assert_ne!(r.from_raw(&confused).unwrap().verdict, Verdict::Valid);
+    assert_ne!(r.from_raw(&confused).verdict, Verdict::Valid);
     // alg none, with keys configured
     let none = {
         let t = sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("h"));
@@ -70,44 +73,121 @@ fn verdicts() {
             parts.next().unwrap()
         )
     };
-    assert_eq!(r.from_raw(&none).unwrap().verdict, Verdict::AlgNone);
+    assert_eq!(r.from_raw(&none).verdict, Verdict::AlgNone);
 }
 
 #[test]
 fn identity_by_jti_or_keyed_fingerprint() {
     let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
     let mut r = resolver(&["RS256"]);
-    let with = r.from_raw(&sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("j-1"))).unwrap();
+    let with = r.from_raw(&sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("j-1")));
     assert!(matches!(&with.id, TokenId::Jti { jti, .. } if &**jti == "j-1"));
+    assert!(with.vouched);
     let raw = sign(Algorithm::RS256, Some("idp-2026-11"), &idp, None);
-    let a = r.from_raw(&raw).unwrap();
+    let a = r.from_raw(&raw);
     let TokenId::Fingerprint(fp) = &a.id else { panic!("fingerprint expected") };
     assert_eq!(fp.len(), 32);
     assert!(!raw.contains(&**fp));
+    assert_eq!(a.sha256.as_deref().map(str::len), Some(43));
     // same token, same id; another deployment key, another id
-    assert_eq!(r.from_raw(&raw).unwrap().id, a.id);
+    assert_eq!(r.from_raw(&raw).id, a.id);
     let mut other = TokenResolver::new(IdentityKeys::new(b"another-deployment"), None, ResolverConfig::default());
-    assert_ne!(other.from_raw(&raw).unwrap().id, a.id);
+    assert_ne!(other.from_raw(&raw).id, a.id);
     assert_eq!(r.decoded, 2, "decoded once per distinct token");
 }
 
 #[test]
-fn string_exp_in_a_jwt_is_an_error_not_a_pass() {
+fn odd_claims_make_a_malformed_token_not_a_bad_line() {
     let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
     let mut h = Header::new(Algorithm::RS256);
     h.kid = Some("idp-2026-11".into());
-    let tok = encode(&h, &serde_json::json!({"iss": "i", "jti": "s", "exp": "9999999999"}), &idp).unwrap();
-    let e = resolver(&["RS256"]).from_raw(&tok).unwrap_err();
-    assert!(matches!(e, TokenError::BadClaim { claim: "exp", .. }), "{e}");
+    let mut r = resolver(&["RS256"]);
+    for claims in [
+        serde_json::json!({"iss": "i", "jti": "s", "exp": "9999999999"}),
+        serde_json::json!({"iss": "i", "jti": "s", "exp": 1e14}),
+        serde_json::json!({"iss": "i", "jti": {"a": 1}}),
+        serde_json::json!({"iss": "i", "jti": "x".repeat(5000)}),
+    ] {
+        let t = r.from_raw(&encode(&h, &claims, &idp).unwrap());
+        assert_eq!(t.verdict, Verdict::Malformed, "{claims}");
+        assert!(matches!(t.id, TokenId::Fingerprint(_)), "named by its fingerprint: {claims}");
+        assert!(!t.vouched);
+    }
+    // duplicate jti: parsers disagree on which wins, so neither does
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let input =
+        format!("{}.{}", b64(r#"{"alg":"RS256","kid":"idp-2026-11"}"#), b64(r#"{"iss":"i","jti":"a","jti":"b"}"#));
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &idp, Algorithm::RS256).unwrap();
+    let t = r.from_raw(&format!("{input}.{sig}"));
+    assert_eq!(t.verdict, Verdict::Malformed);
+    assert_eq!(t.detail.as_deref(), Some("claim `jti` is given twice"));
 }
 
 #[test]
-fn oversize_tokens_are_refused_before_decoding() {
-    let mut r =
-        TokenResolver::new(IdentityKeys::new(b"k"), None, ResolverConfig { max_token_bytes: 100, cache_capacity: 8 });
-    let e = r.from_raw(&"a".repeat(101)).unwrap_err();
-    assert_eq!(e, TokenError::TooLarge { len: 101, max: 100 });
-    assert_eq!(r.decoded, 0);
+fn forgeries_with_odd_headers_are_caught_as_forgeries() {
+    let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
+    let attacker = EncodingKey::from_rsa_pem(&key("attacker-rs256.key")).unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let payload = b64(r#"{"iss":"https://idp.acme.example","jti":"z","sub":"ceo"}"#);
+    let signed = |header: &str, key: &EncodingKey| {
+        let input = format!("{}.{payload}", b64(header));
+        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), key, Algorithm::RS256).unwrap();
+        format!("{input}.{sig}")
+    };
+    let mut r = resolver(&["RS256"]);
+    // a foreign key with an extra non-string header field, or an x5c that is
+    // not a list: the signature is checked anyway and fails
+    let extra = signed(r#"{"alg":"RS256","kid":"idp-2026-11","x-n":5}"#, &attacker);
+    assert_eq!(r.from_raw(&extra).verdict, Verdict::BadSignature);
+    let x5c = signed(r#"{"alg":"RS256","kid":"idp-2026-11","x5c":"nope"}"#, &attacker);
+    assert_eq!(r.from_raw(&x5c).verdict, Verdict::BadSignature);
+    // the IdP's own key, but a crit extension nobody implements: not valid
+    let crit = signed(r#"{"alg":"RS256","kid":"idp-2026-11","crit":["x-ext"],"x-ext":true}"#, &idp);
+    let t = r.from_raw(&crit);
+    assert_eq!(t.verdict, Verdict::Malformed);
+    assert!(!t.vouched);
+    // a padded or non-base64url signature
+    let good = signed(r#"{"alg":"RS256","kid":"idp-2026-11"}"#, &idp);
+    assert_eq!(r.from_raw(&good).verdict, Verdict::Valid);
+    for bad in [format!("{good}="), format!("{good}!"), good.replace('.', ".+").replacen(".+", ".", 1)] {
+        let v = r.from_raw(&bad).verdict;
+        assert!(v == Verdict::Malformed || v == Verdict::BadSignature, "{v:?}");
+        assert_ne!(v, Verdict::Valid);
+    }
+    // garbage bearer values are tokens too: malformed, fingerprinted
+    for junk in ["x", "a.b", "Zm9v.YmFy.YmF6", &"A".repeat(20_000)] {
+        let t = r.from_raw(junk);
+        assert_eq!(t.verdict, Verdict::Malformed, "{junk:.20}");
+        assert!(matches!(t.id, TokenId::Fingerprint(_)));
+    }
+}
+
+#[test]
+fn pem_keys_with_and_without_kid() {
+    let es = EncodingKey::from_ec_pem(&key("bench-es256.key")).unwrap();
+    let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
+    // a PEM key without a name serves tokens whatever kid they carry
+    let mut ks = KeySet::new(&["ES256".to_string(), "RS256".to_string()], 60).unwrap();
+    ks.add_pem_file(&common::root().join("sample-logs/keys/bench-es256.pub"), None).unwrap();
+    let mut r = TokenResolver::new(IdentityKeys::new(b"pem-tests"), Some(Arc::new(ks)), ResolverConfig::default());
+    assert_eq!(r.from_raw(&sign(Algorithm::ES256, Some("any-kid"), &es, Some("p1"))).verdict, Verdict::Valid);
+    assert_eq!(r.from_raw(&sign(Algorithm::ES256, None, &es, Some("p2"))).verdict, Verdict::Valid);
+    // no key of the RSA family at all
+    assert_eq!(r.from_raw(&sign(Algorithm::RS256, Some("k"), &idp, Some("p3"))).verdict, Verdict::UnknownKid);
+    // a token without kid against a JWKS whose keys all have one: tried by family
+    let mut r = resolver(&["RS256", "ES256"]);
+    assert_eq!(r.from_raw(&sign(Algorithm::RS256, None, &idp, Some("p4"))).verdict, Verdict::Valid);
+    let attacker = EncodingKey::from_rsa_pem(&key("attacker-rs256.key")).unwrap();
+    assert_eq!(r.from_raw(&sign(Algorithm::RS256, None, &attacker, Some("p5"))).verdict, Verdict::BadSignature);
+}
+
+#[test]
+fn oversize_tokens_are_malformed_without_decoding() {
+    let cfg = ResolverConfig { max_token_bytes: 100, cache_capacity: 8, ..Default::default() };
+    let mut r = TokenResolver::new(IdentityKeys::new(b"k"), None, cfg);
+    let t = r.from_raw(&"a".repeat(101));
+    assert_eq!(t.verdict, Verdict::Malformed);
+    assert_eq!(t.detail.as_deref(), Some("token is over the size limit"));
 }
 
 /// The stream reloads its keys: a token signed with a key the identity
@@ -133,9 +213,9 @@ fn reloaded_keys_replace_cached_verdicts() {
         TokenResolver::with_ring(IdentityKeys::new(b"verify-tests-key"), ring.clone(), ResolverConfig::default());
     let es = EncodingKey::from_ec_pem(&key("bench-es256.key")).unwrap();
     let tok = sign(Algorithm::ES256, Some("es-1"), &es, Some("rotating-1"));
-    assert_eq!(r.from_raw(&tok).unwrap().verdict, Verdict::UnknownKid);
-    assert_eq!(r.from_raw(&tok).unwrap().verdict, Verdict::UnknownKid, "cached");
+    assert_eq!(r.from_raw(&tok).verdict, Verdict::UnknownKid);
+    assert_eq!(r.from_raw(&tok).verdict, Verdict::UnknownKid, "cached");
     rotated.store(true, Ordering::SeqCst);
     assert_eq!(ring.reload().unwrap(), 2);
-    assert_eq!(r.from_raw(&tok).unwrap().verdict, Verdict::Valid, "the new key verifies after the reload");
+    assert_eq!(r.from_raw(&tok).verdict, Verdict::Valid, "the new key verifies after the reload");
 }

@@ -223,7 +223,7 @@ impl Engine {
             uid: finding_uid(&rule.id, &tok.id.display_id(), time),
             rule_id: rule.id.clone(),
             rule_title: rule.title.clone(),
-            severity: rule.severity,
+            severity: h.severity.map_or(rule.severity, |s| s.min(rule.severity)),
             techniques: rule.techniques.clone(),
             response: rule.response,
             time,

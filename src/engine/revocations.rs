@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{EventTime, TokenId, TokenInfo};
+use crate::model::{EventTime, TokenInfo};
 
 /// How a token was revoked.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,7 +43,7 @@ impl RevocationView {
     /// Is this token revoked as of `now`? Token revocations take precedence.
     pub fn check(&self, tok: &TokenInfo, now: EventTime) -> Option<Revoked> {
         let iss = tok.iss.as_deref().unwrap_or("");
-        if let TokenId::Jti { jti, .. } = &tok.id {
+        if let Some(jti) = &tok.jti {
             if let Some(v) = self.by_jti.get(jti.as_ref()) {
                 if let Some((_, at)) = v.iter().find(|(i, _)| i.as_ref() == iss) {
                     if now > *at {

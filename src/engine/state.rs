@@ -6,33 +6,15 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use crate::model::{EventTime, TokenInfo, TokenKey, Use};
 
-/// Hasher for [`TokenKey`]s: they are already uniformly random (keyed PRF
-/// output), so the first 8 bytes are the hash.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 ^= v;
-    }
-}
+/// Hasher for [`TokenKey`]s (keyed-PRF output: the bytes are the hash).
+pub use crate::model::PrfHasher as KeyHasher;
 
 /// Boxed values: a hash table grows by doubling, so its slots stay small.
 type Map<V> = HashMap<TokenKey, Box<V>, BuildHasherDefault<KeyHasher>>;

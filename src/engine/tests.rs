@@ -4,27 +4,23 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{AccessEvent, EventTime, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
+use crate::model::{AccessEvent, EventTime, Origin, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
 use crate::rules::{compile_file, RuleSet};
 
 fn token(i: u64, exp: Option<i64>) -> Arc<TokenInfo> {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
     k[8..].copy_from_slice(&i.to_le_bytes());
-    Arc::new(TokenInfo {
-        key: TokenKey(k),
-        id: TokenId::Jti { iss: "i".into(), jti: i.to_string().into() },
-        iss: Some("i".into()),
-        sub: None,
-        client_id: None,
-        aud: None,
-        kid: None,
-        alg: None,
-        exp,
-        iat: None,
-        nbf: None,
-        verdict: Verdict::NotChecked,
-    })
+    let mut t = TokenInfo::bare(
+        TokenKey(k),
+        TokenId::Jti { iss: "i".into(), jti: i.to_string().into() },
+        Verdict::NotChecked,
+        Origin::Claims,
+    );
+    t.iss = Some("i".into());
+    t.jti = Some(i.to_string().into());
+    t.exp = exp;
+    Arc::new(t)
 }
 
 fn ev(secs: i64, tok: Arc<TokenInfo>) -> AccessEvent {

@@ -33,8 +33,19 @@ struct In {
 /// One parsed revocation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RevocationLine {
-    Token { iss: String, jti: String, at: EventTime },
-    Subject { iss: String, sub: String, before: EventTime },
+    Token {
+        iss: String,
+        jti: String,
+        at: EventTime,
+    },
+    Subject {
+        iss: String,
+        sub: String,
+        before: EventTime,
+    },
+    /// One token named by its hash (a forgery): nothing the view can match
+    /// by claims; the deny-list hooks act on it.
+    Fingerprint,
 }
 
 pub fn parse_revocation_line(text: &str) -> Result<RevocationLine, String> {
@@ -52,6 +63,7 @@ pub fn parse_revocation_line(text: &str) -> Result<RevocationLine, String> {
 #[derive(Deserialize)]
 struct Request {
     scope: String,
+    #[serde(default)]
     iss: String,
     jti: Option<String>,
     sub: Option<String>,
@@ -71,6 +83,7 @@ pub fn parse_revocation_record(text: &str) -> Result<RevocationLine, String> {
         EventTime::parse(s.as_deref().ok_or_else(|| format!("request without {f}"))?).map_err(|e| e.to_string())
     };
     match (r.scope.as_str(), r.jti, r.sub) {
+        ("fingerprint", _, _) => Ok(RevocationLine::Fingerprint),
         ("token", Some(jti), _) => {
             Ok(RevocationLine::Token { iss: r.iss, jti, at: time(r.requested_at, "requested_at")? })
         }
@@ -86,6 +99,7 @@ impl RevocationLine {
         match self {
             RevocationLine::Token { iss, jti, at } => view.revoke_token(iss, jti, *at),
             RevocationLine::Subject { iss, sub, before } => view.revoke_subject(iss, sub, *before),
+            RevocationLine::Fingerprint => {}
         }
     }
 }

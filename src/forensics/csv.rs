@@ -20,6 +20,7 @@ fn dtype(name: &str) -> DataType {
         "status" | "asn" => DataType::UInt32,
         "bytes" => DataType::UInt64,
         "lat" | "lon" | "radius_km" => DataType::Float64,
+        "vouched" => DataType::Boolean,
         _ => DataType::String,
     }
 }
@@ -52,7 +53,11 @@ pub fn read(path: &Path) -> Result<DataFrame> {
     let exprs: Vec<_> = EXPORT_COLUMNS
         .iter()
         .filter(|c| **c != "time")
-        .map(|c| if have.iter().any(|h| h == c) { col(*c).cast(dtype(c)) } else { lit(NULL).cast(dtype(c)).alias(*c) })
+        .map(|c| match (have.iter().any(|h| h == c), *c) {
+            (true, "vouched") => col("vouched").str().to_lowercase().eq(lit("true")).alias("vouched"),
+            (true, _) => col(*c).cast(dtype(c)),
+            (false, _) => lit(NULL).cast(dtype(c)).alias(*c),
+        })
         .collect();
     let mut typed =
         df.lazy().select(exprs).collect().with_context(|| format!("{}: bad column values", path.display()))?;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::model::{AccessEvent, TokenId};
+use crate::model::{AccessEvent, Origin};
 
 /// The columns, in order.
 pub const EXPORT_COLUMNS: &[&str] = &[
@@ -32,6 +32,9 @@ pub const EXPORT_COLUMNS: &[&str] = &[
     "iat",
     "nbf",
     "verdict",
+    "origin",
+    "vouched",
+    "sha256",
     "lat",
     "lon",
     "radius_km",
@@ -47,7 +50,8 @@ const ROW_GROUP: usize = 128 * 1024;
 #[derive(Default)]
 struct Cols {
     time: Vec<i64>,
-    strs: [Vec<Option<String>>; 18],
+    strs: [Vec<Option<String>>; 20],
+    vouched: Vec<Option<bool>>,
     status: Vec<u32>,
     bytes: Vec<Option<u64>>,
     dates: [Vec<Option<i64>>; 3],
@@ -57,7 +61,7 @@ struct Cols {
 }
 
 /// String columns, by index into `Cols::strs`.
-const STR_COLS: [&str; 18] = [
+const STR_COLS: [&str; 20] = [
     "client_ip",
     "user_agent",
     "method",
@@ -73,6 +77,8 @@ const STR_COLS: [&str; 18] = [
     "kid",
     "alg",
     "verdict",
+    "origin",
+    "sha256",
     "city",
     "country",
     "as_org",
@@ -123,10 +129,7 @@ impl Cols {
         let t = ev.token.as_deref();
         let g = ev.geo.as_deref();
         let s = |x: Option<&str>| x.map(String::from);
-        let jti = t.and_then(|t| match &t.id {
-            TokenId::Jti { jti, .. } => Some(jti.to_string()),
-            TokenId::Fingerprint(_) => None,
-        });
+        let jti = s(t.and_then(|t| t.jti.as_deref()));
         let strs = [
             ev.client_ip.map(|i| i.to_string()),
             s(ev.user_agent.as_deref()),
@@ -143,6 +146,14 @@ impl Cols {
             s(t.and_then(|t| t.kid.as_deref())),
             s(t.and_then(|t| t.alg.as_deref())),
             t.map(|t| t.verdict.as_str().to_string()),
+            t.map(|t| {
+                match t.origin {
+                    Origin::Raw => "raw",
+                    Origin::Claims => "claims",
+                }
+                .to_string()
+            }),
+            s(t.and_then(|t| t.sha256.as_deref())),
             s(g.and_then(|g| g.city.as_deref())),
             s(g.and_then(|g| g.country.as_deref())),
             s(g.and_then(|g| g.as_org.as_deref())),
@@ -150,6 +161,7 @@ impl Cols {
         for (col, v) in self.strs.iter_mut().zip(strs) {
             col.push(v);
         }
+        self.vouched.push(t.map(|t| t.vouched));
         self.time.push(ev.time.0);
         self.status.push(ev.status as u32);
         self.bytes.push(ev.bytes);
@@ -174,6 +186,7 @@ impl Cols {
         for (name, v) in STR_COLS.iter().zip(self.strs) {
             by_name.push((name, Column::new((*name).into(), v)));
         }
+        by_name.push(("vouched", Column::new("vouched".into(), self.vouched)));
         by_name.push(("status", Column::new("status".into(), self.status)));
         by_name.push(("bytes", Column::new("bytes".into(), self.bytes)));
         for (name, v) in ["exp", "iat", "nbf"].iter().zip(self.dates) {

@@ -17,7 +17,9 @@ use polars::prelude::{
 use super::export::ParquetExport;
 use super::progress::Progress;
 use crate::engine::{Engine, RevocationView};
-use crate::model::{AccessEvent, EventTime, Finding, Geo, IStr, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
+use crate::model::{
+    AccessEvent, EventTime, Finding, Geo, IStr, Origin, SourcePos, TokenId, TokenInfo, TokenKey, Verdict,
+};
 use crate::replay::{self, ReplayOptions, Worker};
 use crate::rules::RuleSet;
 use crate::token::IdentityKeys;
@@ -175,7 +177,8 @@ fn for_each_event(
     let (tid, iss, jti, sub, cid, aud) = (s("token_id")?, s("iss")?, s("jti")?, s("sub")?, s("client_id")?, s("aud")?);
     let (kid, alg, verdict, city, country, org) =
         (s("kid")?, s("alg")?, s("verdict")?, s("city")?, s("country")?, s("as_org")?);
-    let source = s("source")?;
+    let (source, origin, sha) = (s("source")?, s("origin")?, s("sha256")?);
+    let vouched = df.column("vouched")?.bool()?;
     let time = df.column("time")?.i64()?;
     let status = df.column("status")?.u32()?;
     let bytes = df.column("bytes")?.u64()?;
@@ -189,28 +192,30 @@ fn for_each_event(
             bar.set(done + i as u64);
         }
         let token = tid.get(i).map(|id| {
-            let (key, id) = match (jti.get(i), id.strip_prefix("fp:")) {
-                (Some(j), _) => (
+            let (key, id) = match (id.strip_prefix("fp:"), jti.get(i)) {
+                (Some(fp), _) => (ids.jti_key("\0fingerprint", fp), TokenId::Fingerprint(fp.into())),
+                (None, Some(j)) => (
                     ids.jti_key(iss.get(i).unwrap_or(""), j),
                     TokenId::Jti { iss: iss.get(i).unwrap_or("").into(), jti: j.into() },
                 ),
-                (None, Some(fp)) => (ids.jti_key("\0fingerprint", fp), TokenId::Fingerprint(fp.into())),
                 (None, None) => (ids.jti_key("\0id", id), TokenId::Fingerprint(id.into())),
             };
-            Arc::new(TokenInfo {
-                key: TokenKey(key.0),
-                id,
-                iss: arc(iss.get(i)),
-                sub: arc(sub.get(i)),
-                client_id: arc(cid.get(i)),
-                aud: arc(aud.get(i)),
-                kid: arc(kid.get(i)),
-                alg: arc(alg.get(i)),
-                exp: exp.get(i),
-                iat: iat.get(i),
-                nbf: nbf.get(i),
-                verdict: verdict.get(i).and_then(Verdict::parse).unwrap_or(Verdict::NotChecked),
-            })
+            let verdict = verdict.get(i).and_then(Verdict::parse).unwrap_or(Verdict::NotChecked);
+            let origin = if origin.get(i) == Some("raw") { Origin::Raw } else { Origin::Claims };
+            let mut t = TokenInfo::bare(TokenKey(key.0), id, verdict, origin);
+            t.jti = arc(jti.get(i));
+            t.iss = arc(iss.get(i));
+            t.sub = arc(sub.get(i));
+            t.client_id = arc(cid.get(i));
+            t.aud = arc(aud.get(i));
+            t.kid = arc(kid.get(i));
+            t.alg = arc(alg.get(i));
+            t.exp = exp.get(i);
+            t.iat = iat.get(i);
+            t.nbf = nbf.get(i);
+            t.vouched = vouched.get(i).unwrap_or(false) && !verdict.is_forged();
+            t.sha256 = arc(sha.get(i));
+            Arc::new(t)
         });
         let geo = (lat.get(i).is_some() || asn.get(i).is_some() || country.get(i).is_some()).then(|| {
             Arc::new(Geo {

@@ -79,6 +79,16 @@ pub fn scrub(msg: &str) -> String {
     out
 }
 
+/// A request path as it leaves ingest: without its query string or fragment
+/// (`?access_token=...` and friends), JWT-shaped segments redacted.
+pub fn clean_path(p: &str) -> std::borrow::Cow<'_, str> {
+    let p = match p.find(['?', '#']) {
+        Some(i) => &p[..i],
+        None => p,
+    };
+    crate::token::redact_jwts(p)
+}
+
 /// Parse a line with sonic-rs (SIMD); on failure, parse it again with
 /// serde_json for the error: its messages can be scrubbed of values, while
 /// sonic-rs quotes the input around the fault.
@@ -109,11 +119,15 @@ pub struct Interner {
     young: HashSet<IStr, ahash::RandomState>,
     old: HashSet<IStr, ahash::RandomState>,
     cap: usize,
+    young_bytes: usize,
 }
+
+/// Bytes of strings one interner generation may hold.
+const INTERNER_BYTES: usize = 8 << 20;
 
 impl Interner {
     pub fn new(cap: usize) -> Self {
-        Interner { young: HashSet::default(), old: HashSet::default(), cap: cap.max(1) }
+        Interner { young: HashSet::default(), old: HashSet::default(), cap: cap.max(1), young_bytes: 0 }
     }
 
     /// Interned copy of `s`, cut to `max` bytes on a char boundary.
@@ -123,9 +137,11 @@ impl Interner {
             return a.clone();
         }
         let a = self.old.take(s).unwrap_or_else(|| IStr::from(s));
-        if self.young.len() >= self.cap {
+        if self.young.len() >= self.cap || self.young_bytes + s.len() > INTERNER_BYTES {
             self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
         }
+        self.young_bytes += s.len() + 32;
         self.young.insert(a.clone());
         a
     }
@@ -170,6 +186,9 @@ mod tests {
         let m = scrub("bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln here");
         assert_eq!(m, "bad token <token redacted> here");
         assert_eq!(scrub("1.2.3.4 ok"), "1.2.3.4 ok");
+        let t = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+        assert_eq!(clean_path(&format!("/a/{t}/b?access_token={t}#x")), "/a/<jwt-redacted>/b");
+        assert_eq!(clean_path("/api/me?x=1"), "/api/me");
     }
 
     #[test]

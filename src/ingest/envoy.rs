@@ -44,17 +44,13 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time =
         l.start_time.ok_or(IngestError::Missing { profile: P, field: "start_time" })?.to_time(P, "start_time")?;
-    let path = l.path.map(|u| match u.find('?') {
-        Some(i) => Str::owned(u[..i].to_string()),
-        None => u,
-    });
     emit(Parsed {
         time,
         peer: l.downstream_remote_address,
         xff: l.x_forwarded_for,
         user_agent: l.user_agent,
         method: l.method,
-        path,
+        path: l.path,
         status: l.response_code.status(),
         request_id: l.request_id,
         gateway: l.route_name.or(l.upstream_cluster),

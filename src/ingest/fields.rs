@@ -140,6 +140,6 @@ impl TimeVal<'_> {
             TimeVal::Num(n) => EventTime::from_epoch_number(*n),
             TimeVal::Str(s) => EventTime::parse(s),
         };
-        r.map_err(|e| super::IngestError::BadValue { profile, field, value: e.to_string() })
+        r.map_err(|e| super::IngestError::BadValue { profile, field, value: super::scrub(&e.to_string()) })
     }
 }

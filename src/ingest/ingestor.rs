@@ -1,15 +1,17 @@
-//! The per-worker ingest stage: profile parse, then the common finishing
-//! (client IP, caps, interning, token resolution) into [`AccessEvent`]s.
+//! The per-worker ingest stage: structural checks (size, nesting depth),
+//! profile parse (each record of a Kong batch on its own), then the common
+//! finishing (client IP, caps, JWT scrubbing, interning, token resolution)
+//! into [`AccessEvent`]s.
 
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::common::{bearer, client_ip, Interner};
+use super::common::{bearer, clean_path, client_ip, Interner};
 use super::fields::Parsed;
-use super::{aws, envoy, kong, native, nginx, traefik, IngestError, Profile};
-use crate::model::{AccessEvent, SourcePos};
-use crate::token::TokenResolver;
+use super::{aws, envoy, kong, native, nginx, scan, traefik, IngestError, Profile};
+use crate::model::{AccessEvent, SourcePos, TokenInfo};
+use crate::token::{redact_jwts, TokenResolver};
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -17,8 +19,13 @@ pub struct IngestConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Lines longer than this are refused before parsing.
     pub max_line_bytes: usize,
+    /// Lines nesting deeper than this are refused before parsing.
+    pub max_depth: usize,
     pub max_user_agent_bytes: usize,
     pub max_path_bytes: usize,
+    /// Trust a `verdict` carried by a `tokenhound` line (only tokenhound's
+    /// own exports, read back by tokenhound, carry one worth trusting).
+    pub trust_verdicts: bool,
 }
 
 impl Default for IngestConfig {
@@ -27,8 +34,10 @@ impl Default for IngestConfig {
             profile: Profile::Auto,
             trusted_proxies: Vec::new(),
             max_line_bytes: 1 << 20,
+            max_depth: scan::MAX_DEPTH,
             max_user_agent_bytes: 512,
             max_path_bytes: 2048,
+            trust_verdicts: false,
         }
     }
 }
@@ -47,85 +56,138 @@ impl Ingestor {
     }
 
     /// Parse one line into zero or more events (Kong batches hold many).
-    /// On error nothing is appended to `out`.
+    /// The first problem is returned; the good records of a batch are still
+    /// appended to `out` (a whole-line error appends nothing).
     pub fn ingest(&mut self, line: &[u8], source: &SourcePos, out: &mut Vec<AccessEvent>) -> Result<(), IngestError> {
+        let mut errs = Vec::new();
+        self.ingest_all(line, source, out, &mut errs);
+        match errs.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Parse one line: every event to `out`, every problem to `errors` (a
+    /// whole-line problem, or one per bad record of a batch).
+    pub fn ingest_all(
+        &mut self,
+        line: &[u8],
+        source: &SourcePos,
+        out: &mut Vec<AccessEvent>,
+        errors: &mut Vec<IngestError>,
+    ) {
         if line.len() > self.cfg.max_line_bytes {
-            return Err(IngestError::TooLong { len: line.len(), max: self.cfg.max_line_bytes });
+            return errors.push(IngestError::TooLong { len: line.len(), max: self.cfg.max_line_bytes });
+        }
+        if let Err(at) = scan::check_depth(line, self.cfg.max_depth) {
+            return errors.push(IngestError::TooDeep { at, max: self.cfg.max_depth });
         }
         let profile = match self.cfg.profile {
-            Profile::Auto => Profile::detect(line).ok_or(IngestError::UnknownProfile)?,
+            Profile::Auto => match Profile::detect(line) {
+                Some(p) => p,
+                None => return errors.push(IngestError::UnknownProfile),
+            },
             p => p,
         };
+        let is_array = line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        if profile == Profile::Kong && is_array {
+            let Some(parts) = scan::split_array(line) else {
+                let why = super::common::from_json::<serde::de::IgnoredAny>(line, "kong").err();
+                return errors.push(self.whole_line(line, why));
+            };
+            for (index, (a, b)) in parts.into_iter().enumerate() {
+                if let Err(e) = self.one(profile, &line[a..b], source, out) {
+                    errors.push(IngestError::InBatch { index, err: Box::new(e) });
+                }
+            }
+            return;
+        }
+        if let Err(e) = self.one(profile, line, source, out) {
+            errors.push(self.whole_line(line, Some(e)));
+        }
+    }
+
+    /// A clearer reason than the JSON parser's for binary garbage.
+    fn whole_line(&self, line: &[u8], e: Option<IngestError>) -> IngestError {
+        match std::str::from_utf8(line) {
+            Err(u) => IngestError::NotUtf8 { at: u.valid_up_to() },
+            Ok(_) => e.unwrap_or(IngestError::Json { profile: "kong", why: "not a JSON array of records".into() }),
+        }
+    }
+
+    /// One record (one object) of a profile; nothing is appended on error.
+    fn one(
+        &mut self,
+        profile: Profile,
+        rec: &[u8],
+        source: &SourcePos,
+        out: &mut Vec<AccessEvent>,
+    ) -> Result<(), IngestError> {
         let start = out.len();
+        let trust = self.cfg.trust_verdicts;
         let r = {
             let mut emit = |p: Parsed<'_>| -> Result<(), IngestError> {
-                let ev = self.finish(&p, source)?;
-                out.push(ev);
+                out.push(self.finish(p, source, trust));
                 Ok(())
             };
             match profile {
-                Profile::Kong => kong::parse(line, &mut emit),
-                Profile::Envoy => envoy::parse(line, &mut emit),
-                Profile::AwsApigw => aws::parse(line, &mut emit),
-                Profile::Traefik => traefik::parse(line, &mut emit),
-                Profile::Nginx => nginx::parse(line, &mut emit),
-                Profile::Tokenhound | Profile::Auto => native::parse(line, &mut emit),
+                Profile::Kong => kong::parse(rec, &mut emit),
+                Profile::Envoy => envoy::parse(rec, &mut emit),
+                Profile::AwsApigw => aws::parse(rec, &mut emit),
+                Profile::Traefik => traefik::parse(rec, &mut emit),
+                Profile::Nginx => nginx::parse(rec, &mut emit),
+                Profile::Tokenhound | Profile::Auto => native::parse(rec, &mut emit),
             }
         };
-        if let Err(e) = r {
+        if r.is_err() {
             out.truncate(start);
-            // a clearer reason than the JSON parser's for binary garbage
-            return Err(match std::str::from_utf8(line) {
-                Err(u) => IngestError::NotUtf8 { at: u.valid_up_to() },
-                Ok(_) => e,
-            });
         }
-        Ok(())
+        r
     }
 
-    fn finish(&mut self, p: &Parsed<'_>, source: &SourcePos) -> Result<AccessEvent, IngestError> {
-        let mut token = self.token(p)?;
-        if let (Some(v), Some(t)) = (p.verdict, token.as_mut()) {
+    fn finish(&mut self, p: Parsed<'_>, source: &SourcePos, trust_verdicts: bool) -> AccessEvent {
+        let mut token = self.token(&p);
+        if let (true, Some(v), Some(t)) = (trust_verdicts, p.verdict, token.as_mut()) {
             if t.verdict != v {
-                Arc::make_mut(t).verdict = v;
+                let m = Arc::make_mut(t);
+                m.verdict = v;
+                m.vouched = m.vouched && !v.is_forged();
             }
         }
         let ip = client_ip(p.peer.as_deref(), p.xff.as_deref(), &self.cfg.trusted_proxies);
         let s = &mut self.strings;
         let method = p.method.as_deref().map(|m| m.trim()).filter(|m| !m.is_empty()).unwrap_or("-");
-        Ok(AccessEvent {
+        let (ua_max, path_max) = (self.cfg.max_user_agent_bytes, self.cfg.max_path_bytes);
+        AccessEvent {
             time: p.time,
             client_ip: ip,
             user_agent: p
                 .user_agent
                 .as_deref()
                 .filter(|u| !u.is_empty() && *u != "-")
-                .map(|u| s.get(u, self.cfg.max_user_agent_bytes)),
-            method: s.get(method, 16),
-            path: s.get(p.path.as_deref().unwrap_or("-"), self.cfg.max_path_bytes),
+                .map(|u| s.get(&redact_jwts(u), ua_max)),
+            method: s.get(&redact_jwts(method), 16),
+            path: s.get(&clean_path(p.path.as_deref().unwrap_or("-")), path_max),
             status: p.status,
             request_id: p
                 .request_id
                 .as_deref()
                 .filter(|r| !r.is_empty() && *r != "-")
-                .map(|r| Arc::from(super::common::cut(r, SHORT))),
-            gateway: p.gateway.as_deref().filter(|g| !g.is_empty()).map(|g| s.get(g, SHORT)),
+                .map(|r| Arc::from(super::common::cut(&redact_jwts(r), SHORT))),
+            gateway: p.gateway.as_deref().filter(|g| !g.is_empty()).map(|g| s.get(&redact_jwts(g), SHORT)),
             bytes: p.bytes,
             token,
-            geo: p.geo.clone().map(Arc::new),
+            geo: p.geo.map(Arc::new),
             source: source.clone(),
-        })
+        }
     }
 
     /// The raw token wins when present (it can be verified); else claims.
-    fn token(&mut self, p: &Parsed<'_>) -> Result<Option<Arc<crate::model::TokenInfo>>, IngestError> {
+    fn token(&mut self, p: &Parsed<'_>) -> Option<Arc<TokenInfo>> {
         let raw = p.raw_token.as_deref().or_else(|| p.authorization.as_deref().and_then(bearer));
         if let Some(raw) = raw {
-            return Ok(Some(self.tokens.from_raw(raw)?));
+            return Some(self.tokens.from_raw(raw));
         }
-        match &p.claims {
-            Some(c) => Ok(self.tokens.from_claims(c, p.lenient_claims)?),
-            None => Ok(None),
-        }
+        self.tokens.from_claims(p.claims.as_ref()?, p.lenient_claims)
     }
 }

@@ -66,28 +66,16 @@ struct Named<'a> {
     name: Option<Str<'a>>,
 }
 
+/// One Kong record (the ingestor splits kafka-log batches into records).
 pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
-    // kafka-log batches are arrays; everything else one object per line
-    if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let batch: Vec<Line<'a>> = super::common::from_json(line, P)?;
-        for l in batch {
-            emit(convert(l)?)?;
-        }
-    } else {
-        let l: Line<'a> = super::common::from_json(line, P)?;
-        emit(convert(l)?)?;
-    }
-    Ok(())
+    let l: Line<'a> = super::common::from_json(line, P)?;
+    emit(convert(l)?)
 }
 
 fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
     let time =
         l.started_at.ok_or(IngestError::Missing { profile: P, field: "started_at" })?.to_time(P, "started_at")?;
     let req = l.request.ok_or(IngestError::Missing { profile: P, field: "request" })?;
-    let path = req.uri.map(|u| match u.find('?') {
-        Some(i) => Str::owned(u[..i].to_string()),
-        None => u,
-    });
     let resp = l.response.unwrap_or(Response { status: Num(None), size: Num(None) });
     Ok(Parsed {
         time,
@@ -95,7 +83,7 @@ fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
         xff: req.headers.xff.0,
         user_agent: req.headers.user_agent.0,
         method: req.method,
-        path,
+        path: req.uri,
         status: resp.status.status(),
         request_id: req.id.or(req.headers.request_id.0),
         gateway: l.service.and_then(|s| s.name),

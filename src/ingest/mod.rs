@@ -12,13 +12,12 @@ mod ingestor;
 mod kong;
 mod native;
 mod nginx;
+pub mod scan;
 mod traefik;
 
-pub use common::{client_ip, scrub, Interner};
+pub use common::{clean_path, client_ip, scrub, Interner};
 pub use fields::{Parsed, Str};
 pub use ingestor::{IngestConfig, Ingestor};
-
-use crate::token::TokenError;
 
 /// Where a profile parser hands each record of a line (Kong batches hold
 /// several): straight to the finishing step, without moving it around.
@@ -74,6 +73,10 @@ impl Profile {
 pub enum IngestError {
     #[error("line is {len} bytes, over the {max}-byte limit")]
     TooLong { len: usize, max: usize },
+    #[error("JSON nests deeper than {max} levels (at byte {at})")]
+    TooDeep { at: usize, max: usize },
+    #[error("record {index} of the batch: {err}")]
+    InBatch { index: usize, err: Box<IngestError> },
     #[error("{profile}: not valid JSON: {why}")]
     Json { profile: &'static str, why: String },
     #[error("{profile}: missing field `{field}`")]
@@ -84,8 +87,6 @@ pub enum IngestError {
     NotUtf8 { at: usize },
     #[error("cannot tell the gateway profile of this line (use --profile)")]
     UnknownProfile,
-    #[error("token: {0}")]
-    Token(#[from] TokenError),
 }
 
 impl IngestError {
@@ -93,14 +94,13 @@ impl IngestError {
     pub fn kind(&self) -> &'static str {
         match self {
             IngestError::TooLong { .. } => "too_long",
+            IngestError::TooDeep { .. } => "too_deep",
+            IngestError::InBatch { err, .. } => err.kind(),
             IngestError::Json { .. } => "invalid_json",
             IngestError::Missing { .. } => "missing_field",
             IngestError::BadValue { .. } => "bad_value",
             IngestError::UnknownProfile => "unknown_profile",
             IngestError::NotUtf8 { .. } => "invalid_utf8",
-            IngestError::Token(TokenError::Jwe) => "token_jwe",
-            IngestError::Token(TokenError::TooLarge { .. }) => "token_too_large",
-            IngestError::Token(_) => "token_invalid",
         }
     }
 }

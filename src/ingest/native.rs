@@ -48,7 +48,8 @@ struct Line<'a> {
     #[serde(borrow, default)]
     #[allow(dead_code)]
     token_id: Option<Str<'a>>,
-    /// Written by exports: the verification verdict of the original token.
+    /// Written by exports: the verification verdict of the original token,
+    /// applied only when the reader trusts verdicts (`IngestConfig`).
     #[serde(borrow, default)]
     verdict: Option<Str<'a>>,
     #[serde(borrow, default)]
@@ -73,14 +74,8 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l.time.ok_or(IngestError::Missing { profile: P, field: "time" })?.to_time(P, "time")?;
     let status = l.status.0.map(|_| l.status.status()).unwrap_or(200);
-    let verdict = match l.verdict.as_deref() {
-        None => None,
-        Some(v) => Some(Verdict::parse(v).ok_or(IngestError::BadValue {
-            profile: P,
-            field: "verdict",
-            value: crate::model::truncate(v, 32),
-        })?),
-    };
+    // only applied when the reader trusts verdicts (tokenhound's own exports)
+    let verdict = l.verdict.as_deref().and_then(Verdict::parse);
     let geo = l.geo.map(|g| Geo {
         lat: g.lat,
         lon: g.lon,

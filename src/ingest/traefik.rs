@@ -41,17 +41,13 @@ struct Line<'a> {
 pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
     let l: Line<'a> = serde_json::from_slice(line).map_err(|e| json_err(P, e))?;
     let time = l.start_utc.ok_or(IngestError::Missing { profile: P, field: "StartUTC" })?.to_time(P, "StartUTC")?;
-    let path = l.path.map(|u| match u.find('?') {
-        Some(i) => Str::owned(u[..i].to_string()),
-        None => u,
-    });
     emit(Parsed {
         time,
         peer: l.client_host.or(l.client_addr),
         xff: l.xff,
         user_agent: l.user_agent,
         method: l.method,
-        path,
+        path: l.path,
         status: l.status.status(),
         request_id: l.request_id,
         gateway: l.router,

@@ -12,4 +12,4 @@ pub use finding::{Evidence, Finding, Response, Severity, Use};
 pub use istr::IStr;
 pub(crate) use time::truncate;
 pub use time::{EventTime, TimeError};
-pub use token::{TokenId, TokenInfo, TokenKey, Verdict};
+pub use token::{escape_part, key_part, Origin, PrfHasher, TokenId, TokenInfo, TokenKey, Verdict};

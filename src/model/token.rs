@@ -29,6 +29,27 @@ impl fmt::Debug for TokenKey {
     }
 }
 
+/// Hasher for [`TokenKey`]s and other keyed-PRF outputs: they are already
+/// uniformly random, so their first 8 bytes are the hash.
+#[derive(Default)]
+pub struct PrfHasher(u64);
+
+impl std::hash::Hasher for PrfHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
 /// How a token is named in alerts and revocation requests.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TokenId {
@@ -40,13 +61,57 @@ pub enum TokenId {
 }
 
 impl TokenId {
-    /// The printable id: `iss|jti`, or `fp:<hex>`.
+    /// The printable id: `iss|jti`, or `fp:<hex>`. Unambiguous: a `|`, `%`
+    /// or control character inside a part is percent-encoded, so no two
+    /// identities print alike (`a|b` + `c` is not `a` + `b|c`).
     pub fn display_id(&self) -> String {
         match self {
-            TokenId::Jti { iss, jti } => format!("{iss}|{jti}"),
+            TokenId::Jti { iss, jti } => format!("{}|{}", escape_part(iss), escape_part(jti)),
             TokenId::Fingerprint(h) => format!("fp:{h}"),
         }
     }
+}
+
+/// One part of a composite key (Redis deny-list keys, the requests topic's
+/// record keys): every byte outside RFC 3986's unreserved set
+/// (`A-Z a-z 0-9 - . _ ~`) percent-encoded, so a part never holds a separator
+/// (`:` or `|`) and no two identities give the same key.
+///
+/// ```
+/// use tokenhound::model::key_part;
+/// assert_eq!(key_part("https://idp.acme.example"), "https%3A%2F%2Fidp.acme.example");
+/// assert_eq!(key_part("svc-backup"), "svc-backup");
+/// ```
+pub fn key_part(s: &str) -> std::borrow::Cow<'_, str> {
+    let keep = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    if s.bytes().all(keep) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if keep(b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(o)
+}
+
+/// Percent-encode `%`, `|` and control characters (the rest stays readable).
+pub fn escape_part(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.bytes().any(|b| b == b'%' || b == b'|' || b.is_ascii_control()) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '%' || c == '|' || c.is_ascii_control() {
+            o.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            o.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(o)
 }
 
 impl fmt::Debug for TokenId {
@@ -103,12 +168,23 @@ impl Verdict {
     }
 }
 
+/// Where a token's identity came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Decoded from a raw bearer token (tokenhound verifies it when it has keys).
+    Raw,
+    /// Claims the gateway logged.
+    Claims,
+}
+
 /// What tokenhound keeps of a token: identity and the claims rules use.
 /// Shared (`Arc`) between all the events of one token.
 #[derive(Clone, PartialEq)]
 pub struct TokenInfo {
     pub key: TokenKey,
     pub id: TokenId,
+    /// The `jti` claim (also when the token is named by its fingerprint).
+    pub jti: Option<Arc<str>>,
     pub iss: Option<Arc<str>>,
     pub sub: Option<Arc<str>>,
     pub client_id: Option<Arc<str>>,
@@ -120,6 +196,51 @@ pub struct TokenInfo {
     pub iat: Option<i64>,
     pub nbf: Option<i64>,
     pub verdict: Verdict,
+    /// Why the verdict is what it is, when it is a failure (for the alert).
+    pub detail: Option<Arc<str>>,
+    pub origin: Origin,
+    /// The claims are vouched for: a valid signature, or claims logged by a
+    /// gateway the settings mark as verifying. Only vouched claims may widen
+    /// a response beyond this one token (a subject, a risk level).
+    pub vouched: bool,
+    /// base64url SHA-256 of the raw token: the fingerprint a gateway can
+    /// compute itself, for a deny-list entry of this one token.
+    pub sha256: Option<Arc<str>>,
+}
+
+impl TokenInfo {
+    /// A bare token (tests, imports): no claims, not vouched.
+    pub fn bare(key: TokenKey, id: TokenId, verdict: Verdict, origin: Origin) -> TokenInfo {
+        TokenInfo {
+            key,
+            id,
+            jti: None,
+            iss: None,
+            sub: None,
+            client_id: None,
+            aud: None,
+            kid: None,
+            alg: None,
+            exp: None,
+            iat: None,
+            nbf: None,
+            verdict,
+            detail: None,
+            origin,
+            vouched: false,
+            sha256: None,
+        }
+    }
+
+    /// The subject, when its word counts (not the claim of a token that
+    /// failed verification).
+    pub fn trusted_sub(&self) -> Option<&str> {
+        if self.verdict.is_forged() {
+            None
+        } else {
+            self.sub.as_deref()
+        }
+    }
 }
 
 impl fmt::Debug for TokenInfo {
@@ -129,6 +250,7 @@ impl fmt::Debug for TokenInfo {
             .field("iss", &self.iss)
             .field("exp", &self.exp)
             .field("verdict", &self.verdict)
+            .field("vouched", &self.vouched)
             .finish_non_exhaustive()
     }
 }

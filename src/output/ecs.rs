@@ -69,8 +69,11 @@ pub fn ecs_json(f: &Finding, version: &str) -> Value {
             })).collect::<Vec<_>>(),
         },
     });
-    if let Some(sub) = &t.sub {
+    if let Some(sub) = t.trusted_sub() {
         v["user"] = json!({ "id": sub });
+    }
+    if t.verdict.is_forged() {
+        v["tokenhound"]["claimed"] = json!({ "sub": t.sub, "iss": t.iss, "jti": t.jti });
     }
     if let Some(e) = last {
         v["source"] = endpoint(e);

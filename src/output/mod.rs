@@ -12,7 +12,7 @@ pub use ecs::ecs_json;
 pub use event::event_json;
 pub use ocsf::{ocsf_json, OCSF_VERSION};
 pub use revocation::revocation_request;
-pub use table::{table_header, table_row};
+pub use table::{escape_controls, table_header, table_row};
 
 /// Alert formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]

@@ -86,10 +86,11 @@ pub fn ocsf_json(f: &Finding, version: &str) -> Value {
         session["created_time"] = json!(iat.saturating_mul(1000));
     }
     let mut actor = json!({ "session": session });
-    if let Some(sub) = &t.sub {
+    // a forged token's claims are the sender's words: never the actor
+    if let Some(sub) = t.trusted_sub() {
         actor["user"] = json!({ "uid": sub });
     }
-    if let Some(c) = &t.client_id {
+    if let (false, Some(c)) = (t.verdict.is_forged(), &t.client_id) {
         actor["app_uid"] = json!(c);
     }
     let mut v = json!({
@@ -128,9 +129,14 @@ pub fn ocsf_json(f: &Finding, version: &str) -> Value {
         "unmapped": { "tokenhound": {
             "response": f.response.as_str(),
             "token_verdict": t.verdict.as_str(),
+            "token_vouched": t.vouched,
             "details": f.details,
         }},
     });
+    if t.verdict.is_forged() {
+        v["unmapped"]["tokenhound"]["claimed"] =
+            json!({ "sub": t.sub, "iss": t.iss, "jti": t.jti, "client_id": t.client_id });
+    }
     if f.response != Response::Alert {
         let what = match f.response {
             Response::RevokeSubject => "Revoke every token of the subject and force re-authentication",

@@ -163,12 +163,13 @@ pub(super) fn parse_chunk(
         p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
     }
     let mut evs = Vec::new();
+    let mut errs = Vec::new();
     for &(s, e, line) in &c.lines {
         let pos = SourcePos::File { path: c.file.clone(), line };
         evs.clear();
-        if let Err(err) = ingest.ingest(&c.data[s as usize..e as usize], &pos, &mut evs) {
-            p.errors.push((pos, err));
-            continue;
+        ingest.ingest_all(&c.data[s as usize..e as usize], &pos, &mut evs, &mut errs);
+        for err in errs.drain(..) {
+            p.errors.push((pos.clone(), err));
         }
         for mut ev in evs.drain(..) {
             if let Some(g) = geo.as_mut() {

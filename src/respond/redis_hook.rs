@@ -1,15 +1,35 @@
 //! The Redis deny-list hook. A gateway plugin or ext_authz service denies a
-//! request when either key exists / applies:
+//! request when one of these keys exists / applies (every `<part>` is
+//! percent-encoded: each byte outside `A-Z a-z 0-9 - . _ ~` as `%XX`, so a
+//! part never holds a `:` and no identity can write another's key):
 //! - `<prefix>:<iss>:<jti>` = finding uid, expiring with the token
 //!   (`EX exp - now + skew`; an already-expired token gets no entry);
 //! - `<prefix>:sub:<iss>:<sub>` = "revoked before" cutoff (epoch seconds):
 //!   tokens of the subject with `iat` below it are revoked. The cutoff only
-//!   moves forward (a Lua script keeps the latest) and lives `subject_ttl`.
+//!   moves forward (a Lua script keeps the latest) and lives `subject_ttl`;
+//! - `<prefix>:fp:sha256:<base64url SHA-256 of the token>` = finding uid: one
+//!   token whose claims cannot be believed (a forgery), by its own bytes.
 
 use super::http::{Attempt, Retry};
 use super::request::{Request, Scope};
 use super::{ActionResult, Hook, Outcome};
+use crate::model::key_part;
 use crate::settings::Redis;
+
+/// The deny-list key of a token (`iss`, `jti`), parts percent-encoded.
+pub fn token_key(prefix: &str, iss: &str, jti: &str) -> String {
+    format!("{prefix}:{}:{}", key_part(iss), key_part(jti))
+}
+
+/// The "revoked before" key of a subject, parts percent-encoded.
+pub fn subject_key(prefix: &str, iss: &str, sub: &str) -> String {
+    format!("{prefix}:sub:{}:{}", key_part(iss), key_part(sub))
+}
+
+/// The deny-list key of one token by its hash.
+pub fn fingerprint_key(prefix: &str, sha256: &str) -> String {
+    format!("{prefix}:fp:sha256:{}", key_part(sha256))
+}
 
 const KEEP_LATEST: &str = r"
 local cur = redis.call('GET', KEYS[1])
@@ -76,29 +96,35 @@ impl Hook for RedisHook {
         sleep: &mut dyn FnMut(std::time::Duration),
     ) -> Vec<ActionResult> {
         let id = r.action_id("redis");
+        let ttl = match r.exp {
+            Some(exp) if exp <= now_secs => {
+                return vec![ActionResult::new(
+                    "redis",
+                    "deny-token",
+                    id,
+                    Outcome::Skipped("token already expired".into()),
+                )]
+            }
+            Some(exp) => exp - now_secs + self.cfg.skew_secs,
+            None => self.cfg.subject_ttl_secs,
+        };
+        let prefix = &self.cfg.prefix;
         let (cmd, what) = match &r.scope {
             Scope::Token { iss, jti } => {
-                let ttl = match r.exp {
-                    Some(exp) if exp <= now_secs => {
-                        return vec![ActionResult::new(
-                            "redis",
-                            "deny-token",
-                            id,
-                            Outcome::Skipped("token already expired".into()),
-                        )]
-                    }
-                    Some(exp) => exp - now_secs + self.cfg.skew_secs,
-                    None => self.cfg.subject_ttl_secs,
-                };
                 let mut c = redis::cmd("SET");
-                c.arg(format!("{}:{iss}:{jti}", self.cfg.prefix)).arg(&r.finding_uid).arg("EX").arg(ttl);
+                c.arg(token_key(prefix, iss, jti)).arg(&r.finding_uid).arg("EX").arg(ttl);
                 (c, "deny-token")
+            }
+            Scope::Fingerprint { sha256 } => {
+                let mut c = redis::cmd("SET");
+                c.arg(fingerprint_key(prefix, sha256)).arg(&r.finding_uid).arg("EX").arg(ttl);
+                (c, "deny-fingerprint")
             }
             Scope::Subject { iss, sub, before } => {
                 let mut c = redis::cmd("EVAL");
                 c.arg(KEEP_LATEST)
                     .arg(1)
-                    .arg(format!("{}:sub:{iss}:{sub}", self.cfg.prefix))
+                    .arg(subject_key(prefix, iss, sub))
                     .arg(*before)
                     .arg(self.cfg.subject_ttl_secs);
                 (c, "revoked-before")
@@ -106,5 +132,26 @@ impl Hook for RedisHook {
         };
         let d = retry.run(&id, || self.run(&cmd), sleep);
         vec![ActionResult::new("redis", what, id, Outcome::from(d))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_be_aimed_at_another_identity() {
+        // iss "https" + sub "//idp.acme.example:svc-backup" was once the key
+        // of iss "https://idp.acme.example" + sub "svc-backup"
+        let aimed = subject_key("th", "https", "//idp.acme.example:svc-backup");
+        let real = subject_key("th", "https://idp.acme.example", "svc-backup");
+        assert_ne!(aimed, real);
+        assert_eq!(real, "th:sub:https%3A%2F%2Fidp.acme.example:svc-backup");
+        // a jti cannot reach a subject key, nor a fingerprint key
+        assert_ne!(token_key("th", "sub", "https%3A:x"), subject_key("th", "https:", "x"));
+        assert_ne!(token_key("th", "fp", "sha256:abc"), fingerprint_key("th", "abc"));
+        for k in [aimed, real, token_key("th", "a:b", "c"), fingerprint_key("th", "abc")] {
+            assert!(k.split(':').all(|p| !p.is_empty()), "{k}");
+        }
     }
 }

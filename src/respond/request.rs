@@ -20,6 +20,11 @@ pub enum Scope {
         sub: String,
         before: i64,
     },
+    /// One token named by the base64url SHA-256 of its raw form (a token
+    /// whose claims cannot be believed).
+    Fingerprint {
+        sha256: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +33,9 @@ pub struct Request {
     pub sub: Option<String>,
     pub client_id: Option<String>,
     pub exp: Option<i64>,
+    /// The token's claims are vouched for (signature or verifying gateway):
+    /// only then may a hook act on its subject (password reset).
+    pub vouched: bool,
     pub finding_uid: String,
     pub rule: String,
     pub reason: String,
@@ -41,8 +49,12 @@ pub struct Request {
 #[derive(Deserialize)]
 struct In {
     scope: String,
+    #[serde(default)]
     iss: String,
     jti: Option<String>,
+    sha256: Option<String>,
+    #[serde(default)]
+    vouched: bool,
     sub: Option<String>,
     client_id: Option<String>,
     revoked_before: Option<String>,
@@ -60,6 +72,15 @@ impl Request {
         let raw: Value = serde_json::from_slice(bytes).map_err(|e| crate::ingest::scrub(&e.to_string()))?;
         let r: In = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
         let scope = match (r.scope.as_str(), r.jti, r.sub.clone(), r.revoked_before) {
+            ("fingerprint", ..) => match r.sha256 {
+                Some(sha256)
+                    if sha256.len() == 43
+                        && sha256.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                {
+                    Scope::Fingerprint { sha256 }
+                }
+                _ => return Err("a \"fingerprint\" request without a base64url SHA-256".into()),
+            },
             ("token", Some(jti), _, _) => Scope::Token { iss: r.iss, jti },
             ("subject", _, Some(sub), Some(b)) => {
                 let before = crate::model::EventTime::parse(&b).map_err(|e| e.to_string())?.as_secs();
@@ -67,10 +88,13 @@ impl Request {
             }
             (s, ..) => return Err(format!("a {s:?} request without its jti, or sub and revoked_before")),
         };
+        let fingerprint = matches!(scope, Scope::Fingerprint { .. });
         Ok(Request {
             scope,
-            sub: r.sub,
-            client_id: r.client_id,
+            // a fingerprint request names nobody, whatever it carries
+            sub: r.sub.filter(|_| !fingerprint),
+            vouched: r.vouched && !fingerprint,
+            client_id: r.client_id.filter(|_| !fingerprint),
             exp: r.exp,
             finding_uid: r.finding_uid,
             rule: r.rule,
@@ -84,6 +108,7 @@ impl Request {
     pub fn iss(&self) -> &str {
         match &self.scope {
             Scope::Token { iss, .. } | Scope::Subject { iss, .. } => iss,
+            Scope::Fingerprint { .. } => "",
         }
     }
 

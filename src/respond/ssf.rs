@@ -141,6 +141,13 @@ impl Hook for SsfHook {
         let sub_id = match &r.scope {
             Scope::Token { iss, jti } => json!({ "format": "jwt_id", "iss": iss, "jti": jti }),
             Scope::Subject { iss, sub, .. } => json!({ "format": "iss_sub", "iss": iss, "sub": sub }),
+            Scope::Fingerprint { .. } => {
+                // a token whose claims cannot be believed has no session at
+                // the issuer to revoke, and names no user to reset
+                let id = r.action_id("ssf:session-revoked");
+                let why = "a forged or unverified token: no session or subject to signal".to_string();
+                return vec![ActionResult::new("ssf", "session-revoked", id, Outcome::Skipped(why))];
+            }
         };
         let mut sets = vec![(
             "session-revoked",
@@ -148,7 +155,7 @@ impl Hook for SsfHook {
             SESSION_REVOKED,
             json!({ "event_timestamp": now, "initiating_entity": "policy", "reason_admin": reason }),
         )];
-        if let (true, Some(sub)) = (self.password_reset, &r.sub) {
+        if let (true, true, Some(sub)) = (self.password_reset, r.vouched, &r.sub) {
             sets.push((
                 "credential-compromise",
                 json!({ "format": "iss_sub", "iss": r.iss(), "sub": sub }),

@@ -111,6 +111,12 @@ fn d_skew() -> String {
 struct ForgedIn {
     #[serde(default = "d_verdicts")]
     verdicts: Vec<String>,
+    /// The level of a forgery the gateway rejected (4xx/5xx).
+    #[serde(default = "d_rejected")]
+    rejected_level: String,
+}
+fn d_rejected() -> String {
+    "medium".into()
 }
 fn d_verdicts() -> Vec<String> {
     ["bad_signature", "unknown_kid", "alg_none", "alg_not_allowed", "malformed"].map(String::from).to_vec()
@@ -125,7 +131,7 @@ pub enum Detector {
     ConcurrentUse { min_distinct: usize, by: Place, window_secs: i64 },
     RevokedUse { grace_secs: i64, only_accepted: bool },
     ExpiredUse { skew_secs: i64 },
-    ForgedToken { verdicts: Vec<Verdict> },
+    ForgedToken { verdicts: Vec<Verdict>, rejected: crate::model::Severity },
 }
 
 fn params<T: DeserializeOwned>(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<T> {
@@ -204,7 +210,14 @@ pub(super) fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Opti
                     _ => e("detector.params.verdicts", format!("{v:?} is not a failing verdict")),
                 }
             }
-            Detector::ForgedToken { verdicts }
+            let rejected = crate::model::Severity::parse(&p.rejected_level).unwrap_or_else(|| {
+                e(
+                    "detector.params.rejected_level",
+                    format!("{:?} is not one of informational, low, medium, high, critical", p.rejected_level),
+                );
+                crate::model::Severity::Medium
+            });
+            Detector::ForgedToken { verdicts, rejected }
         }
         other => {
             e(

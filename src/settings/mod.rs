@@ -83,6 +83,11 @@ pub struct RawToken {
     pub max_token_bytes: Option<usize>,
     /// How often the long-lived `stream` re-reads the JWKS ("0s": never).
     pub jwks_refresh: Option<String>,
+    /// The gateways verify the tokens whose claims they log (Kong's jwt
+    /// plugin, Envoy's jwt_authn): their claims may widen a response to the
+    /// subject. Off by default: a claim tokenhound did not verify names only
+    /// its own token.
+    pub trust_gateway_claims: Option<bool>,
 }
 
 impl std::fmt::Debug for RawToken {
@@ -133,6 +138,7 @@ pub struct Settings {
     pub leeway_secs: u64,
     pub max_token_bytes: usize,
     pub jwks_refresh_secs: i64,
+    pub trust_gateway_claims: bool,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub max_line_bytes: usize,
     pub allowed_lateness_secs: i64,
@@ -285,6 +291,7 @@ impl RawSettings {
             leeway_secs: self.token.leeway_secs.unwrap_or(60),
             max_token_bytes: self.token.max_token_bytes.unwrap_or(16 * 1024),
             jwks_refresh_secs,
+            trust_gateway_claims: self.token.trust_gateway_claims.unwrap_or(false),
             trusted_proxies: trusted,
             max_line_bytes: self.ingest.max_line_bytes.unwrap_or(1 << 20),
             allowed_lateness_secs,

@@ -104,15 +104,19 @@ impl Detect {
         }
     }
 
-    fn decode(&mut self, m: &BorrowedMessage<'_>) -> Result<(), (&'static str, String)> {
+    /// Decode a record into `self.events`; the problem to dead-letter, if
+    /// any (a Kong batch read directly may have good records beside it).
+    fn decode(&mut self, m: &BorrowedMessage<'_>) -> Option<(&'static str, String)> {
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
         match &mut self.deps.decoder {
-            Decoder::Wire(strings) => {
-                let ev = wire::decode(payload, strings).map_err(|e| ("bad_event", e.to_string()))?;
-                self.events.push(ev);
-                Ok(())
-            }
+            Decoder::Wire(strings) => match wire::decode(payload, strings) {
+                Ok(ev) => {
+                    self.events.push(ev);
+                    None
+                }
+                Err(e) => Some(("bad_event", e.to_string())),
+            },
             Decoder::Raw(p) => p.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events),
         }
     }
@@ -170,15 +174,24 @@ impl Handler for Detect {
             part.live = true;
         }
         let live = part.live;
-        if let Err((kind, error)) = decoded {
+        if let Some((kind, error)) = decoded {
             self.count("bad", 1);
-            if live {
+            let whole = self.events.is_empty();
+            if live && whole {
                 let batch = self.shared.consumed(&tp, off);
                 self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
                 self.shared.close(batch, [(tp.clone(), off)]);
+            } else if live {
+                // bad records beside good ones: the offset waits for the good
+                // events; the dead letter is delivered on its own
+                let batch = self.shared.tracker.lock().expect("not poisoned").begin();
+                self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
+                self.shared.close(batch, []);
             }
-            self.parts.insert(tp, part);
-            return;
+            if whole {
+                self.parts.insert(tp, part);
+                return;
+            }
         }
         part.last_event = Instant::now();
         let events = std::mem::take(&mut self.events);

@@ -43,6 +43,8 @@ impl Parsers {
     }
 
     /// Parse one record into events (a Kong batch holds several), enriched.
+    /// Returns the problem to dead-letter, if any: the whole record's, or
+    /// the first bad one of a batch (whose good records are still in `out`).
     pub fn parse(
         &mut self,
         topic: &str,
@@ -50,22 +52,24 @@ impl Parsers {
         offset: i64,
         payload: &[u8],
         out: &mut Vec<AccessEvent>,
-    ) -> Result<(), (&'static str, String)> {
+    ) -> Option<(&'static str, String)> {
         let Some((ing, geo, name)) = self.by_topic.get_mut(topic) else {
-            return Err(("unknown_topic", format!("no profile configured for topic {topic}")));
+            return Some(("unknown_topic", format!("no profile configured for topic {topic}")));
         };
         let src = SourcePos::Kafka { topic: name.clone(), partition, offset };
         let start = out.len();
-        if let Err(e) = ing.ingest(payload, &src, out) {
-            out.truncate(start);
-            return Err((e.kind(), e.to_string()));
-        }
+        let mut errs = Vec::new();
+        ing.ingest_all(payload, &src, out, &mut errs);
         if let Some(g) = geo {
             for ev in &mut out[start..] {
                 g.enrich(ev);
             }
         }
-        Ok(())
+        let n = errs.len();
+        errs.into_iter().next().map(|e| {
+            let more = if n > 1 { format!(" (and {} more bad records)", n - 1) } else { String::new() };
+            (e.kind(), format!("{e}{more}"))
+        })
     }
 }
 
@@ -102,22 +106,20 @@ impl Handler for Ingest {
         let batch = self.shared.consumed(&tp, m.offset());
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
-        match self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events) {
-            Ok(()) => {
-                for ev in &self.events {
-                    match wire::key(ev) {
-                        Some(k) => {
-                            self.out.event(&k, &wire::encode(ev), batch);
-                            self.count("ok");
-                        }
-                        None => self.count("no_token"),
-                    }
+        let bad = self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events);
+        for ev in &self.events {
+            match wire::key(ev) {
+                Some(k) => {
+                    self.out.event(&k, &wire::encode(ev), batch);
+                    self.count("ok");
                 }
+                None => self.count("no_token"),
             }
-            Err((kind, error)) => {
-                self.count("bad");
-                self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
-            }
+        }
+        // the record's dead letter goes in the same batch as its good events
+        if let Some((kind, error)) = bad {
+            self.count("bad");
+            self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
         }
         self.shared.close(batch, [(tp, m.offset())]);
     }

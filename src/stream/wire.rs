@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::Interner;
-use crate::model::{AccessEvent, EventTime, Geo, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
+use crate::model::{AccessEvent, EventTime, Geo, Origin, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
 
 const STR_MAX: usize = 4096;
 
@@ -70,6 +70,18 @@ struct WireToken<'a> {
     nbf: Option<i64>,
     #[serde(borrow)]
     verdict: Cow<'a, str>,
+    /// The claimed `jti` of a token named by its fingerprint.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    claimed_jti: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    detail: Option<Cow<'a, str>>,
+    /// `raw` or `claims`.
+    #[serde(borrow)]
+    origin: Cow<'a, str>,
+    #[serde(default)]
+    vouched: bool,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -129,6 +141,17 @@ pub fn encode(ev: &AccessEvent) -> Vec<u8> {
         iat: t.iat,
         nbf: t.nbf,
         verdict: b(t.verdict.as_str()),
+        claimed_jti: match &t.id {
+            TokenId::Fingerprint(_) => t.jti.as_deref().map(b),
+            TokenId::Jti { .. } => None,
+        },
+        detail: t.detail.as_deref().map(b),
+        origin: b(match t.origin {
+            Origin::Raw => "raw",
+            Origin::Claims => "claims",
+        }),
+        vouched: t.vouched,
+        sha256: t.sha256.as_deref().map(b),
     });
     let geo = ev.geo.as_deref().map(|g| WireGeo {
         lat: g.lat,
@@ -176,6 +199,8 @@ pub enum WireError {
     Verdict(String),
     #[error("token has neither jti nor fingerprint")]
     Identity,
+    #[error("unknown token origin {0:?}")]
+    Origin(String),
 }
 
 /// Read an event back; strings are interned (user agents, paths repeat).
@@ -191,15 +216,24 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<AccessEvent, WireE
         Some(t) => {
             let mut key = [0u8; 16];
             hex::decode_to_slice(&t.key, &mut key).map_err(|_| WireError::Key)?;
-            let id = match (t.jti, t.fingerprint) {
-                (Some(jti), _) => TokenId::Jti { iss: t.iss.as_deref().unwrap_or("").into(), jti: (*jti).into() },
-                (None, Some(f)) => TokenId::Fingerprint((*f).into()),
+            let (id, jti) = match (t.jti, t.fingerprint) {
+                (Some(jti), _) => {
+                    let jti: Arc<str> = (*jti).into();
+                    (TokenId::Jti { iss: t.iss.as_deref().unwrap_or("").into(), jti: jti.clone() }, Some(jti))
+                }
+                (None, Some(f)) => (TokenId::Fingerprint((*f).into()), arc(t.claimed_jti)),
                 (None, None) => return Err(WireError::Identity),
+            };
+            let origin = match &*t.origin {
+                "raw" => Origin::Raw,
+                "claims" => Origin::Claims,
+                o => return Err(WireError::Origin(o.to_string())),
             };
             let verdict = Verdict::parse(&t.verdict).ok_or_else(|| WireError::Verdict(t.verdict.to_string()))?;
             Some(Arc::new(TokenInfo {
                 key: TokenKey(key),
                 id,
+                jti,
                 iss: arc(t.iss),
                 sub: arc(t.sub),
                 client_id: arc(t.client_id),
@@ -210,6 +244,10 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<AccessEvent, WireE
                 iat: t.iat,
                 nbf: t.nbf,
                 verdict,
+                detail: arc(t.detail),
+                origin,
+                vouched: t.vouched,
+                sha256: arc(t.sha256),
             }))
         }
     };
@@ -270,6 +308,7 @@ mod tests {
             token: Some(Arc::new(TokenInfo {
                 key: TokenKey([7; 16]),
                 id: TokenId::Jti { iss: "https://idp".into(), jti: "j-1".into() },
+                jti: Some("j-1".into()),
                 iss: Some("https://idp".into()),
                 sub: Some("alice".into()),
                 client_id: None,
@@ -280,6 +319,10 @@ mod tests {
                 iat: Some(1_790_000_000),
                 nbf: None,
                 verdict: Verdict::Valid,
+                detail: None,
+                origin: Origin::Raw,
+                vouched: true,
+                sha256: Some("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU".into()),
             })),
             geo: Some(Arc::new(Geo { lat: Some(51.5), lon: Some(-0.12), radius_km: 10.0, ..Default::default() })),
             source: SourcePos::Kafka { topic: IStr::from("gw"), partition: 3, offset: 42 },

@@ -10,6 +10,9 @@ pub struct TwoGenCache<K, V, S = std::hash::RandomState> {
     young: HashMap<K, V, S>,
     old: HashMap<K, V, S>,
     capacity: usize,
+    /// Bytes one generation may hold (by the weights given at insert).
+    max_bytes: usize,
+    young_bytes: usize,
     pub hits: u64,
     pub misses: u64,
 }
@@ -21,9 +24,18 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> TwoGenCache<K, V, S> {
             young: HashMap::default(),
             old: HashMap::default(),
             capacity: capacity.max(1),
+            max_bytes: usize::MAX,
+            young_bytes: 0,
             hits: 0,
             misses: 0,
         }
+    }
+
+    /// Also bound each generation by bytes (entries weighed at insert), so
+    /// large values an attacker chooses cannot grow it past `max_bytes` x 2.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes.max(1);
+        self
     }
 
     pub fn get(&mut self, k: &K) -> Option<V>
@@ -36,7 +48,9 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> TwoGenCache<K, V, S> {
         }
         if let Some(v) = self.old.remove(k) {
             self.hits += 1;
-            self.insert(k.clone(), v.clone());
+            // promoted at the average weight: exact weights are not kept
+            let w = self.young_bytes / self.young.len().max(1);
+            self.insert_weighed(k.clone(), v.clone(), w);
             return Some(v);
         }
         self.misses += 1;
@@ -44,9 +58,16 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> TwoGenCache<K, V, S> {
     }
 
     pub fn insert(&mut self, k: K, v: V) {
-        if self.young.len() >= self.capacity {
+        self.insert_weighed(k, v, 0);
+    }
+
+    /// Insert with the value's approximate size in bytes.
+    pub fn insert_weighed(&mut self, k: K, v: V, bytes: usize) {
+        if self.young.len() >= self.capacity || self.young_bytes.saturating_add(bytes) > self.max_bytes {
             self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
         }
+        self.young_bytes = self.young_bytes.saturating_add(bytes);
         self.young.insert(k, v);
     }
 
@@ -75,5 +96,15 @@ mod tests {
         }
         assert!(c.len() <= 20);
         assert!(c.get(&500).is_none());
+    }
+
+    #[test]
+    fn bounded_by_bytes_too() {
+        let mut c: TwoGenCache<u32, Vec<u8>> = TwoGenCache::new(1_000_000).with_max_bytes(10_000);
+        for i in 0..1000 {
+            c.insert_weighed(i, vec![0; 4096], 4096);
+        }
+        // two generations of at most 10 000 bytes each: at most 4 entries of 4 KiB
+        assert!(c.len() <= 4, "{}", c.len());
     }
 }

@@ -114,31 +114,224 @@ impl Aud<'_> {
     }
 }
 
-/// Claims, as logged by a gateway or decoded from a JWT payload.
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+/// Claims, as logged by a gateway or decoded from a JWT payload. Parsing
+/// never fails on a claim's shape: a claim of an unexpected type (an object
+/// for `jti`, a list for `exp`), or a claim given twice (parsers disagree on
+/// which copy wins: a classic way to make two readers see two tokens), is
+/// recorded in `odd` and the token's verdict becomes `malformed`.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct RawClaims<'a> {
-    #[serde(borrow, default)]
     pub jti: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub iss: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub sub: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub aud: Option<Aud<'a>>,
-    #[serde(borrow, default)]
     pub azp: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub client_id: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub kid: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub alg: Option<Text<'a>>,
-    #[serde(borrow, default)]
     pub exp: Option<NumericDate<'a>>,
-    #[serde(borrow, default)]
     pub iat: Option<NumericDate<'a>>,
-    #[serde(borrow, default)]
     pub nbf: Option<NumericDate<'a>>,
+    /// The first oddity seen (wrong type, duplicate claim).
+    pub odd: Option<&'static str>,
+}
+
+const NOT_OBJECT: &str = "the claims are not a JSON object";
+
+/// Any JSON value, as far as a claim cares.
+enum ClaimVal<'a> {
+    Str(Text<'a>),
+    Num(f64),
+    List(Vec<Text<'a>>),
+    Null,
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ClaimVal<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ClaimVal<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a claim value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Str(Text(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Str(Text(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Str(Text(Cow::Owned(v))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Num(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Num(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Num(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ClaimVal::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut all = Vec::new();
+                let mut odd = false;
+                while let Some(v) = seq.next_element::<ClaimVal<'de>>()? {
+                    match v {
+                        ClaimVal::Str(s) if !odd => all.push(s),
+                        _ => odd = true,
+                    }
+                }
+                Ok(if odd { ClaimVal::Other } else { ClaimVal::List(all) })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(ClaimVal::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The claims tokenhound reads, with the messages their oddities give.
+const CLAIMS: [(&str, &str, &str); 11] = [
+    ("jti", "claim `jti` has an unexpected type", "claim `jti` is given twice"),
+    ("iss", "claim `iss` has an unexpected type", "claim `iss` is given twice"),
+    ("sub", "claim `sub` has an unexpected type", "claim `sub` is given twice"),
+    ("aud", "claim `aud` has an unexpected type", "claim `aud` is given twice"),
+    ("azp", "claim `azp` has an unexpected type", "claim `azp` is given twice"),
+    ("client_id", "claim `client_id` has an unexpected type", "claim `client_id` is given twice"),
+    ("kid", "claim `kid` has an unexpected type", "claim `kid` is given twice"),
+    ("alg", "claim `alg` has an unexpected type", "claim `alg` is given twice"),
+    ("exp", "claim `exp` has an unexpected type", "claim `exp` is given twice"),
+    ("iat", "claim `iat` has an unexpected type", "claim `iat` is given twice"),
+    ("nbf", "claim `nbf` has an unexpected type", "claim `nbf` is given twice"),
+];
+
+/// A number written as text (a numeric `jti` or `sub`).
+fn num_text(n: f64) -> Text<'static> {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        Text::owned(format!("{}", n as i64))
+    } else {
+        Text::owned(format!("{n}"))
+    }
+}
+
+impl<'a> RawClaims<'a> {
+    fn set(&mut self, i: usize, v: ClaimVal<'a>) {
+        let (_, bad_type, twice) = CLAIMS[i];
+        let taken = match i {
+            0 => self.jti.is_some(),
+            1 => self.iss.is_some(),
+            2 => self.sub.is_some(),
+            3 => self.aud.is_some(),
+            4 => self.azp.is_some(),
+            5 => self.client_id.is_some(),
+            6 => self.kid.is_some(),
+            7 => self.alg.is_some(),
+            8 => self.exp.is_some(),
+            9 => self.iat.is_some(),
+            _ => self.nbf.is_some(),
+        };
+        if taken {
+            self.odd.get_or_insert(twice);
+            return;
+        }
+        let mut bad = || {
+            self.odd.get_or_insert(bad_type);
+        };
+        match (i, v) {
+            (_, ClaimVal::Null) => {}
+            (3, ClaimVal::Str(s)) => self.aud = Some(Aud::One(s)),
+            (3, ClaimVal::List(l)) => self.aud = Some(Aud::Many(l)),
+            (8..=10, ClaimVal::Num(n)) => *self.date_mut(i) = Some(NumericDate::Num(n)),
+            (8..=10, ClaimVal::Str(s)) => *self.date_mut(i) = Some(NumericDate::Str(s)),
+            (3 | 8..=10, _) => bad(),
+            (_, ClaimVal::Str(s)) => *self.text_mut(i) = Some(s),
+            (_, ClaimVal::Num(n)) => *self.text_mut(i) = Some(num_text(n)),
+            _ => bad(),
+        }
+    }
+
+    fn text_mut(&mut self, i: usize) -> &mut Option<Text<'a>> {
+        match i {
+            0 => &mut self.jti,
+            1 => &mut self.iss,
+            2 => &mut self.sub,
+            4 => &mut self.azp,
+            5 => &mut self.client_id,
+            6 => &mut self.kid,
+            _ => &mut self.alg,
+        }
+    }
+
+    fn date_mut(&mut self, i: usize) -> &mut Option<NumericDate<'a>> {
+        match i {
+            8 => &mut self.exp,
+            9 => &mut self.iat,
+            _ => &mut self.nbf,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawClaims<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawClaims<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of claims")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut c = RawClaims::default();
+                while let Some(k) = map.next_key::<Text<'de>>()? {
+                    match CLAIMS.iter().position(|(name, ..)| *name == &*k) {
+                        Some(i) => {
+                            let v = map.next_value::<ClaimVal<'de>>()?;
+                            c.set(i, v);
+                        }
+                        None => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(c)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawClaims::default())
+            }
+            // Not an object: blank text is "no claims" (`-`), anything else odd.
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawClaims { odd: (!is_blank(v)).then_some(NOT_OBJECT), ..Default::default() })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(RawClaims { odd: Some(NOT_OBJECT), ..Default::default() })
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RawClaims { odd: Some(NOT_OBJECT), ..Default::default() })
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RawClaims { odd: Some(NOT_OBJECT), ..Default::default() })
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RawClaims { odd: Some(NOT_OBJECT), ..Default::default() })
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RawClaims { odd: Some(NOT_OBJECT), ..Default::default() })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl RawClaims<'_> {
@@ -150,7 +343,12 @@ impl RawClaims<'_> {
             Some(NumericDate::Str(s)) => is_blank(s),
             Some(NumericDate::Num(_)) => false,
         };
-        blank(&self.jti) && blank(&self.iss) && blank(&self.sub) && no_date(&self.exp) && no_date(&self.iat)
+        self.odd.is_none()
+            && blank(&self.jti)
+            && blank(&self.iss)
+            && blank(&self.sub)
+            && no_date(&self.exp)
+            && no_date(&self.iat)
     }
 }
 

@@ -12,15 +12,67 @@ const B64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// The JOSE header fields that matter here.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+/// The JOSE header fields that matter here, read without failing on their
+/// shape: an oddity (a non-string `alg`, a duplicate field, a `crit` list
+/// naming extensions tokenhound does not implement) is kept in `odd` and
+/// makes the token `malformed`, never a bad line.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JwtHeader {
-    #[serde(default)]
     pub alg: Option<String>,
-    #[serde(default)]
     pub kid: Option<String>,
-    #[serde(default)]
     pub typ: Option<String>,
+    /// Names an encryption: the token is a JWE.
+    pub enc: bool,
+    pub odd: Option<&'static str>,
+}
+
+impl<'de> Deserialize<'de> for JwtHeader {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JwtHeader;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JOSE header object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JwtHeader, A::Error> {
+                let mut h = JwtHeader::default();
+                let mut seen: Vec<String> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    if seen.contains(&k) {
+                        h.odd.get_or_insert("a header field is given twice");
+                    } else if seen.len() < 64 {
+                        seen.push(k.clone());
+                    }
+                    let v: serde_json::Value = map.next_value()?;
+                    let text = |v: serde_json::Value, h: &mut JwtHeader, why: &'static str| match v {
+                        serde_json::Value::String(s) => Some(s),
+                        serde_json::Value::Null => None,
+                        _ => {
+                            h.odd.get_or_insert(why);
+                            None
+                        }
+                    };
+                    match k.as_str() {
+                        "alg" => h.alg = text(v, &mut h, "header `alg` is not a string"),
+                        "kid" => h.kid = text(v, &mut h, "header `kid` is not a string"),
+                        "typ" => h.typ = text(v, &mut h, "header `typ` is not a string"),
+                        "enc" => h.enc = true,
+                        // RFC 7515 4.1.11: a recipient that does not understand
+                        // every listed extension must reject the token
+                        "crit" => {
+                            h.odd.get_or_insert("header `crit` names an extension tokenhound does not implement");
+                        }
+                        "x5c" if !v.is_array() => {
+                            h.odd.get_or_insert("header `x5c` is not a list");
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Header and the decoded payload bytes (claims are borrowed from them).
@@ -36,6 +88,11 @@ impl DecodedJwt {
     }
 }
 
+/// The signing input (`header.payload`) and the signature segment.
+pub fn split_signature(token: &str) -> Option<(&str, &str)> {
+    token.rsplit_once('.')
+}
+
 /// Split and decode `header.payload.signature`.
 pub fn decode_unverified(token: &str, max_len: usize) -> Result<DecodedJwt, TokenError> {
     if token.len() > max_len {
@@ -48,14 +105,22 @@ pub fn decode_unverified(token: &str, max_len: usize) -> Result<DecodedJwt, Toke
         _ => return Err(TokenError::Malformed("not three dot-separated segments")),
     }
     let mut parts = token.splitn(3, '.');
-    let (h, p) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (h, p, sig) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if h.is_empty() || p.is_empty() {
         return Err(TokenError::Malformed("empty header or payload segment"));
     }
     let hb = B64.decode(h).map_err(|_| TokenError::Malformed("header is not base64url"))?;
-    let header: JwtHeader =
+    let mut header: JwtHeader =
         serde_json::from_slice(&hb).map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
     let payload = B64.decode(p).map_err(|_| TokenError::Malformed("payload is not base64url"))?;
+    // RFC 7515: base64url without padding, and nothing but its alphabet
+    let b64url = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !b64url(h) || !b64url(p) {
+        header.odd.get_or_insert("a segment is padded or holds characters outside base64url");
+    }
+    if !b64url(sig) {
+        header.odd.get_or_insert("the signature is padded or holds characters outside base64url");
+    }
     Ok(DecodedJwt { header, payload })
 }
 

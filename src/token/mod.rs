@@ -11,6 +11,7 @@ mod identity;
 mod jwt;
 mod keyring;
 mod keys;
+mod redact;
 mod resolver;
 mod text;
 
@@ -19,8 +20,9 @@ pub use claims::{Aud, NumericDate, RawClaims};
 pub use identity::{IdentityKeys, DEFAULT_IDENTITY_KEY};
 pub use jwt::{decode_unverified, DecodedJwt, JwtHeader};
 pub use keyring::KeyRing;
-pub use keys::{KeyError, KeySet};
-pub use resolver::{ResolverConfig, TokenResolver};
+pub use keys::{KeyError, KeySet, MAX_TRIES};
+pub use redact::{redact_jwts, JWT_MARKER};
+pub use resolver::{sha256_b64, ResolverConfig, TokenResolver};
 pub use text::Text;
 
 /// A raw bearer token on its way to being decoded. Never printed.
@@ -32,7 +34,8 @@ impl std::fmt::Debug for RawToken<'_> {
     }
 }
 
-/// Why a token could not be used. Messages never quote the token.
+/// Why a token could not be decoded (the resolver turns each into a
+/// `malformed` verdict). Messages never quote the token.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum TokenError {
     #[error("token is a JWE (5 segments): encrypted tokens cannot be identified")]
@@ -43,6 +46,4 @@ pub enum TokenError {
     Malformed(&'static str),
     #[error("claim `{claim}` is invalid: {why}")]
     BadClaim { claim: &'static str, why: String },
-    #[error("token has neither `jti` nor a raw form to fingerprint (claims: iss={iss:?})")]
-    NoIdentity { iss: Option<String> },
 }

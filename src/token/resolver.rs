@@ -1,32 +1,56 @@
 //! Turn logged claims or a raw bearer token into a shared [`TokenInfo`]:
-//! decode, verify and derive the identity once per distinct token (bounded
-//! cache), then forget the raw token.
+//! decode, verify and derive the identity once per distinct token (caches
+//! bounded by entries and bytes), then forget the raw token.
+//!
+//! Every token gets a verdict; none is ever a bad line. A token that cannot
+//! be decoded, or whose header or claims have an odd shape, is `malformed`
+//! and named by its keyed fingerprint: its claims are the sender's words.
+//! Only a token whose claims are vouched for (a valid signature, or claims a
+//! verifying gateway logged) is named by `iss`+`jti`, so a forged copy of a
+//! real token's `jti` never shares state with it or names it in a response.
 
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
 /// Both caches are keyed by keyed-PRF output: no need to hash it again.
-type KeyHash = BuildHasherDefault<crate::engine::state::KeyHasher>;
+type KeyHash = BuildHasherDefault<crate::model::PrfHasher>;
 
 use super::claims::is_blank;
-use super::{decode_unverified, IdentityKeys, KeySet, RawClaims, TokenError, TwoGenCache};
-use crate::model::{TokenId, TokenInfo, TokenKey, Verdict};
+use super::{decode_unverified, redact_jwts, IdentityKeys, KeySet, RawClaims, TokenError, TwoGenCache};
+use crate::model::{Origin, TokenId, TokenInfo, TokenKey, Verdict};
 
 #[derive(Clone, Debug)]
 pub struct ResolverConfig {
-    /// Tokens longer than this are refused before decoding.
+    /// Tokens longer than this are not decoded (they are `malformed`).
     pub max_token_bytes: usize,
     /// Entries per cache generation (memory stays under twice this).
     pub cache_capacity: usize,
+    /// Bytes per cache generation (attacker-chosen claims can be long).
+    pub cache_bytes: usize,
+    /// Longer text claims make a token `malformed` (and are cut for display).
+    pub max_claim_bytes: usize,
+    /// The gateway verified the tokens whose claims it logs: their claims
+    /// may widen a response to the subject.
+    pub claims_vouched: bool,
 }
 
 impl Default for ResolverConfig {
     fn default() -> Self {
-        ResolverConfig { max_token_bytes: 16 * 1024, cache_capacity: 65_536 }
+        ResolverConfig {
+            max_token_bytes: 16 * 1024,
+            cache_capacity: 65_536,
+            cache_bytes: 32 << 20,
+            max_claim_bytes: 1024,
+            claims_vouched: false,
+        }
     }
 }
 
-type Resolved = Result<Arc<TokenInfo>, TokenError>;
+/// Claims longer than this are cut when kept for display.
+const SHOWN_CLAIM_BYTES: usize = 256;
 
 /// One per worker thread (caches are not shared, keys are).
 pub struct TokenResolver {
@@ -35,7 +59,7 @@ pub struct TokenResolver {
     /// Where `keys` come from when they can change, and the version held.
     ring: Option<(Arc<super::KeyRing>, u64)>,
     cfg: ResolverConfig,
-    raw_cache: TwoGenCache<u128, Resolved, KeyHash>,
+    raw_cache: TwoGenCache<u128, Arc<TokenInfo>, KeyHash>,
     claims_cache: TwoGenCache<TokenKey, Arc<TokenInfo>, KeyHash>,
     /// Distinct raw tokens decoded (cache misses).
     pub decoded: u64,
@@ -43,14 +67,14 @@ pub struct TokenResolver {
 
 impl TokenResolver {
     pub fn new(ids: IdentityKeys, keys: Option<Arc<KeySet>>, cfg: ResolverConfig) -> Self {
-        let cap = cfg.cache_capacity;
+        let (cap, bytes) = (cfg.cache_capacity, cfg.cache_bytes);
         TokenResolver {
             ids,
             keys,
             ring: None,
             cfg,
-            raw_cache: TwoGenCache::new(cap),
-            claims_cache: TwoGenCache::new(cap),
+            raw_cache: TwoGenCache::new(cap).with_max_bytes(bytes),
+            claims_cache: TwoGenCache::new(cap).with_max_bytes(bytes),
             decoded: 0,
         }
     }
@@ -70,82 +94,142 @@ impl TokenResolver {
             let (keys, v) = ring.current();
             self.keys = Some(keys);
             self.ring = Some((ring.clone(), v));
-            self.raw_cache = TwoGenCache::new(self.cfg.cache_capacity);
+            self.raw_cache = TwoGenCache::new(self.cfg.cache_capacity).with_max_bytes(self.cfg.cache_bytes);
         }
     }
 
-    /// A raw bearer token (without the `Bearer ` prefix).
-    pub fn from_raw(&mut self, raw: &str) -> Resolved {
+    /// A raw bearer token (without the `Bearer ` prefix). Never fails: what
+    /// cannot be decoded is a `malformed` token named by its fingerprint.
+    pub fn from_raw(&mut self, raw: &str) -> Arc<TokenInfo> {
         self.sync_keys();
-        if raw.len() > self.cfg.max_token_bytes {
-            return Err(TokenError::TooLarge { len: raw.len(), max: self.cfg.max_token_bytes });
-        }
         let ck = self.ids.cache_key(raw);
         if let Some(r) = self.raw_cache.get(&ck) {
             return r;
         }
         self.decoded += 1;
-        let r = self.decode_raw(raw);
-        self.raw_cache.insert(ck, r.clone());
-        r
+        let info = Arc::new(self.decode_raw(raw));
+        self.raw_cache.insert_weighed(ck, info.clone(), weight(&info));
+        info
     }
 
-    fn decode_raw(&self, raw: &str) -> Resolved {
-        let jwt = decode_unverified(raw, self.cfg.max_token_bytes)?;
-        let claims = jwt.claims()?;
+    fn decode_raw(&self, raw: &str) -> TokenInfo {
+        let (key, fp) = self.ids.fingerprint(raw);
+        let mut info = TokenInfo::bare(key, TokenId::Fingerprint(fp.into()), Verdict::Malformed, Origin::Raw);
+        info.sha256 = Some(sha256_b64(raw).into());
+        let jwt = match decode_unverified(raw, self.cfg.max_token_bytes) {
+            Ok(j) => j,
+            Err(TokenError::Jwe) if is_jwe(raw) => {
+                // encrypted: cannot be read or verified, only correlated
+                info.verdict = Verdict::NotChecked;
+                info.detail = Some("an encrypted token (JWE): named by its fingerprint".into());
+                return info;
+            }
+            Err(e) => {
+                info.detail = Some(
+                    match e {
+                        TokenError::Malformed(why) => why,
+                        TokenError::TooLarge { .. } => "token is over the size limit",
+                        _ => "five segments, but not a JWE header",
+                    }
+                    .into(),
+                );
+                return info;
+            }
+        };
+        info.alg = jwt.header.alg.as_deref().map(|a| shown(a, self.cfg.max_claim_bytes).0);
+        info.kid = jwt.header.kid.as_deref().map(|k| shown(k, self.cfg.max_claim_bytes).0);
+        let claims = match jwt.claims() {
+            Ok(c) => c,
+            Err(TokenError::Malformed(why)) => {
+                info.detail = Some(why.into());
+                return info;
+            }
+            Err(_) => return info,
+        };
+        let mut odd = jwt.header.odd.or(claims.odd);
+        fill(&mut info, &claims, false, self.cfg.max_claim_bytes, &mut odd);
         let verdict = match &self.keys {
             Some(k) if !k.is_empty() => k.verify(raw, &jwt.header),
             _ if jwt.header.alg.as_deref().is_none_or(|a| a.eq_ignore_ascii_case("none")) => Verdict::AlgNone,
             _ => Verdict::NotChecked,
         };
-        let (key, id) = match (opt(&claims.iss), opt(&claims.jti)) {
-            (iss, Some(jti)) => {
-                let iss = iss.unwrap_or("");
-                (self.ids.jti_key(iss, jti), TokenId::Jti { iss: iss.into(), jti: jti.into() })
-            }
-            _ => {
-                let (k, hexid) = self.ids.fingerprint(raw);
-                (k, TokenId::Fingerprint(hexid.into()))
-            }
+        info.verdict = match (odd, verdict) {
+            // a signature failure says more than an odd shape
+            (Some(_), Verdict::Valid | Verdict::NotChecked) => Verdict::Malformed,
+            (_, v) => v,
         };
-        let mut info = build(key, id, &claims, false)?;
-        info.verdict = verdict;
-        if info.kid.is_none() {
-            info.kid = jwt.header.kid.as_deref().map(Into::into);
+        info.detail = odd
+            .or(match info.verdict {
+                Verdict::BadSignature => Some("the signature does not verify"),
+                Verdict::UnknownKid => Some("no configured key matches the token's kid"),
+                Verdict::AlgNone => Some("the token is unsigned"),
+                Verdict::AlgNotAllowed => Some("the algorithm is not allowed for its key"),
+                Verdict::Malformed => Some("the signature cannot be decoded"),
+                _ => None,
+            })
+            .map(Into::into);
+        if info.verdict == Verdict::Valid {
+            info.vouched = true;
+            if let (Some(jti), iss) = (opt(&claims.jti), opt(&claims.iss).unwrap_or("")) {
+                info.key = self.ids.jti_key(iss, jti);
+                info.id = TokenId::Jti { iss: shown(iss, usize::MAX).0, jti: shown(jti, usize::MAX).0 };
+            }
         }
-        info.alg = jwt.header.alg.as_deref().map(Into::into);
-        Ok(Arc::new(info))
+        info
     }
 
-    /// Claims a gateway logged after verifying the token itself. Returns
-    /// `Ok(None)` when the claims are blank (an unauthenticated request).
-    pub fn from_claims(&mut self, claims: &RawClaims<'_>, lenient: bool) -> Result<Option<Arc<TokenInfo>>, TokenError> {
+    /// Claims a gateway logged after verifying the token itself. `None` when
+    /// the claims are blank (an unauthenticated request).
+    pub fn from_claims(&mut self, claims: &RawClaims<'_>, lenient: bool) -> Option<Arc<TokenInfo>> {
         if claims.is_empty() {
-            return Ok(None);
+            return None;
         }
         let iss = opt(&claims.iss).unwrap_or("");
-        let (key, id) = match opt(&claims.jti) {
+        let max = self.cfg.max_claim_bytes;
+        let jti = opt(&claims.jti).filter(|j| claims.odd.is_none() && j.len() <= max && iss.len() <= max);
+        let (key, id) = match jti {
             Some(jti) => {
                 let key = self.ids.jti_key(iss, jti);
                 if let Some(hit) = self.claims_cache.get(&key) {
-                    return Ok(Some(hit));
+                    return Some(hit);
                 }
-                (key, TokenId::Jti { iss: iss.into(), jti: jti.into() })
+                (key, TokenId::Jti { iss: shown(iss, usize::MAX).0, jti: shown(jti, usize::MAX).0 })
             }
             None => {
-                // No jti and no raw token: the (iss, sub, iat) triple names the
-                // token for correlation, through the same keyed fingerprint.
-                let (Some(sub), Some(iat)) = (opt(&claims.sub), claims.iat.as_ref()) else {
-                    return Err(TokenError::NoIdentity { iss: Some(iss.to_string()) });
+                // No jti (or claims that cannot be trusted to name one): the
+                // claims present name the token, through the keyed fingerprint.
+                let text = |o: &Option<super::Text<'_>>| opt(o).unwrap_or("").to_string();
+                let date = |d: &Option<super::NumericDate<'_>>| format!("{d:?}");
+                let iat = claims.iat.as_ref().and_then(|d| d.secs("iat", lenient).ok().flatten());
+                let canon = match (opt(&claims.sub), iat, claims.odd, opt(&claims.jti)) {
+                    // the (iss, sub, iat) triple, as every earlier version named it
+                    (Some(sub), Some(iat), None, None) => format!("claims\0{iss}\0{sub}\0{iat}"),
+                    _ => format!(
+                        "claims\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
+                        text(&claims.iss),
+                        text(&claims.sub),
+                        date(&claims.iat),
+                        text(&claims.jti),
+                        date(&claims.exp),
+                        text(&claims.client_id).len(),
+                        claims.odd.unwrap_or("")
+                    ),
                 };
-                let iat = iat.secs("iat", lenient)?.unwrap_or(0);
-                let (k, h) = self.ids.fingerprint(&format!("claims\0{iss}\0{sub}\0{iat}"));
+                let (k, h) = self.ids.fingerprint(&canon);
                 (k, TokenId::Fingerprint(h.into()))
             }
         };
-        let info = Arc::new(build(key, id, claims, lenient)?);
-        self.claims_cache.insert(key, info.clone());
-        Ok(Some(info))
+        let mut info = TokenInfo::bare(key, id, Verdict::NotChecked, Origin::Claims);
+        let mut odd = claims.odd;
+        fill(&mut info, claims, lenient, self.cfg.max_claim_bytes, &mut odd);
+        if odd.is_some() {
+            info.verdict = Verdict::Malformed;
+            info.detail = odd.map(Into::into);
+        }
+        info.vouched = self.cfg.claims_vouched && odd.is_none();
+        let info = Arc::new(info);
+        self.claims_cache.insert_weighed(key, info.clone(), weight(&info));
+        Some(info)
     }
 }
 
@@ -153,24 +237,83 @@ fn opt<'a>(s: &'a Option<super::Text<'_>>) -> Option<&'a str> {
     s.as_deref().filter(|v| !is_blank(v))
 }
 
-fn build(key: TokenKey, id: TokenId, c: &RawClaims<'_>, lenient: bool) -> Result<TokenInfo, TokenError> {
-    let arc = |s: &Option<super::Text<'_>>| opt(s).map(Arc::<str>::from);
-    let date = |d: &Option<super::NumericDate<'_>>, name| match d {
-        Some(d) => d.secs(name, lenient),
-        None => Ok(None),
+/// A claim as kept for display: JWT-shaped parts redacted; one over `max`
+/// bytes is cut (and reported `true`: the token is then `malformed`).
+fn shown(s: &str, max: usize) -> (Arc<str>, bool) {
+    let r = redact_jwts(s);
+    if s.len() <= max {
+        (Arc::from(&*r), false)
+    } else {
+        (Arc::from(crate::model::truncate(&r, SHOWN_CLAIM_BYTES).as_str()), true)
+    }
+}
+
+/// Copy the claims rules use into `info`; an oddity found (a claim too long,
+/// a date that is not a date) goes to `odd` unless one is there already.
+fn fill(info: &mut TokenInfo, c: &RawClaims<'_>, lenient: bool, max: usize, odd: &mut Option<&'static str>) {
+    let mut text = |s: &Option<super::Text<'_>>, why: &'static str| {
+        let v = opt(s)?;
+        let (a, long) = shown(v, max);
+        if long {
+            odd.get_or_insert(why);
+        }
+        Some(a)
     };
-    Ok(TokenInfo {
-        key,
-        id,
-        iss: arc(&c.iss),
-        sub: arc(&c.sub),
-        client_id: arc(&c.client_id).or_else(|| arc(&c.azp)),
-        aud: c.aud.as_ref().and_then(|a| a.first()).filter(|a| !is_blank(a)).map(Into::into),
-        kid: arc(&c.kid),
-        alg: arc(&c.alg),
-        exp: date(&c.exp, "exp")?,
-        iat: date(&c.iat, "iat")?,
-        nbf: date(&c.nbf, "nbf")?,
-        verdict: Verdict::NotChecked,
-    })
+    info.jti = text(&c.jti, "claim `jti` is too long");
+    info.iss = text(&c.iss, "claim `iss` is too long");
+    info.sub = text(&c.sub, "claim `sub` is too long");
+    info.client_id =
+        text(&c.client_id, "claim `client_id` is too long").or_else(|| text(&c.azp, "claim `azp` is too long"));
+    let aud = c.aud.as_ref().and_then(|a| a.first()).filter(|a| !is_blank(a)).map(|a| super::Text::from(a));
+    info.aud = text(&aud, "claim `aud` is too long");
+    if let Some(k) = text(&c.kid, "claim `kid` is too long") {
+        info.kid = Some(k);
+    }
+    if let Some(a) = text(&c.alg, "claim `alg` is too long") {
+        info.alg = Some(a);
+    }
+    let mut date = |d: &Option<super::NumericDate<'_>>, name: &'static str, why: &'static str| match d {
+        Some(d) => d.secs(name, lenient).unwrap_or_else(|_| {
+            odd.get_or_insert(why);
+            None
+        }),
+        None => None,
+    };
+    info.exp = date(&c.exp, "exp", "claim `exp` is not a NumericDate");
+    info.iat = date(&c.iat, "iat", "claim `iat` is not a NumericDate");
+    info.nbf = date(&c.nbf, "nbf", "claim `nbf` is not a NumericDate");
+}
+
+/// Bytes a token's record holds (for the byte-bounded caches).
+fn weight(t: &TokenInfo) -> usize {
+    let s = |o: &Option<Arc<str>>| o.as_ref().map_or(0, |a| a.len() + 16);
+    let id = match &t.id {
+        TokenId::Jti { iss, jti } => iss.len() + jti.len() + 32,
+        TokenId::Fingerprint(h) => h.len() + 16,
+    };
+    std::mem::size_of::<TokenInfo>()
+        + id
+        + s(&t.jti)
+        + s(&t.iss)
+        + s(&t.sub)
+        + s(&t.client_id)
+        + s(&t.aud)
+        + s(&t.kid)
+        + s(&t.alg)
+        + s(&t.sha256)
+}
+
+/// A five-segment token whose header names an encryption.
+fn is_jwe(raw: &str) -> bool {
+    let h = raw.split('.').next().unwrap_or("");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<super::JwtHeader>(&b).ok())
+        .is_some_and(|h| h.enc)
+}
+
+/// base64url (no padding) SHA-256 of the raw token.
+pub fn sha256_b64(raw: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(raw.as_bytes()))
 }

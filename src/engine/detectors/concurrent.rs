@@ -43,5 +43,6 @@ pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenSta
         evidence,
         details: super::details(json!({ "distinct": names.len(), "window_seconds": window, "by": by_name })),
         confidence: if names.len() > min { 3 } else { 2 },
+        severity: None,
     })
 }

@@ -33,5 +33,6 @@ pub fn check(skew: i64, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
             json!({ "state": what, "boundary": at.to_rfc3339(), "seconds_off": gap, "skew_seconds": skew }),
         ),
         confidence: 3,
+        severity: None,
     })
 }

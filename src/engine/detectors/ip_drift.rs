@@ -102,6 +102,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use
         evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
         details: super::details(json!({ "changed": changed })),
         confidence: if changed.len() > 1 { 3 } else { 2 },
+        severity: None,
     })
 }
 

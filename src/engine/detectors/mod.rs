@@ -30,6 +30,9 @@ pub struct Hit {
     pub details: Map<String, Value>,
     /// OCSF confidence_id: 1 low, 2 medium, 3 high.
     pub confidence: u8,
+    /// A level other than the rule's, when the detector knows better
+    /// (a forgery the gateway rejected is not the emergency an accepted one is).
+    pub severity: Option<crate::model::Severity>,
 }
 
 pub struct Ctx<'a> {
@@ -39,7 +42,7 @@ pub struct Ctx<'a> {
 /// Run the rule's detector. `st` is `None` on a token's first use.
 pub fn evaluate(rule: &Rule, st: Option<&TokenState>, tok: &TokenInfo, cur: &Arc<Use>, ctx: &Ctx<'_>) -> Option<Hit> {
     match &rule.detector {
-        Detector::ForgedToken { verdicts } => forged::check(verdicts, tok, cur),
+        Detector::ForgedToken { verdicts, rejected } => forged::check(verdicts, *rejected, tok, cur),
         Detector::ExpiredUse { skew_secs } => expired::check(*skew_secs, tok, cur),
         Detector::RevokedUse { grace_secs, only_accepted } => {
             revoked::check(*grace_secs, *only_accepted, ctx.revocations, tok, cur)

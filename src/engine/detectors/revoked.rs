@@ -32,5 +32,6 @@ pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &Token
             json!({ "revoked_at": at.to_rfc3339(), "seconds_after_revocation": after, "accepted": accepted }),
         ),
         confidence: 3,
+        severity: None,
     })
 }

@@ -53,6 +53,7 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
             "max_speed_kmh": p.max_speed_kmh,
         })),
         confidence: if speed > 5.0 * p.max_speed_kmh { 3 } else { 2 },
+        severity: None,
     })
 }
 

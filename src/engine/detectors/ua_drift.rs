@@ -41,6 +41,7 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> 
             "to": {"family": cb.family, "os": cb.os, "kind": format!("{:?}", cb.kind).to_lowercase()},
         })),
         confidence: if to_script { 3 } else { 2 },
+        severity: None,
     })
 }
 

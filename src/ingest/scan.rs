@@ -1,0 +1,127 @@
+//! Structural checks on a line before any parser sees it: nesting depth
+//! (deep arrays overflow recursive parsers: a 60 KB line of `[[[[...` would
+//! abort the process), and the top-level records of a JSON array (a Kong
+//! kafka-log batch), so one bad record does not take its neighbours with it.
+
+/// The default nesting limit of a gateway line (Kong nests about five deep).
+pub const MAX_DEPTH: usize = 64;
+
+/// How deep `line` nests, up to `limit`; `Err(at)` with the byte offset where
+/// it went past the limit. Brackets inside strings do not count. Lines with
+/// fewer brackets than the limit (nearly all) are answered by one SIMD count.
+pub fn check_depth(line: &[u8], limit: usize) -> Result<(), usize> {
+    let opens = memchr::memchr2_iter(b'[', b'{', line).count();
+    if opens <= limit {
+        return Ok(());
+    }
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut esc = false;
+    for (i, &b) in line.iter().enumerate() {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The byte ranges of the elements of a top-level JSON array, or `None`
+/// when `line` is not one (unbalanced, or text after the closing bracket).
+/// Only the structure is checked: each element is parsed on its own.
+pub fn split_array(line: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let open = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    if line[open] != b'[' {
+        return None;
+    }
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    let mut start = open + 1;
+    let mut seen_comma = false;
+    for (i, &b) in line.iter().enumerate().skip(open) {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    push_elem(line, start, i, out.is_empty() && !seen_comma, &mut out);
+                    let rest = &line[i + 1..];
+                    return rest.iter().all(|b| b.is_ascii_whitespace()).then_some(out);
+                }
+            }
+            b',' if depth == 1 => {
+                seen_comma = true;
+                push_elem(line, start, i, false, &mut out);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One element's range, trimmed; an empty element (`[1,,2]`) is kept as an
+/// empty range (a bad record of its own), except in `[]`.
+fn push_elem(line: &[u8], start: usize, end: usize, closing_empty_ok: bool, out: &mut Vec<(usize, usize)>) {
+    let s = &line[start..end];
+    match (s.iter().position(|b| !b.is_ascii_whitespace()), s.iter().rposition(|b| !b.is_ascii_whitespace())) {
+        (Some(a), Some(z)) => out.push((start + a, start + z + 1)),
+        _ if closing_empty_ok => {}
+        _ => out.push((start, start)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_structure_not_strings() {
+        assert!(check_depth(br#"{"a":[1,{"b":2}]}"#, 3).is_ok());
+        assert_eq!(check_depth(br#"{"a":[1,{"b":2}]}"#, 2), Err(8));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(check_depth(deep.as_bytes(), MAX_DEPTH), Err(MAX_DEPTH));
+        // brackets in strings (and escaped quotes) are text
+        let s = format!(r#"{{"ua":"{}\"{}"}}"#, "[".repeat(200), "{".repeat(200));
+        assert!(check_depth(s.as_bytes(), 2).is_ok());
+    }
+
+    #[test]
+    fn splits_top_level_records() {
+        let l = br#" [ {"a":"x,]"} , {"b":[1,2]},{"c":{}} ] "#;
+        let parts: Vec<&str> =
+            split_array(l).unwrap().iter().map(|&(a, b)| std::str::from_utf8(&l[a..b]).unwrap()).collect();
+        assert_eq!(parts, [r#"{"a":"x,]"}"#, r#"{"b":[1,2]}"#, r#"{"c":{}}"#]);
+        assert_eq!(split_array(b"[]").unwrap(), Vec::<(usize, usize)>::new());
+        assert!(split_array(b"[1,2").is_none());
+        assert!(split_array(b"[1] x").is_none());
+        assert!(split_array(b"{}").is_none());
+        assert_eq!(split_array(b"[1,,2]").unwrap().len(), 3);
+    }
+}
