@@ -74,7 +74,7 @@ fn keys(s: &Settings) -> Result<Option<Arc<KeyRing>>> {
             k.add_jwks(&j.to_string_lossy())?;
         }
         for p in &pem {
-            k.add_pem_file(p, None)?;
+            k.add_pem_file(&p.path, p.kid.as_deref())?;
         }
         Ok(k)
     }))?;
@@ -83,7 +83,7 @@ fn keys(s: &Settings) -> Result<Option<Arc<KeyRing>>> {
 }
 
 fn identity(s: &Settings) -> IdentityKeys {
-    let ids = IdentityKeys::new(s.identity_key.as_deref().unwrap_or(DEFAULT_IDENTITY_KEY).as_bytes());
+    let ids = IdentityKeys::new(s.identity_key.as_ref().map_or(DEFAULT_IDENTITY_KEY, |k| k.expose()).as_bytes());
     if ids.is_default {
         tracing::warn!("token.identity_key is not set: using the built-in default key; set TOKENHOUND_TOKEN__IDENTITY_KEY in production so fingerprints and state keys cannot be predicted");
     }
@@ -95,6 +95,7 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
         allowed_lateness_secs: s.allowed_lateness_secs,
         limits: StateLimits {
             max_tokens: s.max_tokens,
+            max_untrusted_tokens: s.max_untrusted_tokens,
             idle_ttl_secs: s.idle_ttl_secs,
             exp_margin_secs: s.exp_margin_secs,
         },
@@ -124,7 +125,7 @@ pub(crate) fn pipeline(i: &PipelineArgs, overlay: impl FnOnce(&mut RawSettings))
         if i.jwks.is_some() {
             raw.token.jwks = i.jwks.clone();
         }
-        raw.token.pem.extend(i.pem.iter().cloned());
+        raw.token.pem.extend(i.pem.iter().map(|p| crate::settings::PemIn::from_flag(p)));
         raw.ingest.trusted_proxies.extend(i.trusted_proxies.iter().cloned());
         overlay(raw);
     })?;
@@ -243,7 +244,8 @@ fn respond_replay(
                 }
                 Emit::Parked(v) => ("parked", v),
                 Emit::Alert(v) => {
-                    eprintln!("tokenhound respond: alert: {}", v["message"].as_str().unwrap_or(""));
+                    let msg = v["message"].as_str().unwrap_or("");
+                    eprintln!("tokenhound respond: alert: {}", crate::output::escape_controls(msg));
                     ("alert", v)
                 }
             };
@@ -352,7 +354,7 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
         a.out.display()
     );
     if let Some(h) = r.root_causes.first() {
-        eprintln!("top root-cause hypothesis: {}", h.statement);
+        eprintln!("top root-cause hypothesis: {}", crate::output::escape_controls(&h.statement));
     }
     Ok(Outcome::Ok)
 }
@@ -406,7 +408,7 @@ fn summary(r: &replay::ReplayReport, secs: f64) -> String {
         let kinds: Vec<String> = r.errors.by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
         s.push_str(&format!("\nskipped by kind: {}", kinds.join(", ")));
         for e in &r.errors.examples {
-            s.push_str(&format!("\n  e.g. {e}"));
+            s.push_str(&format!("\n  e.g. {}", crate::output::escape_controls(e)));
         }
     }
     s

@@ -75,9 +75,10 @@ pub struct PipelineArgs {
     /// JWKS file or URL (http/https, fetched at start) to verify raw tokens against.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
-    /// PEM public key(s) to verify raw tokens against.
-    #[arg(long)]
-    pub pem: Vec<PathBuf>,
+    /// PEM public key(s) to verify raw tokens against: `PATH` (a key for any
+    /// kid) or `KID=PATH` (the key published under that kid). Repeatable.
+    #[arg(long, value_name = "[KID=]PATH")]
+    pub pem: Vec<String>,
     /// Proxy CIDR whose X-Forwarded-For is believed (repeatable).
     #[arg(long = "trusted-proxy")]
     pub trusted_proxies: Vec<String>,

@@ -28,23 +28,46 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::TestsFailed) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("tokenhound: error: {e:#}");
+            // an error may quote input: never let it drive the terminal
+            eprintln!("tokenhound: error: {}", tokenhound::output::escape_controls(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
 }
 
 fn init_tracing(filter: &str, json: bool) {
+    // HTTP clients log request URLs (query included) at debug and trace: a
+    // JWKS or hook URL may carry credentials, so they never log below info
+    let filter = format!("{filter},ureq=info,ureq_proto=info,rustls=info");
     let f =
-        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    use std::io::IsTerminal;
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(f)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(f).with_writer(|| SafeStderr).with_ansi(false);
     if json {
         b.json().init();
     } else {
         b.init();
+    }
+}
+
+/// Log lines to stderr with every control character but the line's own end
+/// escaped (`\x1b`, `\r`, an embedded `\n`): a user agent or a forged
+/// claim in a message cannot clear the screen or forge a log line.
+struct SafeStderr;
+
+impl std::io::Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (body, end) = match buf.split_last() {
+            Some((b'\n', body)) => (body, &b"\n"[..]),
+            _ => (buf, &b""[..]),
+        };
+        let text = String::from_utf8_lossy(body);
+        let safe = tokenhound::output::escape_controls(&text);
+        let mut err = std::io::stderr().lock();
+        err.write_all(safe.as_bytes())?;
+        err.write_all(end)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }

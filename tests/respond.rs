@@ -385,13 +385,16 @@ fn replay_respond_dry_run_then_enforce() {
     assert!(keys.is_empty());
     let recs = run("enforce");
     assert!(recs.iter().any(|r| r["value"]["outcome"] == "delivered" && r["value"]["hook"] == "redis"));
-    let ttl: i64 = redis::cmd("TTL").arg(format!("replay:https://idp.acme.example:{jti}")).query(&mut conn).unwrap();
+    // every part percent-encoded (docs/respond.md): no `:` inside a part
+    let ttl: i64 =
+        redis::cmd("TTL").arg(format!("replay:https%3A%2F%2Fidp.acme.example:{jti}")).query(&mut conn).unwrap();
     assert!(ttl > 3000, "TTL {ttl}");
 }
 
 /// The sample logs' tokens expired long ago: no deny-list entry for them,
-/// but a subject-wide request (forged token) sets the "revoked before"
-/// cutoff; a never-revoke subject is left alone.
+/// but a subject-wide request (carol's revoked-use: the gateway's claims are
+/// trusted in the sample settings) sets the "revoked before" cutoff; a
+/// forgery never does; a never-revoke subject is left alone.
 #[test]
 fn replay_respond_sample_logs_expired_tokens_subject_cutoff_and_never_revoke() {
     let Some((_redis, rport)) = redis() else { return };
@@ -417,6 +420,8 @@ fn replay_respond_sample_logs_expired_tokens_subject_cutoff_and_never_revoke() {
     assert!(outcome("never_revoke") > 0, "alice's requests are protected");
     let mut conn = redis_conn(rport);
     let token_keys: Vec<String> = redis::cmd("KEYS").arg("sample:https*").query(&mut conn).unwrap();
+    let fp_keys: Vec<String> = redis::cmd("KEYS").arg("sample:fp:*").query(&mut conn).unwrap();
+    assert!(fp_keys.is_empty(), "the forgeries expired too: {fp_keys:?}");
     assert!(token_keys.is_empty(), "no entry for an expired token: {token_keys:?}");
     let subject_keys: Vec<String> = redis::cmd("KEYS").arg("sample:sub:*").query(&mut conn).unwrap();
     assert!(!subject_keys.is_empty(), "a subject-wide cutoff was set");
@@ -424,5 +429,7 @@ fn replay_respond_sample_logs_expired_tokens_subject_cutoff_and_never_revoke() {
         let cutoff: i64 = redis::cmd("GET").arg(k).query(&mut conn).unwrap();
         assert!(cutoff > 1_790_000_000, "{k} = {cutoff}");
         assert!(!k.contains(":al"), "never-revoke subject {k}");
+        assert!(!k.contains("ivan") && !k.contains("judy"), "a forged token's subject is never revoked: {k}");
     }
+    assert_eq!(subject_keys, ["sample:sub:https%3A%2F%2Fidp.acme.example:carol"]);
 }

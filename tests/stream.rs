@@ -54,9 +54,12 @@ fn mock_cluster_sample_logs_alerts_match_replay_and_bad_records_are_dead_lettere
     let expected = sample_replay();
     assert_eq!(expected.len(), 9, "the sample logs raise 9 alerts");
     let mut p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
+    let started = std::time::Instant::now();
     wait_for(60, "alerts on the alerts topic", || {
         assert!(p.alive(), "stream died: {}", p.log_text());
-        p.metric("tokenhound_findings_total", "") >= expected.len() as f64
+        let n = p.metric("tokenhound_findings_total", "");
+        assert!(started.elapsed().as_secs() < 58, "{n} findings so far; log: {}", p.log_text());
+        n >= expected.len() as f64
     });
     let alerts = alerts_of(&brokers, &t, expected.len(), 10);
     assert_eq!(alert_set(&alerts), alert_set(&expected), "stream and replay disagree");

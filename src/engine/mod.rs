@@ -192,6 +192,7 @@ impl Engine {
                     recent: Default::default(),
                     deadline,
                     fired: None,
+                    untrusted: tok.verdict.is_forged() || (tok.origin == crate::model::Origin::Raw && !tok.vouched),
                 };
                 update_recent(&mut st, &cur, keep, places, true);
                 self.states.insert(tok.key, st);

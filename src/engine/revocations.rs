@@ -1,8 +1,10 @@
 //! The revocation view the engine consults: revoked `iss`+`jti` pairs and
 //! per-subject "revoked before" cutoffs. Pure data; drivers fill it (from a
-//! file in replay, from a topic in stream).
+//! file in replay, from a topic in stream). Persistent maps: a copy is O(1)
+//! and shares structure, so the stream's feed publishes a new view every
+//! 100 ms without copying millions of entries, and entries can be dropped
+//! once no token they could match is still alive.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::model::{EventTime, TokenInfo};
@@ -16,15 +18,18 @@ pub enum Revoked {
     Subject { before: EventTime },
 }
 
+type Entries = Arc<[(Arc<str>, EventTime)]>;
+
 #[derive(Default, Debug, Clone)]
 pub struct RevocationView {
-    by_jti: HashMap<Arc<str>, Vec<(Arc<str>, EventTime)>>,
-    by_sub: HashMap<Arc<str>, Vec<(Arc<str>, EventTime)>>,
+    by_jti: imbl::HashMap<Arc<str>, Entries>,
+    by_sub: imbl::HashMap<Arc<str>, Entries>,
+    count: usize,
 }
 
 impl RevocationView {
     pub fn len(&self) -> usize {
-        self.by_jti.values().map(Vec::len).sum::<usize>() + self.by_sub.values().map(Vec::len).sum::<usize>()
+        self.count
     }
     pub fn is_empty(&self) -> bool {
         self.by_jti.is_empty() && self.by_sub.is_empty()
@@ -32,12 +37,23 @@ impl RevocationView {
 
     /// Revoke one token; the earliest time wins.
     pub fn revoke_token(&mut self, iss: &str, jti: &str, at: EventTime) {
-        upsert(self.by_jti.entry(jti.into()).or_default(), iss, at, |old, new| new < old);
+        self.count += upsert(&mut self.by_jti, jti, iss, at, |old, new| new < old);
     }
 
     /// Revoke every token of `sub` issued before `before`; the latest cutoff wins.
     pub fn revoke_subject(&mut self, iss: &str, sub: &str, before: EventTime) {
-        upsert(self.by_sub.entry(sub.into()).or_default(), iss, before, |old, new| new > old);
+        self.count += upsert(&mut self.by_sub, sub, iss, before, |old, new| new > old);
+    }
+
+    /// Forget a token revocation made at `at` (it has outlived every token
+    /// it could match). A later or earlier entry for the same token stays.
+    pub fn forget_token(&mut self, iss: &str, jti: &str, at: EventTime) {
+        self.count -= remove(&mut self.by_jti, jti, iss, at);
+    }
+
+    /// Forget a subject cutoff `before` (every token issued before it has expired).
+    pub fn forget_subject(&mut self, iss: &str, sub: &str, before: EventTime) {
+        self.count -= remove(&mut self.by_sub, sub, iss, before);
     }
 
     /// Is this token revoked as of `now`? Token revocations take precedence.
@@ -59,10 +75,74 @@ impl RevocationView {
     }
 }
 
-fn upsert(v: &mut Vec<(Arc<str>, EventTime)>, iss: &str, t: EventTime, better: impl Fn(EventTime, EventTime) -> bool) {
-    match v.iter_mut().find(|(i, _)| i.as_ref() == iss) {
-        Some(e) if better(e.1, t) => e.1 = t,
-        Some(_) => {}
-        None => v.push((iss.into(), t)),
+/// Insert or improve an entry; 1 when a new entry was added.
+fn upsert(
+    m: &mut imbl::HashMap<Arc<str>, Entries>,
+    key: &str,
+    iss: &str,
+    t: EventTime,
+    better: impl Fn(EventTime, EventTime) -> bool,
+) -> usize {
+    let cur = m.get(key).cloned();
+    let mut v: Vec<(Arc<str>, EventTime)> = cur.as_deref().map(<[_]>::to_vec).unwrap_or_default();
+    let added = match v.iter_mut().find(|(i, _)| i.as_ref() == iss) {
+        Some(e) if better(e.1, t) => {
+            e.1 = t;
+            0
+        }
+        Some(_) => return 0,
+        None => {
+            v.push((iss.into(), t));
+            1
+        }
+    };
+    m.insert(key.into(), v.into());
+    added
+}
+
+/// Remove the entry of exactly this time; 1 when one was removed.
+fn remove(m: &mut imbl::HashMap<Arc<str>, Entries>, key: &str, iss: &str, t: EventTime) -> usize {
+    let Some(cur) = m.get(key) else { return 0 };
+    if !cur.iter().any(|(i, at)| i.as_ref() == iss && *at == t) {
+        return 0;
+    }
+    let v: Vec<_> = cur.iter().filter(|(i, at)| !(i.as_ref() == iss && *at == t)).cloned().collect();
+    if v.is_empty() {
+        m.remove(key);
+    } else {
+        m.insert(key.into(), v.into());
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Origin, TokenId, TokenKey, Verdict};
+
+    fn tok(jti: &str) -> TokenInfo {
+        let mut t = TokenInfo::bare(TokenKey([0; 16]), TokenId::Fingerprint("f".into()), Verdict::Valid, Origin::Raw);
+        t.iss = Some("i".into());
+        t.jti = Some(jti.into());
+        t.sub = Some("s".into());
+        t.iat = Some(10);
+        t
+    }
+
+    #[test]
+    fn copies_share_and_entries_can_be_forgotten() {
+        let mut v = RevocationView::default();
+        v.revoke_token("i", "j", EventTime::from_secs(100));
+        let before = v.clone();
+        v.revoke_token("i", "k", EventTime::from_secs(100));
+        v.revoke_subject("i", "s", EventTime::from_secs(50));
+        assert_eq!((before.len(), v.len()), (1, 3), "the old copy is unchanged");
+        assert!(v.check(&tok("j"), EventTime::from_secs(101)).is_some());
+        v.forget_token("i", "j", EventTime::from_secs(99));
+        assert_eq!(v.len(), 3, "only the entry of that time is forgotten");
+        v.forget_token("i", "j", EventTime::from_secs(100));
+        v.forget_subject("i", "s", EventTime::from_secs(50));
+        assert_eq!(v.len(), 1);
+        assert!(v.check(&tok("j"), EventTime::from_secs(101)).is_none());
     }
 }

@@ -3,6 +3,11 @@
 //! the number of tokens (the earliest deadline is evicted first). Both kinds
 //! of eviction are counted. Keys are keyed 128-bit hashes, so a plain fast
 //! hasher over them is safe from collision attacks.
+//!
+//! Tokens anyone can mint (raw tokens tokenhound could not verify, forgeries,
+//! garbage bearer values) live in a pool of their own with its own cap: a
+//! spray of millions of them evicts only its own kind, never the state of
+//! the real users' tokens that thefts are found in.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -35,6 +40,8 @@ pub struct TokenState {
     /// (rule index, time it last fired), for dedup; boxed because most
     /// tokens never fire.
     pub fired: Option<Box<Vec<(u16, EventTime)>>>,
+    /// In the pool of tokens anyone can mint.
+    pub untrusted: bool,
 }
 
 impl TokenState {
@@ -64,13 +71,31 @@ impl TokenState {
 #[derive(Clone, Copy, Debug)]
 pub struct StateLimits {
     pub max_tokens: usize,
+    /// Cap of the pool of tokens anyone can mint (unverified raw tokens,
+    /// forgeries), apart from `max_tokens`.
+    pub max_untrusted_tokens: usize,
     pub idle_ttl_secs: i64,
     pub exp_margin_secs: i64,
 }
 
 impl Default for StateLimits {
     fn default() -> Self {
-        StateLimits { max_tokens: 1_000_000, idle_ttl_secs: 86_400, exp_margin_secs: 300 }
+        StateLimits {
+            max_tokens: 1_000_000,
+            max_untrusted_tokens: 100_000,
+            idle_ttl_secs: 86_400,
+            exp_margin_secs: 300,
+        }
+    }
+}
+
+impl StateLimits {
+    /// This limit split over `n` shards (each holds its share).
+    pub fn share(mut self, n: usize) -> Self {
+        let n = n.max(1);
+        self.max_tokens = self.max_tokens.div_ceil(n);
+        self.max_untrusted_tokens = self.max_untrusted_tokens.div_ceil(n);
+        self
     }
 }
 
@@ -82,15 +107,35 @@ pub struct Evictions {
 
 pub struct States {
     map: Map<TokenState>,
-    /// (deadline, key) entries, possibly stale: checked against the map.
-    queue: BinaryHeap<Reverse<(EventTime, TokenKey)>>,
+    /// Per pool (trusted, untrusted): (deadline, key) entries, possibly
+    /// stale: checked against the map.
+    queue: [BinaryHeap<Reverse<(EventTime, TokenKey)>>; 2],
+    /// Tokens per pool.
+    count: [usize; 2],
     limits: StateLimits,
     pub evicted: Evictions,
 }
 
 impl States {
     pub fn new(limits: StateLimits) -> Self {
-        States { map: Map::default(), queue: BinaryHeap::new(), limits, evicted: Evictions::default() }
+        States {
+            map: Map::default(),
+            queue: [BinaryHeap::new(), BinaryHeap::new()],
+            count: [0, 0],
+            limits,
+            evicted: Evictions::default(),
+        }
+    }
+
+    /// Tokens tracked in the pool of tokens anyone can mint.
+    pub fn untrusted(&self) -> usize {
+        self.count[1]
+    }
+
+    fn remove(&mut self, k: &TokenKey) {
+        if let Some(s) = self.map.remove(k) {
+            self.count[s.untrusted as usize] -= 1;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -117,14 +162,18 @@ impl States {
         }
     }
 
-    /// Insert a new token's state, evicting by cap first when full.
+    /// Insert a new token's state, evicting by cap (in its own pool) first
+    /// when full.
     pub fn insert(&mut self, key: TokenKey, st: TokenState) {
-        while self.map.len() >= self.limits.max_tokens.max(1) {
-            if !self.evict_earliest(None) {
+        let pool = st.untrusted as usize;
+        let cap = if st.untrusted { self.limits.max_untrusted_tokens } else { self.limits.max_tokens }.max(1);
+        while self.count[pool] >= cap {
+            if !self.evict_earliest(pool, None) {
                 break;
             }
         }
-        self.queue.push(Reverse((st.deadline, key)));
+        self.queue[pool].push(Reverse((st.deadline, key)));
+        self.count[pool] += 1;
         self.map.insert(key, Box::new(st));
     }
 
@@ -133,40 +182,45 @@ impl States {
     /// of its shard has moved, so findings do not depend on sharding.
     pub fn expire_one(&mut self, k: &TokenKey, t: EventTime) {
         if self.map.get(k).is_some_and(|s| s.deadline < t) {
-            self.map.remove(k);
+            self.remove(k);
             self.evicted.ttl += 1;
         }
     }
 
     /// Drop every token whose deadline is before the watermark.
     pub fn expire(&mut self, wm: EventTime) {
-        while self.queue.peek().is_some_and(|Reverse((d, _))| *d < wm) {
-            self.evict_earliest(Some(wm));
+        for pool in 0..2 {
+            while self.queue[pool].peek().is_some_and(|Reverse((d, _))| *d < wm) {
+                self.evict_earliest(pool, Some(wm));
+            }
         }
     }
 
     /// Pop the earliest queue entry; evict its token if the entry is live
     /// (and, with a watermark, expired). Returns false when the queue is empty.
-    fn evict_earliest(&mut self, wm: Option<EventTime>) -> bool {
-        let Some(Reverse((d, k))) = self.queue.pop() else {
+    fn evict_earliest(&mut self, pool: usize, wm: Option<EventTime>) -> bool {
+        let Some(Reverse((d, k))) = self.queue[pool].pop() else {
             return false;
         };
         let Some(s) = self.map.get(&k) else {
             return true;
         };
+        if s.untrusted as usize != pool {
+            return true; // a stale entry of a key re-inserted in the other pool
+        }
         if s.deadline != d {
-            self.queue.push(Reverse((s.deadline, k)));
+            self.queue[pool].push(Reverse((s.deadline, k)));
             return true;
         }
         match wm {
             Some(wm) if d >= wm => {
-                self.queue.push(Reverse((d, k)));
+                self.queue[pool].push(Reverse((d, k)));
                 return true;
             }
             Some(_) => self.evicted.ttl += 1,
             None => self.evicted.cap += 1,
         }
-        self.map.remove(&k);
+        self.remove(&k);
         true
     }
 }

@@ -48,7 +48,7 @@ fn rules() -> Arc<RuleSet> {
 fn engine(max_tokens: usize) -> Engine {
     let cfg = EngineConfig {
         allowed_lateness_secs: 5,
-        limits: StateLimits { max_tokens, idle_ttl_secs: 3600, exp_margin_secs: 60 },
+        limits: StateLimits { max_tokens, idle_ttl_secs: 3600, exp_margin_secs: 60, ..Default::default() },
     };
     Engine::new(rules(), Arc::new(RevocationView::default()), cfg)
 }
@@ -64,6 +64,28 @@ fn a_token_spray_cannot_grow_state_past_the_cap() {
     assert_eq!(s.tracked_tokens, 100);
     assert_eq!(s.evictions.cap, 9_900);
     assert_eq!(s.events, 10_000);
+}
+
+#[test]
+fn a_spray_of_forgeries_cannot_evict_real_tokens() {
+    let cfg = EngineConfig {
+        allowed_lateness_secs: 5,
+        limits: StateLimits { max_tokens: 100, max_untrusted_tokens: 10, idle_ttl_secs: 3600, exp_margin_secs: 60 },
+    };
+    let mut e = Engine::new(rules(), Arc::new(RevocationView::default()), cfg);
+    for i in 0..50 {
+        e.observe(ev(1_000, token(i, None)));
+    }
+    for i in 1_000..101_000u64 {
+        let mut t = (*token(i, None)).clone();
+        t.verdict = Verdict::AlgNone;
+        t.origin = Origin::Raw;
+        e.observe(ev(1_001, Arc::new(t)));
+    }
+    e.drain();
+    let s = e.stats();
+    assert_eq!(s.tracked_tokens, 60, "the 50 real tokens and 10 forgeries");
+    assert_eq!(s.evictions.cap, 100_000 - 10);
 }
 
 #[test]

@@ -31,7 +31,7 @@ struct In {
 }
 
 /// One parsed revocation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RevocationLine {
     Token {
         iss: String,

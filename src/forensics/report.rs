@@ -32,7 +32,39 @@ fn ts(us: i64) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// Control characters (newlines break a table row; ESC and CR a terminal
+/// showing the file) as visible escapes.
+fn visible(s: &str) -> String {
+    crate::output::escape_controls(s).into_owned()
+}
+
+/// An attacker-influenced value for Markdown: a code span (no emphasis,
+/// links, images, HTML or autolinks inside), fenced with more backticks than
+/// it holds, with `|` escaped so it cannot split a table cell.
+fn code(s: &str) -> String {
+    if s.is_empty() {
+        return "-".into();
+    }
+    let s = visible(s).replace('|', "\\|");
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {s} {fence}")
+}
+
+/// Running Markdown text with every punctuation character Markdown or HTML
+/// could act on backslash-escaped (`[`, `(`, `!`, `<`, `|`, `*`...).
+fn text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in visible(s).chars() {
+        if c.is_ascii_punctuation() {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
 }
 
 pub fn markdown(r: &Report) -> String {
@@ -47,33 +79,34 @@ pub fn markdown(r: &Report) -> String {
             m,
             "| {} | {} | {} | {:.0} % | {:.1} | {} |",
             i + 1,
-            h.attribute,
-            h.value,
+            code(&h.attribute),
+            code(&h.value),
             h.support * 100.0,
             h.lift,
-            h.statement
+            text(&h.statement)
         );
     }
     let _ = writeln!(m, "\n## Incidents\n");
+    let list = |v: Vec<String>| if v.is_empty() { "-".to_string() } else { v.join(", ") };
     for inc in &r.incidents {
         let b = &inc.blast_radius;
         let _ = writeln!(
             m,
             "### {}\n\n- subject: {}\n- rules: {}\n- first suspicious use: {}\n- attacker: IPs {}, networks {}, countries {}, clients {}\n- blast radius: {} requests, {} bytes, {} distinct resources, {} accepted after revocation; statuses {:?}\n- routes: {}\n",
-            inc.token,
-            inc.sub.as_deref().unwrap_or("-"),
-            inc.rules.iter().cloned().collect::<Vec<_>>().join(", "),
+            code(&inc.token),
+            code(inc.sub.as_deref().unwrap_or("")),
+            list(inc.rules.iter().map(|r| code(r)).collect()),
             inc.first_suspicious_us.map(ts).unwrap_or_else(|| "-".into()),
-            inc.infrastructure.ips.iter().cloned().collect::<Vec<_>>().join(" "),
-            inc.infrastructure.asns.iter().map(|(a, o)| format!("AS{a} {o}")).collect::<Vec<_>>().join(", "),
-            inc.infrastructure.countries.iter().cloned().collect::<Vec<_>>().join(" "),
-            inc.infrastructure.user_agents.iter().cloned().collect::<Vec<_>>().join(" | "),
+            list(inc.infrastructure.ips.iter().map(|i| code(i)).collect()),
+            list(inc.infrastructure.asns.iter().map(|(a, o)| code(&format!("AS{a} {o}"))).collect()),
+            list(inc.infrastructure.countries.iter().map(|c| code(c)).collect()),
+            list(inc.infrastructure.user_agents.iter().map(|u| code(u)).collect()),
             b.requests,
             b.bytes,
             b.distinct_resources,
             b.accepted_after_revocation,
             b.statuses,
-            b.routes.iter().map(|(k, v)| format!("{k} ({v})")).collect::<Vec<_>>().join(", "),
+            list(b.routes.iter().map(|(k, v)| format!("{} ({v})", code(k))).collect()),
         );
     }
     let _ = writeln!(
@@ -84,16 +117,20 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(
             m,
             "| {} | {} | {} | {} | {} |",
-            s.token,
-            s.sub.as_deref().unwrap_or("-"),
+            code(&s.token),
+            code(s.sub.as_deref().unwrap_or("")),
             s.requests,
-            s.matched.join(", "),
+            list(s.matched.iter().map(|x| code(x)).collect()),
             s.score
         );
     }
-    let _ = writeln!(m, "\n## Must change their password\n\n{}\n", r.password_resets.join(", "));
+    let _ = writeln!(
+        m,
+        "\n## Must change their password\n\n{}\n",
+        list(r.password_resets.iter().map(|p| code(p)).collect())
+    );
     for a in &r.attribution {
-        let _ = writeln!(m, "_{a}_\n");
+        let _ = writeln!(m, "_{}_\n", text(a));
     }
     m
 }
@@ -169,7 +206,7 @@ fn map_svg(r: &Report) -> String {
 
 pub fn html(r: &Report) -> String {
     let mut h = String::from(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tokenhound investigation</title><style>
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>tokenhound investigation</title><style>
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
 th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;border-radius:5px;margin:0 4px 0 12px}
 </style></head><body><h1>tokenhound investigation</h1>"#,
@@ -227,4 +264,20 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
     }
     h.push_str("</body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_values_cannot_become_markup() {
+        let c = code("<img src=x onerror=alert(1)> ![](http://beacon.example/p) a|b `tick`");
+        assert!(c.starts_with("`` ") && c.ends_with(" ``"), "{c}");
+        assert!(c.contains("a\\|b"), "{c}");
+        assert_eq!(code("x\ny\x1b[2J"), "` x\\x0ay\\x1b[2J `");
+        let t = text("[click](javascript:alert(1)) <b>");
+        assert_eq!(t, "\\[click\\]\\(javascript\\:alert\\(1\\)\\) \\<b\\>");
+        assert_eq!(code(""), "-");
+    }
 }

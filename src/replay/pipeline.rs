@@ -92,7 +92,7 @@ pub fn run(
                 drop(tx);
                 let (rules, revs, mut cfg) = (rules.clone(), revocations.clone(), opts.engine);
                 // the token cap is for the whole run: each shard holds its share
-                cfg.limits.max_tokens = cfg.limits.max_tokens.div_ceil(shards);
+                cfg.limits = cfg.limits.share(shards);
                 s.spawn(move || shard(Engine::new(rules, revs, cfg), rx))
             })
             .collect();

@@ -48,7 +48,7 @@ impl RedisHook {
     pub fn new(cfg: Redis) -> Result<Self, String> {
         // the URL may hold a password: never quote it
         let client =
-            redis::Client::open(cfg.url.as_str()).map_err(|_| "respond.redis.url is not a redis:// URL".to_string())?;
+            redis::Client::open(cfg.url.expose()).map_err(|_| "respond.redis.url is not a redis:// URL".to_string())?;
         Ok(RedisHook { cfg, client, conn: None })
     }
 
@@ -96,8 +96,10 @@ impl Hook for RedisHook {
         sleep: &mut dyn FnMut(std::time::Duration),
     ) -> Vec<ActionResult> {
         let id = r.action_id("redis");
+        let subject = matches!(r.scope, Scope::Subject { .. });
         let ttl = match r.exp {
-            Some(exp) if exp <= now_secs => {
+            // a subject's cutoff outlives this one token
+            Some(exp) if exp <= now_secs && !subject => {
                 return vec![ActionResult::new(
                     "redis",
                     "deny-token",

@@ -93,7 +93,7 @@ impl SsfHook {
     fn push(&self, jwt: &str, id: &str, retry: &Retry, sleep: &mut dyn FnMut(std::time::Duration)) -> Outcome {
         let mut headers = vec![("accept", "application/json".to_string())];
         if let Some(a) = &self.cfg.authorization {
-            headers.push(("authorization", a.clone()));
+            headers.push(("authorization", a.expose().to_string()));
         }
         let d = retry.run(
             id,

@@ -25,7 +25,7 @@ pub struct WebhookHook {
 
 impl WebhookHook {
     pub fn new(cfg: &RawWebhook, timeout_secs: u64, clock: fn() -> i64) -> Result<Self, String> {
-        let b64 = cfg.secret.strip_prefix("whsec_").unwrap_or(&cfg.secret);
+        let b64 = cfg.secret.expose().strip_prefix("whsec_").unwrap_or(cfg.secret.expose());
         let key = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| "respond.webhook.secret: the part after whsec_ is not base64".to_string())?;

@@ -11,12 +11,14 @@ use serde::Deserialize;
 
 use crate::enrich::GeoSchema;
 use crate::ingest::Profile;
+use crate::model::Secret;
 use crate::output::Format;
 use crate::rules::parse_duration;
 
 mod respond;
 mod stream;
 pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
+// (PemIn, PemKey are defined here)
 pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, StreamSettings};
 
 #[derive(Deserialize, Default, Debug)]
@@ -51,6 +53,42 @@ pub struct RawGeo {
     pub cache_size: Option<usize>,
 }
 
+/// A PEM key in the settings: a path (a key for tokens of any kid), or a
+/// path with the `kid` it is published under.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum PemIn {
+    Path(PathBuf),
+    Named { path: PathBuf, kid: String },
+}
+
+/// A PEM public key, named by its `kid` or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PemKey {
+    pub path: PathBuf,
+    pub kid: Option<String>,
+}
+
+impl PemIn {
+    pub fn key(&self) -> PemKey {
+        match self {
+            PemIn::Path(p) => PemKey { path: p.clone(), kid: None },
+            PemIn::Named { path, kid } => PemKey { path: path.clone(), kid: Some(kid.clone()) },
+        }
+    }
+
+    /// The `--pem [KID=]PATH` flag: a kid before `=` unless the whole
+    /// argument is an existing file.
+    pub fn from_flag(arg: &str) -> PemIn {
+        match arg.split_once('=') {
+            Some((kid, path)) if !kid.is_empty() && !Path::new(arg).exists() => {
+                PemIn::Named { path: path.into(), kid: kid.into() }
+            }
+            _ => PemIn::Path(arg.into()),
+        }
+    }
+}
+
 /// A path, or a list of paths.
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(untagged)]
@@ -74,10 +112,11 @@ impl OneOrMany {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawToken {
-    pub identity_key: Option<String>,
+    pub identity_key: Option<Secret>,
     pub jwks: Option<PathBuf>,
+    /// PEM public keys: a path, or `{ path = "...", kid = "..." }`.
     #[serde(default)]
-    pub pem: Vec<PathBuf>,
+    pub pem: Vec<PemIn>,
     pub algorithms: Option<Vec<String>>,
     pub leeway_secs: Option<u64>,
     pub max_token_bytes: Option<usize>,
@@ -112,6 +151,8 @@ pub struct RawIngest {
 pub struct RawEngine {
     pub allowed_lateness: Option<String>,
     pub max_tokens: Option<usize>,
+    /// Cap of the state of tokens anyone can mint (unverified, forged).
+    pub max_untrusted_tokens: Option<usize>,
     pub idle_ttl: Option<String>,
     pub exp_margin: Option<String>,
 }
@@ -131,9 +172,9 @@ pub struct Settings {
     pub geo_asn: Option<PathBuf>,
     pub geo_schema: GeoSchema,
     pub geo_cache: usize,
-    pub identity_key: Option<String>,
+    pub identity_key: Option<Secret>,
     pub jwks: Option<PathBuf>,
-    pub pem: Vec<PathBuf>,
+    pub pem: Vec<PemKey>,
     pub algorithms: Vec<String>,
     pub leeway_secs: u64,
     pub max_token_bytes: usize,
@@ -143,6 +184,7 @@ pub struct Settings {
     pub max_line_bytes: usize,
     pub allowed_lateness_secs: i64,
     pub max_tokens: usize,
+    pub max_untrusted_tokens: usize,
     pub idle_ttl_secs: i64,
     pub exp_margin_secs: i64,
     pub format: Format,
@@ -200,7 +242,32 @@ pub fn load_raw(
     if !errs.is_empty() {
         return Err(SettingsError(errs));
     }
-    RawSettings::deserialize(toml::Value::Table(table)).map_err(|e| SettingsError(vec![e.to_string()]))
+    RawSettings::deserialize(toml::Value::Table(table)).map_err(|e| SettingsError(vec![without_values(&e.to_string())]))
+}
+
+/// A deserialization error without the value it quotes (`invalid type:
+/// integer `1234...`` may be the identity key or a password); key names and
+/// the expected type stay.
+fn without_values(msg: &str) -> String {
+    msg.lines()
+        .map(|line| {
+            let Some(rest) = line.strip_prefix("invalid type: ").or_else(|| line.strip_prefix("invalid value: "))
+            else {
+                return line.to_string();
+            };
+            let head = &line[..line.len() - rest.len()];
+            let (what, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+            let kind = what.split([' ', '`', '"']).next().unwrap_or("");
+            let quoted = what.contains('`') || what.contains('"');
+            let shown = if quoted { format!("{kind} <value>") } else { what.to_string() };
+            if expected.is_empty() {
+                format!("{head}{shown}")
+            } else {
+                format!("{head}{shown}, expected{expected}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A duration setting (`5s`, `24h`), its default when unset; an error names the key.
@@ -250,14 +317,15 @@ impl RawSettings {
         files.extend(self.geo.asn.iter().map(|p| ("geo.asn", p)));
         let is_url = |p: &PathBuf| p.to_str().is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"));
         files.extend(self.token.jwks.iter().filter(|p| !is_url(p)).map(|p| ("token.jwks", p)));
-        files.extend(self.token.pem.iter().map(|p| ("token.pem", p)));
+        let pems: Vec<PemKey> = self.token.pem.iter().map(PemIn::key).collect();
+        files.extend(pems.iter().map(|p| ("token.pem", &p.path)));
         for (name, p) in files {
             if !p.is_file() {
                 errs.push(format!("{name}: {} does not exist", p.display()));
             }
         }
         if let Some(k) = &self.token.identity_key {
-            if k.len() < 16 {
+            if k.expose().len() < 16 {
                 errs.push("token.identity_key: must be at least 16 bytes".into());
             }
         }
@@ -282,7 +350,7 @@ impl RawSettings {
             geo_cache: self.geo.cache_size.unwrap_or(65_536),
             identity_key: self.token.identity_key,
             jwks: self.token.jwks,
-            pem: self.token.pem,
+            pem: pems.clone(),
             algorithms: self.token.algorithms.unwrap_or_else(|| {
                 ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
                     .map(String::from)
@@ -296,6 +364,7 @@ impl RawSettings {
             max_line_bytes: self.ingest.max_line_bytes.unwrap_or(1 << 20),
             allowed_lateness_secs,
             max_tokens,
+            max_untrusted_tokens: self.engine.max_untrusted_tokens.unwrap_or(100_000).max(1),
             idle_ttl_secs,
             exp_margin_secs,
             format: self.output.format.unwrap_or(Format::Ocsf),
@@ -335,6 +404,21 @@ mod tests {
         let e = load_raw(Some(&f), std::iter::empty()).unwrap_err().to_string();
         assert!(e.contains("bad.toml:3:"), "{e}");
         assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_never_quote_the_value() {
+        let env = |k: &str, v: &str| vec![(k.to_string(), v.to_string())].into_iter();
+        let e = load_raw(None, env("TOKENHOUND_ENGINE__MAX_TOKENS", "\"s3cret-password-value\"")).unwrap_err();
+        let e = e.to_string();
+        assert!(!e.contains("s3cret") && e.contains("<value>") && e.contains("expected"), "{e}");
+        let e = load_raw(None, env("TOKENHOUND_STREAM__KAFKA", "[\"s3cret\"]")).unwrap_err().to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+        // a numeric identity key is a key (its text), and never printed
+        let raw = load_raw(None, env("TOKENHOUND_TOKEN__IDENTITY_KEY", "1234567890123")).unwrap();
+        assert!(!format!("{raw:?}").contains("1234567890123"));
+        let e = raw.validate().unwrap_err().to_string();
+        assert!(e.contains("token.identity_key") && !e.contains("1234567890123"), "{e}");
     }
 
     #[test]

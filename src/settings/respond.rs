@@ -2,11 +2,13 @@
 //! (mode, budget, never-revoke lists, retries) and its hooks (Redis deny-list,
 //! OpenID Shared Signals transmitter, Standard Webhooks). Secrets (Redis URL
 //! with a password, the SSF authorization header, the webhook secret) are
-//! redacted from `Debug` and never logged.
+//! [`Secret`]s: redacted from `Debug` and `Display`, never logged.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use crate::model::Secret;
 
 use super::duration;
 
@@ -54,7 +56,7 @@ pub enum Mode {
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawRedis {
-    pub url: String,
+    pub url: Secret,
     pub prefix: Option<String>,
     pub skew: Option<String>,
     pub subject_ttl: Option<String>,
@@ -64,7 +66,7 @@ pub struct RawRedis {
 #[serde(deny_unknown_fields)]
 pub struct RawSsf {
     pub endpoint: String,
-    pub authorization: Option<String>,
+    pub authorization: Option<Secret>,
     pub issuer: String,
     pub audience: String,
     pub signing_key: PathBuf,
@@ -76,7 +78,7 @@ pub struct RawSsf {
 #[serde(deny_unknown_fields)]
 pub struct RawWebhook {
     pub url: String,
-    pub secret: String,
+    pub secret: Secret,
     /// Send `tokenhound.finding.created` for every alert too.
     pub alerts: Option<bool>,
 }
@@ -105,7 +107,7 @@ pub struct RespondSettings {
 
 #[derive(Clone)]
 pub struct Redis {
-    pub url: String,
+    pub url: Secret,
     pub prefix: String,
     pub skew_secs: i64,
     pub subject_ttl_secs: i64,
@@ -148,7 +150,7 @@ impl RawRespond {
             if !url_ok(&w.url) {
                 errs.push("respond.webhook.url: must be an http(s) URL".into());
             }
-            if !w.secret.starts_with("whsec_") {
+            if !w.secret.expose().starts_with("whsec_") {
                 errs.push("respond.webhook.secret: a Standard Webhooks secret (whsec_<base64>)".into());
             }
         }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::duration;
 use crate::ingest::Profile;
+use crate::model::Secret;
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -39,9 +40,10 @@ pub struct RawStream {
     pub shutdown_timeout: Option<String>,
     /// Address of `/metrics`, `/livez`, `/readyz`.
     pub listen: Option<String>,
-    /// Extra librdkafka properties (e.g. `security.protocol`), passed as is.
+    /// Extra librdkafka properties (e.g. `security.protocol`), passed as
+    /// is. Values are secrets (`sasl.password`...): never printed.
     #[serde(default)]
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: BTreeMap<String, Secret>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -94,7 +96,7 @@ pub struct StreamSettings {
     pub max_in_flight: usize,
     pub shutdown_timeout_ms: u64,
     pub listen: String,
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: BTreeMap<String, Secret>,
 }
 
 impl RawStream {
@@ -163,7 +165,7 @@ mod tests {
         let raw = RawStream {
             listen: Some("nowhere".into()),
             idle_timeout: Some("soon".into()),
-            kafka: [("enable.auto.offset.store".to_string(), "true".to_string())].into(),
+            kafka: [("enable.auto.offset.store".to_string(), Secret::new("true"))].into(),
             ..Default::default()
         };
         raw.validate(&mut errs);

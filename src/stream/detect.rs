@@ -240,6 +240,10 @@ impl Handler for Detect {
     }
 
     fn tick(&mut self, consumer: &BaseConsumer<Ctx>) {
+        let low = self.parts.values().map(|p| p.engine.watermark()).min();
+        if let Some(low) = low.filter(|w| *w > crate::model::EventTime::MIN) {
+            self.deps.feed.note_watermark(low.as_secs());
+        }
         if let Some((revs, v)) = self.deps.feed.newer_than(self.feed_version) {
             self.shared.metrics.revocations_loaded.set(revs.len() as i64);
             for p in self.parts.values_mut() {

@@ -3,6 +3,12 @@
 //! beginning, without a group, into the revocation view the engines consult.
 //! The detect stage starts once the feed has caught up with the ends the
 //! topics had at start, so a token revoked before a restart is still known.
+//! The view is persistent (a copy shares structure): publishing every 100 ms
+//! costs O(1), not a copy of every entry. An entry is dropped once every
+//! token it could match has expired (`max_token_lifetime` after it, in event
+//! time: the detect engines' watermark, so a replayed backlog still finds
+//! its revocations), so an endless revocation topic does not grow the view
+//! without bound.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +21,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use super::kafka::{base_config, Ctx};
 use super::metrics::{KindLabels, Shared};
 use crate::engine::RevocationView;
-use crate::enrich::parse_revocation_record;
+use crate::enrich::{parse_revocation_record, RevocationLine};
 use crate::settings::StreamSettings;
 
 const STAGE: &str = "feed";
@@ -27,12 +33,19 @@ pub struct Feed {
     view: Mutex<(Arc<RevocationView>, u64)>,
     version: AtomicU64,
     ready: AtomicBool,
+    /// The lowest watermark of the detect engines (epoch seconds), or 0.
+    engines_watermark: std::sync::atomic::AtomicI64,
 }
 
 impl Feed {
     pub fn current(&self) -> (Arc<RevocationView>, u64) {
         let g = self.view.lock().expect("not poisoned");
         (g.0.clone(), g.1)
+    }
+
+    /// The detect stage reports its lowest engine watermark (event time).
+    pub fn note_watermark(&self, secs: i64) {
+        self.engines_watermark.store(secs, Ordering::Release);
     }
 
     /// The view, if it changed since `version`.
@@ -43,6 +56,7 @@ impl Feed {
     fn publish(&self, v: &RevocationView) {
         let mut g = self.view.lock().expect("not poisoned");
         g.1 += 1;
+        // O(1): the persistent maps share their structure with `v`
         *g = (Arc::new(v.clone()), g.1);
         self.version.store(g.1, Ordering::Release);
     }
@@ -74,6 +88,8 @@ pub fn run(s: StreamSettings, feed: Arc<Feed>, shared: Arc<Shared>) -> Result<()
     let consumer: BaseConsumer<Ctx> =
         cfg.create_with_context(Ctx::new(shared.clone(), STAGE, None)).context("cannot create the feed consumer")?;
     let mut view = RevocationView::default();
+    let mut expiry = Expiry::default();
+    let lifetime = s.max_token_lifetime_secs;
     let mut targets: Vec<(String, i32, i64)> = Vec::new();
     let mut assigned = false;
     let mut dirty = false;
@@ -102,6 +118,7 @@ pub fn run(s: StreamSettings, feed: Arc<Feed>, shared: Arc<Shared>) -> Result<()
                     match std::str::from_utf8(p).map_err(|e| e.to_string()).and_then(parse_revocation_record) {
                         Ok(r) => {
                             r.apply(&mut view);
+                            expiry.add(&r, lifetime);
                             dirty = true;
                         }
                         Err(e) => {
@@ -121,6 +138,9 @@ pub fn run(s: StreamSettings, feed: Arc<Feed>, shared: Arc<Shared>) -> Result<()
             Some(Err(e)) => tracing::warn!("revocation feed: {e}"),
             None => {}
         }
+        if expiry.due(&mut view, feed.engines_watermark.load(Ordering::Acquire)) {
+            dirty = true;
+        }
         if dirty && (last_publish.elapsed() >= Duration::from_millis(100) || targets.is_empty()) {
             feed.publish(&view);
             dirty = false;
@@ -131,6 +151,39 @@ pub fn run(s: StreamSettings, feed: Arc<Feed>, shared: Arc<Shared>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// When each revocation stops mattering: a token revoked at `t`, or a
+/// subject's tokens issued before `t`, have all expired `lifetime` later.
+#[derive(Default)]
+struct Expiry {
+    queue: std::collections::BinaryHeap<std::cmp::Reverse<(i64, RevocationLine)>>,
+}
+
+impl Expiry {
+    fn add(&mut self, r: &RevocationLine, lifetime: i64) {
+        let t = match r {
+            RevocationLine::Token { at, .. } => at.as_secs(),
+            RevocationLine::Subject { before, .. } => before.as_secs(),
+            RevocationLine::Fingerprint => return,
+        };
+        self.queue.push(std::cmp::Reverse((t.saturating_add(lifetime), r.clone())));
+    }
+
+    /// Forget what expired by `now` (event time, seconds); true if any.
+    fn due(&mut self, view: &mut RevocationView, now: i64) -> bool {
+        let mut any = false;
+        while self.queue.peek().is_some_and(|std::cmp::Reverse((t, _))| *t < now) {
+            let Some(std::cmp::Reverse((_, r))) = self.queue.pop() else { break };
+            match r {
+                RevocationLine::Token { iss, jti, at } => view.forget_token(&iss, &jti, at),
+                RevocationLine::Subject { iss, sub, before } => view.forget_subject(&iss, &sub, before),
+                RevocationLine::Fingerprint => {}
+            }
+            any = true;
+        }
+        any
+    }
 }
 
 /// Assign every partition of the topics that exist, from the beginning;

@@ -27,7 +27,7 @@ pub fn base_config(s: &StreamSettings, client_id: &str) -> ClientConfig {
         .set("client.id", client_id)
         .set("statistics.interval.ms", "1000")
         .set_log_level(RDKafkaLogLevel::Warning);
-    for (k, v) in &s.kafka {
+    for (k, v) in s.kafka.iter().map(|(k, v)| (k, v.expose())) {
         c.set(k, v);
     }
     c
@@ -46,7 +46,7 @@ pub fn consumer_config(s: &StreamSettings, group: &str, stage: &str) -> ClientCo
     if let Some(id) = &s.instance_id {
         c.set("group.instance.id", format!("{id}.{stage}"));
     }
-    for (k, v) in &s.kafka {
+    for (k, v) in s.kafka.iter().map(|(k, v)| (k, v.expose())) {
         c.set(k, v);
     }
     c
@@ -61,7 +61,7 @@ pub fn producer_config(s: &StreamSettings) -> ClientConfig {
         .set("message.timeout.ms", "0")
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000");
-    for (k, v) in &s.kafka {
+    for (k, v) in s.kafka.iter().map(|(k, v)| (k, v.expose())) {
         c.set(k, v);
     }
     c

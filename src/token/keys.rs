@@ -89,7 +89,9 @@ impl KeySet {
     /// Fetch a JWKS document over HTTP(S): the configured URL only (no
     /// redirects), a 10 s timeout, at most 1 MiB.
     pub fn add_jwks_url(&mut self, url: &str) -> Result<(), KeyError> {
-        let fail = |why: String| KeyError::Fetch { url: url.into(), why };
+        // never print credentials: user-info or an `api_key` query in the URL
+        let shown = crate::model::redact_url(url);
+        let fail = |why: String| KeyError::Fetch { url: shown.clone(), why: why.replace(url, &shown) };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(std::time::Duration::from_secs(10)))
             .max_redirects(0)
@@ -97,7 +99,7 @@ impl KeySet {
             .into();
         let mut resp = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
         let text = resp.body_mut().with_config().limit(1 << 20).read_to_string().map_err(|e| fail(e.to_string()))?;
-        self.add_jwks_json(&text, url)
+        self.add_jwks_json(&text, &shown)
     }
 
     /// A JWKS from a file, or from a URL (`http://` / `https://`).

@@ -264,7 +264,7 @@ fn fill(info: &mut TokenInfo, c: &RawClaims<'_>, lenient: bool, max: usize, odd:
     info.sub = text(&c.sub, "claim `sub` is too long");
     info.client_id =
         text(&c.client_id, "claim `client_id` is too long").or_else(|| text(&c.azp, "claim `azp` is too long"));
-    let aud = c.aud.as_ref().and_then(|a| a.first()).filter(|a| !is_blank(a)).map(|a| super::Text::from(a));
+    let aud = c.aud.as_ref().and_then(|a| a.first()).filter(|a| !is_blank(a)).map(super::Text::from);
     info.aud = text(&aud, "claim `aud` is too long");
     if let Some(k) = text(&c.kid, "claim `kid` is too long") {
         info.kid = Some(k);
