@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use tokenhound::engine::{Engine, EngineConfig, RevocationView};
+use tokenhound::engine::{EngineConfig, RevocationView, Session};
 use tokenhound::enrich::{GeoDb, GeoLookup, GeoSchema};
 use tokenhound::gen::{generate, GenConfig, TokenMode};
 use tokenhound::ingest::{IngestConfig, Ingestor, Profile};
@@ -159,16 +159,20 @@ fn engine(c: &mut Criterion) {
         b.iter_batched(
             || {
                 (
-                    Engine::new(rules.clone(), Arc::new(RevocationView::default()), EngineConfig::default()),
+                    Session::new(rules.clone(), Arc::new(RevocationView::default()), EngineConfig::default()),
                     events.clone(),
                 )
             },
             |(mut e, evs)| {
-                let mut n = 0;
-                for ev in evs {
-                    n += e.observe(ev).len();
+                let mut out = Vec::new();
+                for (i, ev) in evs.into_iter().enumerate() {
+                    e.push(0, ev, &mut out);
+                    if i % 1024 == 0 {
+                        e.advance(&mut out);
+                    }
                 }
-                n + e.drain().len()
+                e.finish(&mut out);
+                out.len()
             },
             BatchSize::LargeInput,
         )

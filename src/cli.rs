@@ -158,16 +158,7 @@ pub struct RespondArgs {
     pub mode: Option<crate::settings::Mode>,
 }
 
-/// Stages of `tokenhound stream`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Stage {
-    /// Ingest and detect in one process.
-    All,
-    /// Parse, identify, enrich; produce events keyed by token.
-    Ingest,
-    /// Consume events keyed by token; one engine per partition; alerts.
-    Detect,
-}
+pub use crate::settings::Stage;
 
 #[derive(Args, Debug)]
 pub struct StreamArgs {

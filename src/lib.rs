@@ -5,7 +5,8 @@
 //! - [`ingest`]: raw lines to [`model::AccessEvent`], one module per gateway.
 //! - [`token`]: JWT decode, verification, identity; the raw token ends here.
 //! - [`enrich`]: GeoIP/ASN and the revocation view, behind the engine's ports.
-//! - [`rules`]: rule files to compiled rules, and their self-tests.
+//! - [`rules`]: rule files to compiled rules.
+//! - [`selftest`]: the driver that runs every rule's inline tests through a session.
 //! - [`engine`]: the pure, deterministic detection core (no I/O, no clock).
 //! - [`output`]: OCSF alerts and the table view.
 //! - [`replay`]: the files driver (sharded across cores).
@@ -28,6 +29,7 @@ pub mod output;
 pub mod replay;
 pub mod respond;
 pub mod rules;
+pub mod selftest;
 pub mod settings;
 #[cfg(feature = "kafka")]
 pub mod stream;

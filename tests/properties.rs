@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use tokenhound::engine::{Engine, EngineConfig, RevocationView};
+use tokenhound::engine::{EngineConfig, RevocationView, Session};
 use tokenhound::ingest::{IngestConfig, Ingestor, Profile};
 use tokenhound::model::{AccessEvent, EventTime, SourcePos};
 use tokenhound::rules::load_dir;
@@ -104,12 +104,13 @@ fn events() -> Vec<AccessEvent> {
 fn run(evs: Vec<AccessEvent>, lateness: i64) -> Vec<(String, String, EventTime)> {
     let rules = Arc::new(load_dir(&common::root().join("rules")).unwrap());
     let cfg = EngineConfig { allowed_lateness_secs: lateness, ..Default::default() };
-    let mut e = Engine::new(rules, Arc::new(RevocationView::default()), cfg);
+    let mut e = Session::new(rules, Arc::new(RevocationView::default()), cfg);
     let mut f = Vec::new();
     for ev in evs {
-        f.extend(e.observe(ev));
+        e.push(0, ev, &mut f);
+        e.advance(&mut f);
     }
-    f.extend(e.drain());
+    e.finish(&mut f);
     f.into_iter().map(|x| (x.rule_id.to_string(), x.uid, x.time)).collect()
 }
 
@@ -141,11 +142,13 @@ fn disorder_beyond_lateness_is_counted_late() {
     let first = evs.remove(0);
     evs.push(first);
     let rules = Arc::new(load_dir(&common::root().join("rules")).unwrap());
-    let mut e = Engine::new(rules, Arc::new(RevocationView::default()), EngineConfig::default());
+    let mut e = Session::new(rules, Arc::new(RevocationView::default()), EngineConfig::default());
+    let mut f = Vec::new();
     for ev in evs {
-        e.observe(ev);
+        e.push(0, ev, &mut f);
+        e.advance(&mut f);
     }
-    e.drain();
+    e.finish(&mut f);
     assert_eq!(e.stats().late, 1);
 }
 

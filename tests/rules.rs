@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use tokenhound::rules::{load_dir, selftest};
+use tokenhound::rules::load_dir;
+use tokenhound::selftest;
 
 #[test]
 fn shipped_rules_load_and_cover_every_detector_kind() {

@@ -37,6 +37,7 @@ fn alerts_of(brokers: &str, t: &Topics, want: usize, quiet_secs: u64) -> Vec<Val
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)]
 fn mock_cluster_sample_logs_alerts_match_replay_and_bad_records_are_dead_lettered() {
     let mock = MockCluster::new(1).expect("mock cluster");
     let brokers = mock.bootstrap_servers();

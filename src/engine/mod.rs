@@ -1,11 +1,12 @@
-//! THE core: synchronous, deterministic, no I/O, no wall clock. Events go in
-//! (`observe`), are held in a reorder buffer until the watermark passes them,
-//! then run through every rule against per-token state; findings come out.
-//! Time comes only from events; state expires only on watermarks.
+//! THE core: synchronous, deterministic, no I/O, no wall clock. Drivers feed
+//! a [`Session`] (sources, watermark, reorder buffer); the session releases
+//! events in event-time order to the [`Engine`], which runs every rule
+//! against per-token state; findings come out. Time comes only from events;
+//! state expires only on watermarks.
 
 pub mod detectors;
 mod reorder;
-pub mod revocations;
+mod session;
 pub mod state;
 pub mod ua;
 
@@ -13,24 +14,28 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+pub use crate::model::RevocationView;
 use crate::model::{AccessEvent, EventTime, Finding, TokenInfo, Use};
 use crate::rules::{Detector, RuleSet};
 use detectors::{place_key, Ctx};
-use reorder::Reorder;
-pub use revocations::RevocationView;
+pub use session::{Session, SessionStats, SourceId};
 pub use state::{Evictions, StateLimits};
 use state::{States, TokenState};
 
 #[derive(Clone, Copy, Debug)]
 pub struct EngineConfig {
-    /// How far out of order events may arrive and still be judged in order.
+    /// How far out of order events may arrive within one source and still
+    /// be judged in order.
     pub allowed_lateness_secs: i64,
     pub limits: StateLimits,
+    /// At most this many events wait in a session's reorder buffer; beyond
+    /// it the oldest are judged anyway (counted as forced).
+    pub max_buffered: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { allowed_lateness_secs: 5, limits: StateLimits::default() }
+        EngineConfig { allowed_lateness_secs: 5, limits: StateLimits::default(), max_buffered: 2_000_000 }
     }
 }
 
@@ -41,22 +46,44 @@ pub struct EngineStats {
     pub without_token: u64,
     /// Arrived behind the watermark: judged at once, possibly out of order.
     pub late: u64,
+    /// Judged before the watermark passed them: the reorder buffer was full.
+    pub forced: u64,
+    /// Dropped as a repeat of an event already seen from its source.
+    pub duplicates: u64,
     pub findings: u64,
     pub suppressed_by_dedup: u64,
     pub tracked_tokens: usize,
+    /// Of which in the pool of tokens anyone can mint.
+    pub untrusted_tokens: usize,
     /// Events waiting in the reorder buffer.
     pub buffered: usize,
     pub evictions: Evictions,
 }
 
-pub struct Engine {
+impl EngineStats {
+    /// Add another shard's counters.
+    pub fn merge(&mut self, b: &EngineStats) {
+        self.events += b.events;
+        self.without_token += b.without_token;
+        self.late += b.late;
+        self.forced += b.forced;
+        self.duplicates += b.duplicates;
+        self.findings += b.findings;
+        self.suppressed_by_dedup += b.suppressed_by_dedup;
+        self.tracked_tokens += b.tracked_tokens;
+        self.untrusted_tokens += b.untrusted_tokens;
+        self.buffered += b.buffered;
+        self.evictions.ttl += b.evictions.ttl;
+        self.evictions.cap += b.evictions.cap;
+    }
+}
+
+/// The judge: every rule against per-token state, one event at a time, in
+/// the order the session releases them. Drivers never call it directly.
+pub(crate) struct Engine {
     rules: Arc<RuleSet>,
-    cfg: EngineConfig,
     revocations: Arc<RevocationView>,
     states: States,
-    buffer: Reorder,
-    max_seen: EventTime,
-    watermark: EventTime,
     stats: EngineStats,
     keep_recent_secs: i64,
     /// The place kinds concurrent-use rules count by.
@@ -64,7 +91,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig) -> Self {
+    pub(crate) fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig) -> Self {
         let keep_recent_secs = rules.max_window_secs();
         let mut places = Places::default();
         for r in &rules.rules {
@@ -74,12 +101,8 @@ impl Engine {
         }
         Engine {
             rules,
-            cfg,
             revocations,
             states: States::new(cfg.limits),
-            buffer: Reorder::default(),
-            max_seen: EventTime::MIN,
-            watermark: EventTime::MIN,
             stats: EngineStats::default(),
             keep_recent_secs,
             places,
@@ -87,69 +110,26 @@ impl Engine {
     }
 
     /// Replace the revocation view (stream: the feed updated it).
-    pub fn set_revocations(&mut self, v: Arc<RevocationView>) {
+    pub(crate) fn set_revocations(&mut self, v: Arc<RevocationView>) {
         self.revocations = v;
     }
 
-    pub fn watermark(&self) -> EventTime {
-        self.watermark
-    }
-
-    pub fn stats(&self) -> EngineStats {
+    pub(crate) fn stats(&self) -> EngineStats {
         let mut s = self.stats.clone();
         s.tracked_tokens = self.states.len();
-        s.buffered = self.buffer.len();
+        s.untrusted_tokens = self.states.untrusted();
         s.evictions = self.states.evicted;
         s
     }
 
-    /// Take one event; returns the findings of every event it releases.
-    pub fn observe(&mut self, ev: AccessEvent) -> Vec<Finding> {
-        let mut out = Vec::new();
-        self.stats.events += 1;
-        if ev.time < self.watermark {
-            self.stats.late += 1;
-            self.process(ev, &mut out);
-            return out;
-        }
-        if ev.time > self.max_seen {
-            self.max_seen = ev.time;
-        }
-        self.buffer.push(ev);
-        let wm = self.max_seen.minus_secs(self.cfg.allowed_lateness_secs);
-        self.release(wm, &mut out);
-        out
-    }
-
-    /// Move the watermark forward (idle input, periodic ticks).
-    pub fn advance_to(&mut self, wm: EventTime) -> Vec<Finding> {
-        let mut out = Vec::new();
-        self.release(wm, &mut out);
-        out
-    }
-
-    /// End of input: judge everything still buffered. State is kept (it
-    /// expires on watermarks only, so a stream can go on).
-    pub fn drain(&mut self) -> Vec<Finding> {
-        let mut out = Vec::new();
-        while let Some(ev) = self.buffer.pop_until(EventTime::MAX) {
-            self.process(ev, &mut out);
-        }
-        out
-    }
-
-    fn release(&mut self, wm: EventTime, out: &mut Vec<Finding>) {
-        if wm <= self.watermark {
-            return;
-        }
-        while let Some(ev) = self.buffer.pop_until(wm) {
-            self.process(ev, out);
-        }
-        self.watermark = wm;
+    /// Drop the state of tokens whose deadline the watermark has passed.
+    fn expire(&mut self, wm: EventTime) {
         self.states.expire(wm);
     }
 
+    /// Judge one released event.
     fn process(&mut self, ev: AccessEvent, out: &mut Vec<Finding>) {
+        self.stats.events += 1;
         let (tok, cur) = Use::split(ev);
         let Some(tok) = tok else {
             self.stats.without_token += 1;
@@ -203,25 +183,28 @@ impl Engine {
         }
     }
 
+    /// A hit becomes a finding unless its rule already fired for this token
+    /// in the same dedup window. Windows are fixed (epoch-aligned, one
+    /// `dedup` long), so which hits survive, and the finding's uid (rule,
+    /// token, window), do not depend on the order events arrived in.
     fn emit(&mut self, i: usize, h: detectors::Hit, tok: &Arc<TokenInfo>, time: EventTime, out: &mut Vec<Finding>) {
         let rule = &self.rules.rules[i];
+        let window = dedup_window(time, rule.dedup_secs);
         if let Some(st) = self.states.get_mut(&tok.key) {
             let idx = i as u16;
             let fired = st.fired.get_or_insert_with(Default::default);
-            match fired.iter_mut().find(|(r, _)| *r == idx) {
-                Some((_, t)) if time < t.plus_secs(rule.dedup_secs) && time >= *t => {
-                    self.stats.suppressed_by_dedup += 1;
-                    return;
-                }
-                Some((_, t)) => *t = time,
-                None => fired.push((idx, time)),
+            if fired.iter().any(|(r, w)| *r == idx && *w == window) {
+                self.stats.suppressed_by_dedup += 1;
+                return;
             }
+            fired.retain(|(r, _)| *r != idx);
+            fired.push((idx, window));
             // Keep the state for the dedup window, even past the token's expiry.
-            st.deadline = st.deadline.max(time.plus_secs(rule.dedup_secs));
+            st.deadline = st.deadline.max(window.plus_secs(rule.dedup_secs));
         }
         self.stats.findings += 1;
         out.push(Finding {
-            uid: finding_uid(&rule.id, &tok.id.display_id(), time),
+            uid: finding_uid(&rule.id, &tok.id.display_id(), window),
             rule_id: rule.id.clone(),
             rule_title: rule.title.clone(),
             severity: h.severity.map_or(rule.severity, |s| s.min(rule.severity)),
@@ -235,6 +218,15 @@ impl Engine {
             details: h.details,
         });
     }
+}
+
+/// The start of the dedup window `t` falls in (`t` itself without dedup).
+fn dedup_window(t: EventTime, dedup_secs: i64) -> EventTime {
+    if dedup_secs <= 0 {
+        return t;
+    }
+    let w = dedup_secs.saturating_mul(1_000_000);
+    EventTime(t.0.div_euclid(w) * w)
 }
 
 /// Keep the latest use per place inside the window, for each place kind a
@@ -278,8 +270,9 @@ impl Places {
     }
 }
 
-/// Deterministic finding id: the same rule, token and triggering event time
-/// give the same id in replay, stream and retries. UUID-shaped (v8).
+/// Deterministic finding id: the same rule, token and dedup window give the
+/// same id in replay, stream and retries, whatever the arrival order.
+/// UUID-shaped (v8).
 pub fn finding_uid(rule: &str, token: &str, t: EventTime) -> String {
     let mut h = Sha256::new();
     h.update(rule.as_bytes());

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::engine::RevocationView;
 use crate::model::EventTime;
+use crate::model::RevocationView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevocationError {

@@ -15,8 +15,8 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::engine::ua::classify;
-use crate::engine::RevocationView;
 use crate::model::Finding;
+use crate::model::RevocationView;
 
 /// One request in a timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -104,8 +104,8 @@ pub struct Lead {
 impl Lead {
     pub fn from_finding(f: &Finding, revs: &RevocationView) -> Lead {
         let revoked_at_us = revs.check(&f.token, crate::model::EventTime::MAX).map(|r| match r {
-            crate::engine::revocations::Revoked::Token { at } => at.0,
-            crate::engine::revocations::Revoked::Subject { before } => before.0,
+            crate::model::Revoked::Token { at } => at.0,
+            crate::model::Revoked::Subject { before } => before.0,
         });
         Lead {
             token: f.token.id.display_id(),

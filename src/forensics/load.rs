@@ -16,7 +16,7 @@ use polars::prelude::{
 
 use super::export::ParquetExport;
 use super::progress::Progress;
-use crate::engine::{Engine, RevocationView};
+use crate::engine::{RevocationView, Session};
 use crate::model::{
     AccessEvent, EventTime, Finding, Geo, IStr, Origin, SourcePos, TokenId, TokenInfo, TokenKey, Verdict,
 };
@@ -63,7 +63,6 @@ pub fn load(
             parquet_in.push(t);
         }
     }
-    let mut engine = Engine::new(rules, revocations, opts.engine);
     let mut loaded = Loaded { parquet: parquet_in.clone(), findings: Vec::new(), events: 0, bad_lines: 0 };
     if !logs.is_empty() {
         let files = replay::expand_inputs(&logs)?;
@@ -73,18 +72,22 @@ pub fn load(
         let bar = Progress::bytes("reading gateway logs", bytes);
         let mut failed = None;
         let mut n = 0u64;
-        let report = replay::scan(&files, opts, worker, |ev| {
+        let mut each = |ev: &AccessEvent| {
             n += 1;
             if n.is_multiple_of(65_536) {
                 bar.set(n);
             }
             if failed.is_none() {
-                failed = w.push(&ev).err();
+                failed = w.push(ev).err();
             }
-            if detect {
-                loaded.findings.extend(engine.observe(ev));
-            }
-        })?;
+        };
+        // the replay driver itself: the same sources, watermark and session
+        let report = if detect {
+            let (rules, revs) = (rules.clone(), revocations.clone());
+            replay::run_inline(&files, opts, rules, revs, worker, Some(&mut each), &mut |f| loaded.findings.push(f))?
+        } else {
+            replay::scan(&files, opts, worker, |ev| each(&ev))?
+        };
         if let Some(e) = failed {
             return Err(e).with_context(|| format!("cannot write {}", out.display()));
         }
@@ -100,8 +103,13 @@ pub fn load(
         loaded.events += rows as u64;
         if detect {
             let bar = Progress::count("detecting", rows as u64);
+            // one source, in time order within the lateness (or sorted)
+            let mut session = Session::new(rules, revocations, opts.engine);
+            let found = &mut loaded.findings;
             let mut feed = |df: &DataFrame, done: u64| {
-                for_each_event(df, ids, |ev| loaded.findings.extend(engine.observe(ev)), &bar, done)
+                let r = for_each_event(df, ids, |ev| session.push(0, ev, found), &bar, done);
+                session.advance(found);
+                r
             };
             if in_order {
                 // already in time order within the allowed lateness (an export is):
@@ -118,11 +126,11 @@ pub fn load(
                 let df = super::collect(lf).context("cannot sort the Parquet inputs")?;
                 feed(&df, 0)?;
             }
+            session.finish(&mut loaded.findings);
             bar.finish(if in_order { "done (in time order: streamed)" } else { "done (sorted in memory)" });
         }
     }
     if detect {
-        loaded.findings.extend(engine.drain());
         loaded.findings.sort_by(|a, b| (a.time, &a.uid).cmp(&(b.time, &b.uid)));
     }
     Ok(loaded)

@@ -65,7 +65,7 @@ pub fn analyse(
         .filter_map(|(tok, sub, uid, at)| request(tok, sub, &uid, at))
         .collect();
     let r = Report {
-        generated_by: format!("tokenhound {}", crate::app::VERSION),
+        generated_by: format!("tokenhound {}", crate::model::VERSION),
         events,
         incidents,
         indicators: ind,

@@ -1,9 +1,13 @@
 //! Pure data types shared by every stage: the normalized [`AccessEvent`], token
 //! identity, event time, findings and revocation records. No I/O here.
 
+/// tokenhound's version, as alerts and reports name it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 mod event;
 mod finding;
 mod istr;
+mod revocations;
 mod secret;
 mod time;
 mod token;
@@ -11,6 +15,7 @@ mod token;
 pub use event::{AccessEvent, Geo, SourcePos};
 pub use finding::{Evidence, Finding, Response, Severity, Use};
 pub use istr::IStr;
+pub use revocations::{RevocationView, Revoked};
 pub use secret::{redact_url, Secret};
 pub(crate) use time::truncate;
 pub use time::{EventTime, TimeError};

@@ -1,20 +1,25 @@
-//! The files driver: read inputs in chunks of lines, parse and enrich them on
-//! worker threads, route each token's events to one engine shard (by state
-//! key), and feed every shard in input order. Findings are sorted before
-//! they are written, so the output does not depend on the thread count.
+//! The files driver: read inputs as sources interleaved by event time (a
+//! [`Merge`]), parse and enrich them on worker threads, route each token's
+//! events to one engine session (by state key), and feed every session the
+//! same progress of every source, so all sessions move their watermark at
+//! the same points of the input. Findings are written as the watermark
+//! passes them, in (time, rule, token) order: the output does not depend on
+//! the thread count, and memory does not grow with the findings.
 
+mod findings;
 mod inline;
 mod pipeline;
 mod read;
 
-pub use inline::scan;
-pub use pipeline::{run, ReplayOptions, ReplayReport, Worker};
-pub use read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
+pub use findings::Ordered;
+pub use inline::{run as run_inline, scan};
+pub use pipeline::{run, ReplayError, ReplayOptions, ReplayReport, Worker};
+pub use read::{expand_inputs, open_input, Chunk, LineChunker, Merge, ReadError};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::model::{Finding, IStr};
+use crate::model::IStr;
 
 /// Bad lines, counted by kind (with `--skip-errors`), and the first few.
 #[derive(Default, Debug, Clone)]
@@ -42,9 +47,4 @@ fn input_name(f: &Path) -> IStr {
     } else {
         f.display().to_string().as_str().into()
     }
-}
-
-/// The output order of findings, whatever the thread count.
-fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by_cached_key(|f| (f.time, f.rule_id.clone(), f.token.id.display_id()));
 }

@@ -1,22 +1,31 @@
-//! The replay pipeline: reader thread -> parse/enrich workers -> engine shards.
+//! The replay pipeline: reader thread (a [`Merge`] of the inputs) -> parse /
+//! enrich workers -> engine sessions (one per shard) -> the calling thread,
+//! which tallies lines and errors and writes findings in order.
+//!
+//! Every shard gets a message for every chunk, even one with none of its
+//! tokens' events: the chunk's source and newest event time (or the end of
+//! its source). Shards take chunks in sequence order, so every session
+//! learns the same progress at the same points and moves its watermark
+//! alike, whatever the thread count.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
-use super::read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
+use super::findings::Ordered;
+use super::read::{expand_inputs, Chunk, Merge, ReadError};
 use super::ErrorTally;
-use crate::engine::{Engine, EngineConfig, EngineStats, RevocationView};
-use crate::enrich::GeoLookup;
-use crate::ingest::{IngestError, Ingestor};
-use crate::model::{AccessEvent, Finding, SourcePos};
+use crate::engine::{EngineConfig, EngineStats, RevocationView, Session};
+use crate::enrich::Reader;
+use crate::ingest::IngestError;
+use crate::model::{AccessEvent, EventTime, Finding, SourcePos};
 use crate::rules::RuleSet;
 
 /// Builds one parse/enrich worker (each thread owns its caches).
-pub type Worker = Box<dyn Fn() -> (Ingestor, Option<GeoLookup>) + Send + Sync>;
+pub type Worker = Box<dyn Fn() -> Reader + Send + Sync>;
 
 pub struct ReplayOptions {
     pub inputs: Vec<PathBuf>,
@@ -37,7 +46,9 @@ pub enum ReplayError {
 
 #[derive(Debug, Default)]
 pub struct ReplayReport {
-    pub findings: Vec<Finding>,
+    /// Findings written, in all and by rule.
+    pub findings: u64,
+    pub by_rule: BTreeMap<String, u64>,
     pub lines: u64,
     pub events: u64,
     pub errors: ErrorTally,
@@ -45,85 +56,133 @@ pub struct ReplayReport {
     pub tokens_decoded: u64,
 }
 
-/// A chunk's events for one shard, tagged with the chunk's sequence number.
-type Batch = (u64, Vec<AccessEvent>);
+impl ReplayReport {
+    /// Count a finding on its way out.
+    pub fn count(&mut self, f: &Finding) {
+        self.findings += 1;
+        *self.by_rule.entry(f.rule_id.to_string()).or_default() += 1;
+    }
+}
+
+/// What a shard learns of one chunk: its events for the shard, and the
+/// source's progress (or its end).
+struct Batch {
+    seq: u64,
+    source: u32,
+    progress: Option<EventTime>,
+    end: bool,
+    events: Vec<AccessEvent>,
+}
+
+/// What a shard says after each chunk: findings, and its watermark.
+type ShardOut = (usize, Vec<Finding>, EventTime);
 
 pub(super) struct Parsed {
     pub lines: u64,
     pub events: u64,
+    /// The newest event time of the chunk.
+    pub newest: Option<EventTime>,
     pub errors: Vec<(SourcePos, IngestError)>,
 }
 
+/// Replay `opts.inputs`: every finding goes to `emit`, in order.
 pub fn run(
     opts: ReplayOptions,
     rules: Arc<RuleSet>,
     revocations: Arc<RevocationView>,
     make_worker: Worker,
+    emit: &mut dyn FnMut(Finding),
 ) -> Result<ReplayReport, ReplayError> {
     let files = expand_inputs(&opts.inputs)?;
     let threads = opts.threads.max(1);
     if threads == 1 {
-        return super::inline::run(&files, &opts, rules, revocations, make_worker);
+        return super::inline::run(&files, &opts, rules, revocations, make_worker, None, emit);
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 4);
+    let (chunk_tx, chunk_rx) = bounded::<(u32, Chunk)>(threads * 4);
+    let (progress_tx, progress_rx) = unbounded::<(u32, EventTime)>();
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
+    let (out_tx, out_rx) = bounded::<ShardOut>(1024);
     // The engine judges ~3 M events/s, a parse worker ~1 M lines/s: one
     // engine shard keeps up with three parse workers.
     let shards = threads.div_ceil(3);
     let shard_chans: Vec<(Sender<Batch>, Receiver<Batch>)> = (0..shards).map(|_| bounded(threads * 8)).collect();
+    let sources = files.len() as u32;
 
     std::thread::scope(|s| {
         let reader = {
             let stop = stop.clone();
             let (files, max_line, chunk_bytes) = (files.clone(), opts.max_line_bytes, opts.chunk_bytes);
-            s.spawn(move || read_all(&files, max_line, chunk_bytes, &chunk_tx, &stop))
+            s.spawn(move || read_all(&files, max_line, chunk_bytes, &chunk_tx, &progress_rx, &stop))
         };
         let shard_txs: Vec<_> = shard_chans.iter().map(|(t, _)| t.clone()).collect();
         let make_worker = &make_worker;
         for _ in 0..threads {
-            let (rx, txs, done) = (chunk_rx.clone(), shard_txs.clone(), done_tx.clone());
-            s.spawn(move || parse_worker(make_worker(), rx, txs, done));
+            let (rx, txs, done, prog) = (chunk_rx.clone(), shard_txs.clone(), done_tx.clone(), progress_tx.clone());
+            s.spawn(move || parse_worker(make_worker(), rx, txs, done, prog));
         }
-        drop((chunk_rx, done_tx, shard_txs));
-        let shards: Vec<_> = shard_chans
+        drop((chunk_rx, done_tx, shard_txs, progress_tx));
+        let handles: Vec<_> = shard_chans
             .into_iter()
-            .map(|(tx, rx)| {
+            .enumerate()
+            .map(|(i, (tx, rx))| {
                 drop(tx);
-                let (rules, revs, mut cfg) = (rules.clone(), revocations.clone(), opts.engine);
-                // the token cap is for the whole run: each shard holds its share
+                let (rules, revs, mut cfg, out) = (rules.clone(), revocations.clone(), opts.engine, out_tx.clone());
+                // the caps are for the whole run: each shard holds its share
                 cfg.limits = cfg.limits.share(shards);
-                s.spawn(move || shard(Engine::new(rules, revs, cfg), rx))
+                s.spawn(move || shard(i, Session::new(rules, revs, cfg), sources, rx, out))
             })
             .collect();
+        drop(out_tx);
         let mut report = ReplayReport::default();
         let mut first_error: Option<(SourcePos, IngestError)> = None;
-        for (p, decoded) in done_rx.iter() {
-            report.lines += p.lines;
-            report.events += p.events;
-            report.tokens_decoded += decoded;
-            for (pos, err) in p.errors {
-                if opts.skip_errors {
-                    report.errors.add(err.kind(), format!("{pos}: {err}"));
-                } else {
-                    stop.store(true, Ordering::Relaxed);
-                    if first_error.as_ref().is_none_or(|(f, _)| pos < *f) {
-                        first_error = Some((pos, err));
+        let mut ordered = Ordered::default();
+        let mut marks = vec![EventTime::MIN; shards];
+        let mut write = |f: Finding, report: &mut ReplayReport| {
+            report.count(&f);
+            emit(f);
+        };
+        let (mut parsing, mut judging) = (true, true);
+        while parsing || judging {
+            select! {
+                recv(done_rx) -> m => match m {
+                    Ok((p, decoded)) => {
+                        report.lines += p.lines;
+                        report.events += p.events;
+                        report.tokens_decoded += decoded;
+                        for (pos, err) in p.errors {
+                            if opts.skip_errors {
+                                report.errors.add(err.kind(), format!("{pos}: {err}"));
+                            } else {
+                                stop.store(true, Ordering::Relaxed);
+                                if first_error.as_ref().is_none_or(|(f, _)| pos < *f) {
+                                    first_error = Some((pos, err));
+                                }
+                            }
+                        }
                     }
-                }
+                    Err(_) => parsing = false,
+                },
+                recv(out_rx) -> m => match m {
+                    Ok((i, fs, wm)) => {
+                        ordered.extend(fs);
+                        marks[i] = marks[i].max(wm);
+                        let upto = marks.iter().copied().min().unwrap_or(EventTime::MIN);
+                        ordered.flush(upto, &mut |f| write(f, &mut report));
+                    }
+                    Err(_) => judging = false,
+                },
             }
         }
         let read_result = reader.join().expect("reader thread");
-        for h in shards {
-            let (findings, stats) = h.join().expect("shard thread");
-            report.findings.extend(findings);
-            merge_stats(&mut report.engine, stats);
+        for h in handles {
+            report.engine.merge(&h.join().expect("shard thread"));
         }
+        ordered.flush(EventTime::MAX, &mut |f| write(f, &mut report));
         if let Some((pos, err)) = first_error {
             return Err(ReplayError::BadLine { pos, err });
         }
         read_result?;
-        super::sort_findings(&mut report.findings);
         Ok(report)
     })
 }
@@ -132,32 +191,28 @@ fn read_all(
     files: &[PathBuf],
     max_line: usize,
     chunk_bytes: usize,
-    tx: &Sender<Chunk>,
+    tx: &Sender<(u32, Chunk)>,
+    progress: &Receiver<(u32, EventTime)>,
     stop: &AtomicBool,
 ) -> Result<(), ReadError> {
-    let mut seq = 0;
-    for f in files {
-        let name = super::input_name(f);
-        let mut ch = LineChunker::new(open_input(f)?, name, max_line, chunk_bytes);
-        while let Some(c) = ch.next_chunk(seq)? {
-            if stop.load(Ordering::Relaxed) || tx.send(c).is_err() {
-                return Ok(());
-            }
-            seq += 1;
+    let mut merge = Merge::new(files, max_line, chunk_bytes);
+    loop {
+        // what the workers have parsed so far steers which input is read next
+        while let Ok((src, t)) = progress.try_recv() {
+            merge.report(src, t);
+        }
+        let Some(next) = merge.next_chunk()? else { return Ok(()) };
+        if stop.load(Ordering::Relaxed) || tx.send(next).is_err() {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 /// Parse and enrich one chunk: every event goes to `emit`, every bad line
 /// (with its position) into the returned record.
-pub(super) fn parse_chunk(
-    c: &Chunk,
-    ingest: &mut Ingestor,
-    geo: &mut Option<GeoLookup>,
-    mut emit: impl FnMut(AccessEvent),
-) -> Parsed {
-    let mut p = Parsed { lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, errors: Vec::new() };
+pub(super) fn parse_chunk(c: &Chunk, reader: &mut Reader, mut emit: impl FnMut(AccessEvent)) -> Parsed {
+    let mut p =
+        Parsed { lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, newest: None, errors: Vec::new() };
     for &(line, len) in &c.oversize {
         let err = IngestError::TooLong { len, max: c.max_line };
         p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
@@ -167,15 +222,13 @@ pub(super) fn parse_chunk(
     for &(s, e, line) in &c.lines {
         let pos = SourcePos::File { path: c.file.clone(), line };
         evs.clear();
-        ingest.ingest_all(&c.data[s as usize..e as usize], &pos, &mut evs, &mut errs);
+        reader.read(&c.data[s as usize..e as usize], &pos, &mut evs, &mut errs);
         for err in errs.drain(..) {
             p.errors.push((pos.clone(), err));
         }
-        for mut ev in evs.drain(..) {
-            if let Some(g) = geo.as_mut() {
-                g.enrich(&mut ev);
-            }
+        for ev in evs.drain(..) {
             p.events += 1;
+            p.newest = p.newest.max(Some(ev.time));
             emit(ev);
         }
     }
@@ -183,65 +236,71 @@ pub(super) fn parse_chunk(
 }
 
 fn parse_worker(
-    (mut ingest, mut geo): (Ingestor, Option<GeoLookup>),
-    rx: Receiver<Chunk>,
+    mut reader: Reader,
+    rx: Receiver<(u32, Chunk)>,
     shards: Vec<Sender<Batch>>,
     done: Sender<(Parsed, u64)>,
+    progress: Sender<(u32, EventTime)>,
 ) {
     let n = shards.len() as u64;
     let mut decoded_before = 0;
-    for c in rx.iter() {
+    for (source, c) in rx.iter() {
         let mut out: Vec<Vec<AccessEvent>> = (0..n).map(|_| Vec::new()).collect();
-        let p = parse_chunk(&c, &mut ingest, &mut geo, |ev| {
+        let p = parse_chunk(&c, &mut reader, |ev| {
             let shard = ev.token.as_ref().map_or(0, |t| t.key.lo64() % n);
             out[shard as usize].push(ev);
         });
-        for (i, v) in out.into_iter().enumerate() {
-            if shards[i].send((c.seq, v)).is_err() {
+        if let Some(t) = p.newest {
+            let _ = progress.send((source, t));
+        }
+        for (i, events) in out.into_iter().enumerate() {
+            let b = Batch { seq: c.seq, source, progress: p.newest, end: c.last, events };
+            if shards[i].send(b).is_err() {
                 return;
             }
         }
-        let decoded = ingest.tokens.decoded - decoded_before;
-        decoded_before = ingest.tokens.decoded;
+        let decoded = reader.decoded() - decoded_before;
+        decoded_before = reader.decoded();
         if done.send((p, decoded)).is_err() {
             return;
         }
     }
 }
 
-/// Feed one engine in chunk order (chunks arrive from workers in any order).
-fn shard(mut engine: Engine, rx: Receiver<Batch>) -> (Vec<Finding>, EngineStats) {
-    let mut pending: BTreeMap<u64, Vec<AccessEvent>> = BTreeMap::new();
+/// Feed one session in chunk order (chunks arrive from workers in any order).
+fn shard(i: usize, mut session: Session, sources: u32, rx: Receiver<Batch>, out: Sender<ShardOut>) -> EngineStats {
+    for s in 0..sources {
+        session.open_source(s);
+    }
+    let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
     let mut next = 0u64;
-    let mut findings = Vec::new();
-    let mut feed = |evs: Vec<AccessEvent>, engine: &mut Engine| {
-        for ev in evs {
-            findings.extend(engine.observe(ev));
+    let take = |b: Batch, session: &mut Session| {
+        let mut found = Vec::new();
+        for ev in b.events {
+            session.push(b.source, ev, &mut found);
         }
+        if let Some(t) = b.progress {
+            session.seen(b.source, t);
+        }
+        if b.end {
+            session.end_source(b.source);
+        }
+        session.advance(&mut found);
+        let _ = out.send((i, found, session.watermark()));
     };
-    for (seq, evs) in rx.iter() {
-        pending.insert(seq, evs);
-        while let Some(evs) = pending.remove(&next) {
-            feed(evs, &mut engine);
+    for b in rx.iter() {
+        pending.insert(b.seq, b);
+        while let Some(b) = pending.remove(&next) {
+            take(b, &mut session);
             next += 1;
         }
     }
     // Chunks after a gap (a stopped run) are still judged in order.
-    for (_, evs) in std::mem::take(&mut pending) {
-        feed(evs, &mut engine);
+    for (_, b) in std::mem::take(&mut pending) {
+        take(b, &mut session);
     }
-    findings.extend(engine.drain());
-    (findings, engine.stats())
-}
-
-fn merge_stats(a: &mut EngineStats, b: EngineStats) {
-    a.events += b.events;
-    a.without_token += b.without_token;
-    a.late += b.late;
-    a.findings += b.findings;
-    a.suppressed_by_dedup += b.suppressed_by_dedup;
-    a.tracked_tokens += b.tracked_tokens;
-    a.buffered += b.buffered;
-    a.evictions.ttl += b.evictions.ttl;
-    a.evictions.cap += b.evictions.cap;
+    let mut found = Vec::new();
+    session.finish(&mut found);
+    let _ = out.send((i, found, EventTime::MAX));
+    session.stats()
 }

@@ -277,7 +277,7 @@ pub fn system_alert(kind: &str, message: &str, now_ms: i64, salt: &str) -> Value
     json!({
         "class_uid": 2004, "category_uid": 2, "activity_id": 1, "type_uid": 200401,
         "time": now_ms, "severity_id": 4, "status_id": 1,
-        "metadata": { "version": crate::output::OCSF_VERSION, "product": { "name": "tokenhound", "version": crate::app::VERSION } },
+        "metadata": { "version": crate::output::OCSF_VERSION, "product": { "name": "tokenhound", "version": crate::model::VERSION } },
         "finding_info": { "uid": uid, "title": kind, "analytic": { "uid": kind, "name": kind, "type_id": 1 } },
         "message": message,
     })

@@ -7,7 +7,6 @@ mod compile;
 mod matchers;
 mod params;
 mod schema;
-pub mod selftest;
 
 pub use compile::{compile_file, load_dir, Rule, RuleSet};
 pub use matchers::{glob, Exceptions, Scope};

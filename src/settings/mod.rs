@@ -19,7 +19,7 @@ mod respond;
 mod stream;
 pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
 // (PemIn, PemKey are defined here)
-pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, StreamSettings};
+pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, Stage, StreamSettings};
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +153,9 @@ pub struct RawEngine {
     pub max_tokens: Option<usize>,
     /// Cap of the state of tokens anyone can mint (unverified, forged).
     pub max_untrusted_tokens: Option<usize>,
+    /// Events a session may hold waiting for the watermark (beyond, the
+    /// oldest are judged anyway).
+    pub max_buffered: Option<usize>,
     pub idle_ttl: Option<String>,
     pub exp_margin: Option<String>,
 }
@@ -185,6 +188,7 @@ pub struct Settings {
     pub allowed_lateness_secs: i64,
     pub max_tokens: usize,
     pub max_untrusted_tokens: usize,
+    pub max_buffered: usize,
     pub idle_ttl_secs: i64,
     pub exp_margin_secs: i64,
     pub format: Format,
@@ -365,6 +369,7 @@ impl RawSettings {
             allowed_lateness_secs,
             max_tokens,
             max_untrusted_tokens: self.engine.max_untrusted_tokens.unwrap_or(100_000).max(1),
+            max_buffered: self.engine.max_buffered.unwrap_or(2_000_000).max(1),
             idle_ttl_secs,
             exp_margin_secs,
             format: self.output.format.unwrap_or(Format::Ocsf),

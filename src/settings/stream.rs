@@ -33,8 +33,13 @@ pub struct RawStream {
     pub auto_offset_reset: Option<OffsetReset>,
     /// How far back state is rebuilt from the events topic on assignment.
     pub max_token_lifetime: Option<String>,
-    /// A partition without events for this long releases its buffered events.
+    /// A gateway partition whose watermark records stop coming for this long
+    /// no longer holds the detect stage back (its ingest instance is gone).
     pub idle_timeout: Option<String>,
+    /// The ingest stage pauses a gateway partition read this far (event
+    /// time) ahead of the slowest one, so the detect stage's buffers stay
+    /// bounded while a backlog drains.
+    pub align: Option<String>,
     /// Outputs awaiting a delivery report before input partitions are paused.
     pub max_in_flight: Option<usize>,
     pub shutdown_timeout: Option<String>,
@@ -71,6 +76,17 @@ impl OffsetReset {
     }
 }
 
+/// Stages of `tokenhound stream`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Ingest and detect in one process.
+    All,
+    /// Parse, identify, enrich; produce events keyed by token.
+    Ingest,
+    /// Consume events keyed by token; one engine per partition; alerts.
+    Detect,
+}
+
 /// One input topic and the gateway profile of its records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputTopic {
@@ -93,6 +109,7 @@ pub struct StreamSettings {
     pub auto_offset_reset: OffsetReset,
     pub max_token_lifetime_secs: i64,
     pub idle_timeout_ms: u64,
+    pub align_secs: i64,
     pub max_in_flight: usize,
     pub shutdown_timeout_ms: u64,
     pub listen: String,
@@ -102,7 +119,8 @@ pub struct StreamSettings {
 impl RawStream {
     pub fn validate(self, errs: &mut Vec<String>) -> StreamSettings {
         let max_token_lifetime_secs = duration(&self.max_token_lifetime, "stream.max_token_lifetime", 86_400, errs);
-        let idle_timeout_ms = duration(&self.idle_timeout, "stream.idle_timeout", 5, errs) as u64 * 1000;
+        let idle_timeout_ms = duration(&self.idle_timeout, "stream.idle_timeout", 30, errs) as u64 * 1000;
+        let align_secs = duration(&self.align, "stream.align", 10, errs).max(1);
         let shutdown_timeout_ms = duration(&self.shutdown_timeout, "stream.shutdown_timeout", 30, errs) as u64 * 1000;
         let topic = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
         let s = StreamSettings {
@@ -119,6 +137,7 @@ impl RawStream {
             auto_offset_reset: self.auto_offset_reset.unwrap_or_default(),
             max_token_lifetime_secs,
             idle_timeout_ms,
+            align_secs,
             max_in_flight: self.max_in_flight.unwrap_or(100_000),
             shutdown_timeout_ms,
             listen: topic(self.listen, "127.0.0.1:9464"),

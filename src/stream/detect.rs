@@ -1,9 +1,16 @@
 //! The detect stage: consume events keyed by token (the events topic, or
-//! input topics already keyed with `--input-keyed`), one engine per assigned
-//! partition. On assignment the consumer starts back by the maximum token
-//! lifetime (see `kafka::Ctx::plan_rebuild`): records before the committed
-//! offset rebuild the state silently, later ones are live. Findings become
-//! alerts and revocation requests; expired requests are tombstoned.
+//! input topics already keyed with `--input-keyed`), one engine session per
+//! assigned partition. The sources of a session are the gateway partitions
+//! its events come from; their watermarks come from the ingest stage's
+//! watermark records (keyed input: from this stage's own clock of the
+//! partition). A session judges an event once every source has passed it,
+//! so the findings are replay's whatever the read speed of each gateway
+//! partition. Repeats of an at-least-once upstream are dropped by position.
+//!
+//! On assignment the consumer starts back by the maximum token lifetime (see
+//! `kafka::Ctx::plan_rebuild`): records before the committed offset rebuild
+//! the state silently, later ones are live. Findings become alerts and
+//! revocation requests; expired requests are tombstoned.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -13,19 +20,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::BorrowedMessage;
-use rdkafka::{Message, Offset};
+use rdkafka::Message;
 
+use super::clock::Clocks;
 use super::feed::Feed;
 use super::ingest::Parsers;
-use super::kafka::{consumer_config, Ctx};
+use super::kafka::{consumer_config, wall_ms, Ctx};
 use super::metrics::{CauseLabel, OutcomeLabels, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::stage::{self, Handler};
-use super::wire;
-use crate::engine::{Engine, EngineConfig, EngineStats, RevocationView};
+use super::wire::{self, Record};
+use crate::engine::{EngineConfig, EngineStats, Session, SourceId};
 use crate::ingest::Interner;
-use crate::model::{AccessEvent, EventTime, Finding};
+use crate::model::{AccessEvent, EventTime, Finding, RevocationView, SourcePos};
 use crate::rules::RuleSet;
 use crate::settings::StreamSettings;
 
@@ -51,15 +59,27 @@ pub struct DetectDeps {
 }
 
 struct Part {
-    engine: Engine,
+    session: Session,
+    /// Gateway partitions (`topic/partition`) by source id, and when each
+    /// was last heard of.
+    sources: HashMap<String, (SourceId, Instant)>,
     /// The committed offset at assignment: earlier records only rebuild state.
     live_from: i64,
     live: bool,
-    /// Offsets whose events are still in the engine's reorder buffer, by time.
+    /// Offsets whose events are still in the session's buffer, by time.
     held: BinaryHeap<Reverse<(EventTime, i64)>>,
-    last_event: Instant,
     tombstones: BinaryHeap<Reverse<(i64, String)>>,
     reported: EngineStats,
+}
+
+impl Part {
+    #[allow(clippy::disallowed_methods)] // when a source was last heard of
+    fn source(&mut self, name: &str) -> SourceId {
+        let next = self.sources.len() as SourceId;
+        let e = self.sources.entry(name.to_string()).or_insert((next, Instant::now()));
+        e.1 = Instant::now();
+        e.0
+    }
 }
 
 struct Detect {
@@ -70,7 +90,10 @@ struct Detect {
     shared: Arc<Shared>,
     out: Arc<Outputs>,
     idle: Duration,
-    events: Vec<AccessEvent>,
+    /// Keyed input: this stage's own clock of each gateway partition.
+    clocks: Option<Clocks>,
+    /// Partitions of the consumed topics: each session's share of the caps.
+    partitions: usize,
 }
 
 pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Outputs>) -> Result<()> {
@@ -81,19 +104,31 @@ pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Ou
         .context("cannot create the detect consumer")?;
     let topics: Vec<&str> = deps.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).context("cannot subscribe to the events topic")?;
+    let partitions = partition_count(&consumer, &deps.topics).max(1);
     let (revs, feed_version) = deps.feed.current();
+    let keyed = matches!(deps.decoder, Decoder::Raw(_));
     let mut h = Detect {
         parts: HashMap::new(),
+        clocks: keyed.then(|| Clocks::new(deps.engine.allowed_lateness_secs, i64::MAX / 4)),
         deps,
         revs,
         feed_version,
         shared: shared.clone(),
         out: out.clone(),
         idle: Duration::from_millis(s.idle_timeout_ms),
-        events: Vec::new(),
+        partitions,
     };
     stage::run(STAGE, &consumer, &shared, &s, &out, &mut h);
     Ok(())
+}
+
+/// The partitions of the consumed topics, for the share of the caps.
+fn partition_count(consumer: &BaseConsumer<Ctx>, topics: &[String]) -> usize {
+    topics
+        .iter()
+        .filter_map(|t| consumer.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
+        .map(|md| md.topics().iter().map(|t| t.partitions().len()).sum::<usize>())
+        .sum()
 }
 
 impl Detect {
@@ -104,24 +139,29 @@ impl Detect {
         }
     }
 
-    /// Decode a record into `self.events`; the problem to dead-letter, if
-    /// any (a Kong batch read directly may have good records beside it).
-    fn decode(&mut self, m: &BorrowedMessage<'_>) -> Option<(&'static str, String)> {
-        self.events.clear();
+    /// Decode a record; the problem to dead-letter, if any (a Kong batch
+    /// read directly may have good records beside it).
+    fn decode(&mut self, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>) -> Decoded {
         let payload = m.payload().unwrap_or_default();
         match &mut self.deps.decoder {
             Decoder::Wire(strings) => match wire::decode(payload, strings) {
-                Ok(ev) => {
-                    self.events.push(ev);
-                    None
+                Ok(Record::Event(ev, i)) => {
+                    events.push((ev, i));
+                    Decoded::Events(None)
                 }
-                Err(e) => Some(("bad_event", e.to_string())),
+                Ok(Record::Marks(marks)) => Decoded::Marks(marks),
+                Err(e) => Decoded::Events(Some(("bad_event", e.to_string()))),
             },
-            Decoder::Raw(p) => p.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events),
+            Decoder::Raw(p) => {
+                let mut evs = Vec::new();
+                let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
+                events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
+                Decoded::Events(bad)
+            }
         }
     }
 
-    /// Produce the findings of one engine call (live), or only remember
+    /// Produce the findings of one session call (live), or only remember
     /// their requests for tombstones (rebuild); then mark `released` done.
     fn emit(&self, part: &mut Part, findings: Vec<Finding>, released: Vec<(Tp, i64)>, live: bool) {
         if !live {
@@ -136,6 +176,41 @@ impl Detect {
         }
         self.shared.close(batch, released);
     }
+
+    fn dead_letter(&self, m: &BorrowedMessage<'_>, tp: &Tp, (kind, error): (&'static str, String), whole: bool) {
+        self.count("bad", 1);
+        let batch = if whole {
+            self.shared.consumed(tp, m.offset())
+        } else {
+            // bad records beside good ones: the offset waits for the good
+            // events; the dead letter is delivered on its own
+            self.shared.tracker.lock().expect("not poisoned").begin()
+        };
+        self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
+        self.shared.close(batch, if whole { vec![(tp.clone(), m.offset())] } else { vec![] });
+    }
+
+    fn new_part(&self, live_from: i64, live: bool) -> Part {
+        let mut cfg = self.deps.engine;
+        cfg.limits = cfg.limits.share(self.partitions);
+        Part {
+            session: Session::new(self.deps.rules.clone(), self.revs.clone(), cfg),
+            sources: HashMap::new(),
+            live_from,
+            live,
+            held: BinaryHeap::new(),
+            tombstones: BinaryHeap::new(),
+            reported: EngineStats::default(),
+        }
+    }
+}
+
+/// What a record held.
+enum Decoded {
+    /// Events (in the buffer given), and a problem to dead-letter.
+    Events(Option<(&'static str, String)>),
+    /// Watermarks of gateway partitions.
+    Marks(Vec<(String, EventTime)>),
 }
 
 fn remember(part: &mut Part, req: Option<(String, i64)>) {
@@ -146,12 +221,12 @@ fn remember(part: &mut Part, req: Option<(String, i64)>) {
     }
 }
 
-/// Pop the offsets whose events the engine has released.
-fn released(tp: &Tp, part: &mut Part, all: bool) -> Vec<(Tp, i64)> {
-    let wm = part.engine.watermark();
+/// Pop the offsets whose events the session has judged.
+fn released(tp: &Tp, part: &mut Part) -> Vec<(Tp, i64)> {
+    let wm = part.session.watermark();
     let mut out = Vec::new();
     while let Some(Reverse((t, o))) = part.held.peek() {
-        if !all && *t > wm {
+        if *t > wm {
             break;
         }
         out.push((tp.clone(), *o));
@@ -160,12 +235,22 @@ fn released(tp: &Tp, part: &mut Part, all: bool) -> Vec<(Tp, i64)> {
     out
 }
 
+/// The gateway partition an event was read from, and its position there.
+fn origin(ev: &AccessEvent, index: u32) -> (String, u64) {
+    match &ev.source {
+        SourcePos::Kafka { topic, partition, offset } => {
+            (format!("{topic}/{partition}"), ((*offset).max(0) as u64) << 20 | u64::from(index & 0xf_ffff))
+        }
+        other => (other.to_string(), u64::from(index)),
+    }
+}
+
 impl Handler for Detect {
-    #[allow(clippy::disallowed_methods)] // idle detection uses the wall clock
     fn message(&mut self, m: &BorrowedMessage<'_>) {
         let tp: Tp = (Arc::from(m.topic()), m.partition());
         let off = m.offset();
-        let decoded = self.decode(m);
+        let mut events = Vec::new();
+        let decoded = self.decode(m, &mut events);
         let Some(mut part) = self.parts.remove(&tp) else {
             tracing::warn!(topic = m.topic(), partition = m.partition(), "record from a partition not assigned");
             return;
@@ -174,61 +259,59 @@ impl Handler for Detect {
             part.live = true;
         }
         let live = part.live;
-        if let Some((kind, error)) = decoded {
-            self.count("bad", 1);
-            let whole = self.events.is_empty();
-            if live && whole {
-                let batch = self.shared.consumed(&tp, off);
-                self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
-                self.shared.close(batch, [(tp.clone(), off)]);
-            } else if live {
-                // bad records beside good ones: the offset waits for the good
-                // events; the dead letter is delivered on its own
-                let batch = self.shared.tracker.lock().expect("not poisoned").begin();
-                self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
-                self.shared.close(batch, []);
-            }
-            if whole {
-                self.parts.insert(tp, part);
-                return;
-            }
-        }
-        part.last_event = Instant::now();
-        let events = std::mem::take(&mut self.events);
-        let n = events.len() as u64;
         let mut findings = Vec::new();
-        let latest = events.iter().map(|e| e.time).max();
-        for ev in events {
-            findings.extend(part.engine.observe(ev));
+        match decoded {
+            Decoded::Marks(marks) => {
+                for (name, wm) in marks {
+                    let id = part.source(&name);
+                    part.session.source_watermark(id, wm);
+                }
+            }
+            Decoded::Events(bad) => {
+                if let Some(problem) = bad {
+                    if live {
+                        self.dead_letter(m, &tp, problem, events.is_empty());
+                    }
+                    if events.is_empty() {
+                        self.parts.insert(tp, part);
+                        return;
+                    }
+                }
+            }
         }
+        let n = events.len() as u64;
+        let latest = events.iter().map(|(e, _)| e.time).max();
+        for (ev, i) in events {
+            let (name, pos) = origin(&ev, i);
+            if let Some(c) = self.clocks.as_mut() {
+                c.assign(&tp);
+                c.seen(&tp, ev.time);
+            }
+            let id = part.source(&name);
+            part.session.push_at(id, pos, ev, &mut findings);
+        }
+        part.session.advance(&mut findings);
         let mut done = Vec::new();
         if live {
             self.shared.tracker.lock().expect("not poisoned").consumed(&tp, off);
             match latest {
                 // the record is done once its latest event left the buffer
-                Some(t) => part.held.push(Reverse((t, off))),
-                None => done.push((tp.clone(), off)),
+                Some(t) if t > part.session.watermark() => part.held.push(Reverse((t, off))),
+                _ => done.push((tp.clone(), off)),
             }
         }
-        done.extend(released(&tp, &mut part, false));
+        done.extend(released(&tp, &mut part));
         self.emit(&mut part, findings, done, live);
         self.count(if live { "ok" } else { "rebuild" }, n);
         self.parts.insert(tp, part);
     }
 
-    #[allow(clippy::disallowed_methods)]
     fn assigned(&mut self, parts: &[(Tp, i64, bool)]) {
         for (tp, live_from, live) in parts {
-            let engine = Engine::new(self.deps.rules.clone(), self.revs.clone(), self.deps.engine);
-            let part = Part {
-                engine,
-                live_from: *live_from,
-                live: *live,
-                held: BinaryHeap::new(),
-                last_event: Instant::now(),
-                tombstones: BinaryHeap::new(),
-                reported: EngineStats::default(),
-            };
+            let part = self.new_part(*live_from, *live);
+            if let Some(c) = self.clocks.as_mut() {
+                c.assign(tp);
+            }
             self.parts.insert(tp.clone(), part);
         }
     }
@@ -236,31 +319,29 @@ impl Handler for Detect {
     fn revoked(&mut self, parts: &[Tp]) {
         for tp in parts {
             self.parts.remove(tp);
+            if let Some(c) = self.clocks.as_mut() {
+                c.revoke(tp);
+            }
         }
     }
 
     fn tick(&mut self, consumer: &BaseConsumer<Ctx>) {
-        let low = self.parts.values().map(|p| p.engine.watermark()).min();
-        if let Some(low) = low.filter(|w| *w > crate::model::EventTime::MIN) {
+        let low = self.parts.values().map(|p| p.session.watermark()).min();
+        if let Some(low) = low.filter(|w| *w > EventTime::MIN) {
             self.deps.feed.note_watermark(low.as_secs());
         }
         if let Some((revs, v)) = self.deps.feed.newer_than(self.feed_version) {
             self.shared.metrics.revocations_loaded.set(revs.len() as i64);
             for p in self.parts.values_mut() {
-                p.engine.set_revocations(revs.clone());
+                p.session.set_revocations(revs.clone());
             }
             (self.revs, self.feed_version) = (revs, v);
         }
+        if let Some(c) = self.clocks.as_mut() {
+            c.refresh(consumer);
+        }
         if self.parts.values().any(|p| !p.live) {
-            if let Ok(pos) = consumer.position() {
-                for e in pos.elements() {
-                    if let (Some(p), Offset::Offset(o)) =
-                        (self.parts.get_mut(&(Arc::from(e.topic()), e.partition())), e.offset())
-                    {
-                        p.live |= o >= p.live_from;
-                    }
-                }
-            }
+            mark_live(consumer, &mut self.parts);
         }
         let tps: Vec<Tp> = self.parts.keys().cloned().collect();
         for tp in tps {
@@ -268,7 +349,7 @@ impl Handler for Detect {
             self.housekeep(&tp, &mut part);
             self.parts.insert(tp, part);
         }
-        let tracked: usize = self.parts.values().map(|p| p.engine.stats().tracked_tokens).sum();
+        let tracked: usize = self.parts.values().map(|p| p.session.stats().tracked_tokens).sum();
         self.shared.metrics.tracked_tokens.set(tracked as i64);
     }
 
@@ -278,30 +359,45 @@ impl Handler for Detect {
     }
 }
 
+/// Partitions whose consumer position reached the committed offset are live.
+fn mark_live(consumer: &BaseConsumer<Ctx>, parts: &mut HashMap<Tp, Part>) {
+    if let Ok(pos) = consumer.position() {
+        for e in pos.elements() {
+            if let (Some(p), rdkafka::Offset::Offset(o)) =
+                (parts.get_mut(&(Arc::from(e.topic()), e.partition())), e.offset())
+            {
+                p.live |= o >= p.live_from;
+            }
+        }
+    }
+}
+
 impl Detect {
-    /// Idle flush, tombstones and metric deltas for one partition.
+    /// Watermarks that move without records (keyed input's own clock,
+    /// sources gone quiet), tombstones and metric deltas for one partition.
+    #[allow(clippy::disallowed_methods)] // processing time of the keyed input's clock and of quiet sources
     fn housekeep(&mut self, tp: &Tp, part: &mut Part) {
-        if part.live && !part.held.is_empty() && part.last_event.elapsed() >= self.idle {
-            // nothing new for a while: judge what is buffered (state is kept)
-            let findings = part.engine.drain();
-            let done = released(tp, part, true);
-            self.emit(part, findings, done, true);
+        if let Some(wm) = self.clocks.as_ref().and_then(|c| c.watermark_of(tp, EventTime(wall_ms() * 1000))) {
+            let name = format!("{}/{}", tp.0, tp.1);
+            let id = part.source(&name);
+            part.session.source_watermark(id, wm);
+        }
+        for (id, heard) in part.sources.values() {
+            if heard.elapsed() >= self.idle {
+                part.session.idle(*id);
+            }
+        }
+        let mut findings = Vec::new();
+        part.session.advance(&mut findings);
+        let done = released(tp, part);
+        if !findings.is_empty() || !done.is_empty() {
+            let live = part.live;
+            self.emit(part, findings, done, live);
         }
         if part.live {
-            let wm = part.engine.watermark().as_secs().saturating_sub(self.deps.exp_margin_secs);
-            let mut due = Vec::new();
-            while part.tombstones.peek().is_some_and(|Reverse((exp, _))| *exp < wm) {
-                due.push(part.tombstones.pop().expect("peeked").0 .1);
-            }
-            if !due.is_empty() {
-                let batch = self.shared.tracker.lock().expect("not poisoned").begin();
-                for key in &due {
-                    self.out.tombstone(key, batch);
-                }
-                self.shared.close(batch, []);
-            }
+            self.tombstones(part);
         }
-        let st = part.engine.stats();
+        let st = part.session.stats();
         let m = &self.shared.metrics;
         let d = |new: u64, old: u64| new.saturating_sub(old);
         m.evictions
@@ -311,6 +407,24 @@ impl Detect {
             .get_or_create(&CauseLabel { cause: "cap".into() })
             .inc_by(d(st.evictions.cap, part.reported.evictions.cap));
         self.count("late", d(st.late, part.reported.late));
+        self.count("duplicate", d(st.duplicates, part.reported.duplicates));
+        self.count("forced", d(st.forced, part.reported.forced));
         part.reported = st;
+    }
+
+    /// Requests whose token expired (by the watermark) can be compacted away.
+    fn tombstones(&self, part: &mut Part) {
+        let wm = part.session.watermark().as_secs().saturating_sub(self.deps.exp_margin_secs);
+        let mut due = Vec::new();
+        while part.tombstones.peek().is_some_and(|Reverse((exp, _))| *exp < wm) {
+            due.push(part.tombstones.pop().expect("peeked").0 .1);
+        }
+        if !due.is_empty() {
+            let batch = self.shared.tracker.lock().expect("not poisoned").begin();
+            for key in &due {
+                self.out.tombstone(key, batch);
+            }
+            self.shared.close(batch, []);
+        }
     }
 }

@@ -20,8 +20,8 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::kafka::{base_config, Ctx};
 use super::metrics::{KindLabels, Shared};
-use crate::engine::RevocationView;
 use crate::enrich::{parse_revocation_record, RevocationLine};
+use crate::model::RevocationView;
 use crate::settings::StreamSettings;
 
 const STAGE: &str = "feed";

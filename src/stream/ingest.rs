@@ -2,43 +2,46 @@
 //! identify and enrich them, and produce each event to the events topic keyed
 //! by its token, so one token's events stay in order on one partition. Bad
 //! records go to the dead-letter topic; the stream goes on.
+//!
+//! Event time: every ~100 ms the stage writes a watermark record to every
+//! events partition, naming each gateway partition it reads and the time
+//! before which nothing more will come from it (see `clock`). The detect
+//! stage waits for the slowest of them, so gateway partitions read at
+//! different speeds (a backlog, a slow node) cannot make events late.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::BorrowedMessage;
-use rdkafka::Message;
+use rdkafka::{Message, TopicPartitionList};
 
-use super::kafka::{consumer_config, Ctx};
+use super::clock::Clocks;
+use super::kafka::{consumer_config, wall_ms, Ctx};
 use super::metrics::{OutcomeLabels, Shared};
+use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::stage::{self, Handler};
 use super::wire;
-use crate::app::Factory;
-use crate::enrich::GeoLookup;
-use crate::ingest::Ingestor;
-use crate::model::{AccessEvent, IStr, SourcePos};
+use crate::enrich::{Reader, ReaderFactory};
+use crate::model::{AccessEvent, EventTime, IStr, SourcePos};
 use crate::settings::StreamSettings;
 
 const STAGE: &str = "ingest";
+/// How often watermark records are written.
+const MARKS_EVERY: Duration = Duration::from_millis(100);
 
-/// A parser per input topic (each may have its own profile).
+/// A reader per input topic (each may have its own profile).
 pub struct Parsers {
-    by_topic: HashMap<String, (Ingestor, Option<GeoLookup>, IStr)>,
+    by_topic: HashMap<String, (Reader, IStr)>,
 }
 
 impl Parsers {
-    pub fn new(s: &StreamSettings, factory: &Factory) -> Self {
-        let by_topic = s
-            .inputs
-            .iter()
-            .map(|i| {
-                let (ing, geo) = factory(i.profile);
-                (i.topic.clone(), (ing, geo, IStr::from(i.topic.as_str())))
-            })
-            .collect();
+    pub fn new(s: &StreamSettings, factory: &ReaderFactory) -> Self {
+        let by_topic =
+            s.inputs.iter().map(|i| (i.topic.clone(), (factory(i.profile), IStr::from(i.topic.as_str())))).collect();
         Parsers { by_topic }
     }
 
@@ -53,18 +56,12 @@ impl Parsers {
         payload: &[u8],
         out: &mut Vec<AccessEvent>,
     ) -> Option<(&'static str, String)> {
-        let Some((ing, geo, name)) = self.by_topic.get_mut(topic) else {
+        let Some((reader, name)) = self.by_topic.get_mut(topic) else {
             return Some(("unknown_topic", format!("no profile configured for topic {topic}")));
         };
         let src = SourcePos::Kafka { topic: name.clone(), partition, offset };
-        let start = out.len();
         let mut errs = Vec::new();
-        ing.ingest_all(payload, &src, out, &mut errs);
-        if let Some(g) = geo {
-            for ev in &mut out[start..] {
-                g.enrich(ev);
-            }
-        }
+        reader.read(payload, &src, out, &mut errs);
         let n = errs.len();
         errs.into_iter().next().map(|e| {
             let more = if n > 1 { format!(" (and {} more bad records)", n - 1) } else { String::new() };
@@ -73,15 +70,30 @@ impl Parsers {
     }
 }
 
-pub fn run(s: StreamSettings, factory: Factory, shared: Arc<Shared>, out: Arc<Outputs>) -> Result<()> {
+#[allow(clippy::disallowed_methods)] // the publishing timer starts now
+pub fn run(
+    s: StreamSettings,
+    factory: ReaderFactory,
+    lateness_secs: i64,
+    shared: Arc<Shared>,
+    out: Arc<Outputs>,
+) -> Result<()> {
     let ctx = Ctx::new(shared.clone(), STAGE, None);
     let consumer: BaseConsumer<Ctx> = consumer_config(&s, &format!("{}.ingest", s.group), STAGE)
         .create_with_context(ctx)
         .context("cannot create the ingest consumer")?;
     let topics: Vec<&str> = s.inputs.iter().map(|i| i.topic.as_str()).collect();
     consumer.subscribe(&topics).context("cannot subscribe to the input topics")?;
-    let mut h =
-        Ingest { parsers: Parsers::new(&s, &factory), events: Vec::new(), shared: shared.clone(), out: out.clone() };
+    let mut h = Ingest {
+        parsers: Parsers::new(&s, &factory),
+        events: Vec::new(),
+        shared: shared.clone(),
+        out: out.clone(),
+        clocks: Clocks::new(lateness_secs, s.align_secs),
+        events_partitions: 0,
+        last_marks: Instant::now(),
+        last_metadata: None,
+    };
     stage::run(STAGE, &consumer, &shared, &s, &out, &mut h);
     Ok(())
 }
@@ -91,6 +103,11 @@ struct Ingest {
     events: Vec<AccessEvent>,
     shared: Arc<Shared>,
     out: Arc<Outputs>,
+    clocks: Clocks,
+    /// Partitions of the events topic (each gets the watermark records).
+    events_partitions: i32,
+    last_marks: Instant,
+    last_metadata: Option<Instant>,
 }
 
 impl Ingest {
@@ -98,19 +115,72 @@ impl Ingest {
         let l = OutcomeLabels { stage: STAGE.into(), outcome: outcome.into() };
         self.shared.metrics.events.get_or_create(&l).inc();
     }
+
+    /// The events topic's partition count, looked up now and then (it can grow).
+    #[allow(clippy::disallowed_methods)]
+    fn events_partitions(&mut self, consumer: &BaseConsumer<Ctx>) {
+        if self.last_metadata.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) && self.events_partitions > 0 {
+            return;
+        }
+        self.last_metadata = Some(Instant::now());
+        let topic = self.out.events_topic.clone();
+        if let Ok(md) = consumer.fetch_metadata(Some(&topic), Duration::from_secs(2)) {
+            if let Some(t) = md.topics().iter().find(|t| t.name() == topic && t.error().is_none()) {
+                self.events_partitions = t.partitions().len() as i32;
+            }
+        }
+    }
+
+    /// Write the watermark of every gateway partition this stage reads to
+    /// every events partition (after the events produced before it).
+    fn publish_marks(&mut self) {
+        if self.events_partitions == 0 {
+            return;
+        }
+        let marks = self.clocks.marks(EventTime(wall_ms().saturating_mul(1000)));
+        if marks.is_empty() {
+            return;
+        }
+        let body = wire::encode_marks(&marks);
+        let batch = self.shared.tracker.lock().expect("not poisoned").begin();
+        for p in 0..self.events_partitions {
+            self.out.marks(p, &body, batch);
+        }
+        self.shared.close(batch, []);
+    }
+
+    /// Pause partitions far ahead of the slowest; resume them when it caught up.
+    fn align(&mut self, consumer: &BaseConsumer<Ctx>) {
+        let (pause, resume) = self.clocks.align();
+        let list = |v: &[Tp]| {
+            let mut l = TopicPartitionList::new();
+            for (t, p) in v {
+                l.add_partition(t, *p);
+            }
+            l
+        };
+        if !pause.is_empty() {
+            let _ = consumer.pause(&list(&pause));
+            tracing::debug!(partitions = pause.len(), "ahead of the slowest input partition: paused");
+        }
+        if !resume.is_empty() {
+            let _ = consumer.resume(&list(&resume));
+        }
+    }
 }
 
 impl Handler for Ingest {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
-        let tp = (Arc::<str>::from(m.topic()), m.partition());
+        let tp: Tp = (Arc::<str>::from(m.topic()), m.partition());
         let batch = self.shared.consumed(&tp, m.offset());
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
         let bad = self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events);
-        for ev in &self.events {
+        for (i, ev) in self.events.iter().enumerate() {
+            self.clocks.seen(&tp, ev.time);
             match wire::key(ev) {
                 Some(k) => {
-                    self.out.event(&k, &wire::encode(ev), batch);
+                    self.out.event(&k, &wire::encode(ev, i as u32), batch);
                     self.count("ok");
                 }
                 None => self.count("no_token"),
@@ -122,5 +192,37 @@ impl Handler for Ingest {
             self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
         }
         self.shared.close(batch, [(tp, m.offset())]);
+    }
+
+    fn assigned(&mut self, parts: &[(Tp, i64, bool)]) {
+        for (tp, _, _) in parts {
+            self.clocks.assign(tp);
+        }
+    }
+
+    fn revoked(&mut self, parts: &[Tp]) {
+        for tp in parts {
+            self.clocks.revoke(tp);
+        }
+    }
+
+    #[allow(clippy::disallowed_methods)] // the publishing timer
+    fn tick(&mut self, consumer: &BaseConsumer<Ctx>) {
+        if self.last_marks.elapsed() < MARKS_EVERY {
+            return;
+        }
+        self.last_marks = Instant::now();
+        self.events_partitions(consumer);
+        self.clocks.refresh(consumer);
+        self.align(consumer);
+        self.publish_marks();
+    }
+
+    fn tick_every(&self) -> Option<Duration> {
+        Some(MARKS_EVERY)
+    }
+
+    fn keep_paused(&self, tp: &Tp) -> bool {
+        self.clocks.is_paused(tp)
     }
 }

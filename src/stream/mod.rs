@@ -2,9 +2,10 @@
 //! The only place rdkafka appears.
 //!
 //! ```text
-//! input topics ─► ingest stage ─► events topic (keyed by token) ─► detect stage ─► alerts topic
-//!  (profile per    parse, identify,                                 one engine per   revocation-requests (compacted)
-//!   topic)         enrich; bad ─► dead-letter                       partition        dead-letter
+//! input topics ─► ingest stage ─► events topic (keyed by token, ─► detect stage ─► alerts topic
+//!  (profile per    parse, identify,  + watermark records of every     one session per  revocation-requests (compacted)
+//!   topic)         enrich; bad ─►     gateway partition ~10/s)        partition        dead-letter
+//!                  dead-letter
 //! revocations + revocation-requests ─► feed ─► revocation view of every engine
 //! ```
 //!
@@ -15,6 +16,7 @@
 //! engine released its record and every output it caused has a successful
 //! delivery report (see `offsets`).
 
+pub mod clock;
 pub mod detect;
 pub mod feed;
 pub mod ingest;
@@ -34,12 +36,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use rdkafka::producer::ThreadedProducer;
 
-use crate::app::Factory;
-use crate::cli::Stage;
 use crate::engine::EngineConfig;
+use crate::enrich::ReaderFactory;
 use crate::ingest::Interner;
 use crate::rules::RuleSet;
-use crate::settings::StreamSettings;
+use crate::settings::{Stage, StreamSettings};
 use detect::{Decoder, DetectDeps};
 use feed::Feed;
 use metrics::Shared;
@@ -50,7 +51,7 @@ pub struct StreamPlan {
     pub settings: StreamSettings,
     pub stage: Stage,
     pub input_keyed: bool,
-    pub factory: Factory,
+    pub factory: ReaderFactory,
     pub rules: Arc<RuleSet>,
     pub engine: EngineConfig,
     pub exp_margin_secs: i64,
@@ -184,7 +185,8 @@ fn spawn_stages(plan: StreamPlan, shared: &Arc<Shared>, out: &Arc<Outputs>) -> R
     }
     if matches!(plan.stage, Stage::All | Stage::Ingest) && !plan.input_keyed {
         let (s, f, sh, o) = (s.clone(), plan.factory.clone(), shared.clone(), out.clone());
-        threads.push(spawn("ingest", Box::new(move || ingest::run(s, f, sh, o)))?);
+        let lateness = plan.engine.allowed_lateness_secs;
+        threads.push(spawn("ingest", Box::new(move || ingest::run(s, f, lateness, sh, o)))?);
     }
     if matches!(plan.stage, Stage::All | Stage::Detect) {
         let feed = Arc::new(Feed::default());

@@ -89,8 +89,24 @@ impl Outputs {
     /// Produce one record as part of `batch`; waits (briefly, counted) only
     /// if librdkafka's queue is full, which the pause threshold should prevent.
     pub fn send(&self, topic: &str, key: &[u8], payload: Option<&[u8]>, headers: Option<OwnedHeaders>, batch: BatchId) {
+        self.send_to(topic, None, key, payload, headers, batch);
+    }
+
+    /// [`Outputs::send`] to a given partition (`None`: by key).
+    pub fn send_to(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: &[u8],
+        payload: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+        batch: BatchId,
+    ) {
         self.shared.tracker.lock().expect("not poisoned").add_output(batch);
         let mut rec = BaseRecord::with_opaque_to(topic, batch).key(key);
+        if let Some(p) = partition {
+            rec = rec.partition(p);
+        }
         if let Some(p) = payload {
             rec = rec.payload(p);
         }
@@ -116,11 +132,16 @@ impl Outputs {
         self.send(&self.events_topic, key.as_bytes(), Some(payload), None, batch);
     }
 
+    /// A watermark record to one events partition.
+    pub fn marks(&self, partition: i32, payload: &[u8], batch: BatchId) {
+        self.send_to(&self.events_topic, Some(partition), b"", Some(payload), None, batch);
+    }
+
     /// The alert, and the revocation request when the rule asks for one.
     /// Returns the request's key and the token's `exp` (for the tombstone).
     pub fn finding(&self, f: &Finding, batch: BatchId) -> Option<(String, i64)> {
         let key = f.token.id.display_id();
-        let alert = ocsf_json(f, crate::app::VERSION).to_string();
+        let alert = ocsf_json(f, crate::model::VERSION).to_string();
         self.send(&self.alerts_topic, key.as_bytes(), Some(alert.as_bytes()), None, batch);
         let m = &self.shared.metrics;
         m.findings.get_or_create(&RuleLabel { rule: f.rule_id.to_string() }).inc();

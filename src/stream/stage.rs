@@ -29,6 +29,15 @@ pub trait Handler {
     fn not_ready(&self) -> Option<String> {
         None
     }
+    /// How often `tick` runs (default: every 200 ms).
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
+    /// A partition the handler keeps paused (watermark alignment): the
+    /// backpressure resume leaves it alone.
+    fn keep_paused(&self, _tp: &Tp) -> bool {
+        false
+    }
 }
 
 const HOUSEKEEPING_EVERY: u32 = 256;
@@ -49,10 +58,11 @@ pub fn run<H: Handler>(
     let mut paused = false;
     let mut since_housekeeping = 0u32;
     let mut last_tick = Instant::now();
+    let tick_every = h.tick_every().unwrap_or(TICK).min(TICK);
     shared.set_ready(stage, Some("joining the consumer group".into()));
     while !shared.stopping() {
         since_housekeeping += 1;
-        if since_housekeeping >= HOUSEKEEPING_EVERY || last_tick.elapsed() >= TICK {
+        if since_housekeeping >= HOUSEKEEPING_EVERY || last_tick.elapsed() >= tick_every {
             since_housekeeping = 0;
             shared.metrics.assigned_partitions.get_or_create(&label).set(assigned.len() as i64);
             let in_flight = shared.tracker.lock().expect("not poisoned").in_flight();
@@ -61,12 +71,13 @@ pub fn run<H: Handler>(
                 shared.metrics.pauses.get_or_create(&label).inc();
                 tracing::debug!(stage, in_flight, "pausing input partitions");
             } else if paused && in_flight <= s.max_in_flight / 2 {
-                paused = consumer.resume(&tpl(&assigned)).is_err();
+                let wake: Vec<Tp> = assigned.iter().filter(|tp| !h.keep_paused(tp)).cloned().collect();
+                paused = consumer.resume(&tpl(&wake)).is_err();
             }
             shared.metrics.paused.get_or_create(&label).set(paused as i64);
             store_done(consumer, shared, &assigned);
         }
-        let polled = consumer.poll(Duration::from_millis(50));
+        let polled = consumer.poll(Duration::from_millis(20));
         // rebalances run inside poll, before any record of a new assignment
         if consumer.context().has_changes() {
             for ch in consumer.context().take_changes() {
@@ -87,7 +98,7 @@ pub fn run<H: Handler>(
             }
             None => since_housekeeping = HOUSEKEEPING_EVERY,
         }
-        if last_tick.elapsed() >= TICK {
+        if last_tick.elapsed() >= tick_every {
             last_tick = Instant::now();
             h.tick(consumer);
             let blocker = if assigned.is_empty() { Some("no partitions assigned".into()) } else { h.not_ready() };

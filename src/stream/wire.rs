@@ -1,7 +1,10 @@
-//! The normalized event on the internal events topic (ingest -> detect): an
-//! [`AccessEvent`] with its token identity (state key, `iss`+`jti` or
-//! fingerprint, claims, verdict), GeoIP facts and the position of the gateway
-//! record it came from. JSON so operators can read the topic; never a raw token.
+//! The internal events topic (ingest -> detect) carries two kinds of record:
+//! a normalized event (an [`AccessEvent`] with its token identity: state
+//! key, `iss`+`jti` or fingerprint, claims, verdict; GeoIP facts; the
+//! position of the gateway record it came from and its index in a batch),
+//! and a watermark record: for each gateway partition an ingest instance
+//! reads, the event time before which nothing more will come from it. JSON
+//! so operators can read the topic; never a raw token.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -40,6 +43,27 @@ struct Wire<'a> {
     geo: Option<WireGeo<'a>>,
     #[serde(borrow)]
     source: WireSource<'a>,
+    /// The index of the event in its gateway record (a Kong batch holds several).
+    #[serde(default)]
+    i: u32,
+}
+
+/// A watermark record: `[source, watermark in µs]` pairs.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireMarks<'a> {
+    v: u8,
+    #[serde(borrow)]
+    wm: Vec<(Cow<'a, str>, i64)>,
+}
+
+/// One record of the events topic.
+#[derive(Debug)]
+pub enum Record {
+    /// An event, its index in its gateway record.
+    Event(AccessEvent, u32),
+    /// Source watermarks (a source is `topic/partition` of a gateway topic).
+    Marks(Vec<(String, EventTime)>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -119,8 +143,14 @@ fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
-/// The event as the internal topic carries it.
-pub fn encode(ev: &AccessEvent) -> Vec<u8> {
+/// A watermark record for the sources an ingest instance reads.
+pub fn encode_marks(marks: &[(String, EventTime)]) -> Vec<u8> {
+    let w = WireMarks { v: 1, wm: marks.iter().map(|(s, t)| (Cow::Borrowed(s.as_str()), t.0)).collect() };
+    serde_json::to_vec(&w).expect("marks always serialize")
+}
+
+/// The event as the internal topic carries it (`index`: in its gateway record).
+pub fn encode(ev: &AccessEvent, index: u32) -> Vec<u8> {
     let token = ev.token.as_deref().map(|t| WireToken {
         key: hex::encode(t.key.0),
         jti: match &t.id {
@@ -183,6 +213,7 @@ pub fn encode(ev: &AccessEvent) -> Vec<u8> {
         token,
         geo,
         source,
+        i: index,
     };
     serde_json::to_vec(&w).expect("an event always serializes")
 }
@@ -203,8 +234,13 @@ pub enum WireError {
     Origin(String),
 }
 
-/// Read an event back; strings are interned (user agents, paths repeat).
-pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<AccessEvent, WireError> {
+/// Read a record back; strings are interned (user agents, paths repeat).
+pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError> {
+    if bytes.starts_with(b"{\"v\":1,\"wm\":") {
+        let m: WireMarks<'_> =
+            serde_json::from_slice(bytes).map_err(|e| WireError::Json(crate::ingest::scrub(&e.to_string())))?;
+        return Ok(Record::Marks(m.wm.into_iter().map(|(s, t)| (s.into_owned(), EventTime(t))).collect()));
+    }
     let w: Wire<'_> =
         serde_json::from_slice(bytes).map_err(|e| WireError::Json(crate::ingest::scrub(&e.to_string())))?;
     if w.v != 1 {
@@ -268,20 +304,24 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<AccessEvent, WireE
         }
         WireSource::File { file, line } => SourcePos::File { path: strings.get(&file, STR_MAX), line },
     };
-    Ok(AccessEvent {
-        time: EventTime(w.time_us),
-        client_ip: w.client_ip,
-        user_agent: w.user_agent.map(|u| strings.get(&u, STR_MAX)),
-        method: strings.get(&w.method, STR_MAX),
-        path: strings.get(&w.path, STR_MAX),
-        status: w.status,
-        request_id: arc(w.request_id),
-        gateway: w.gateway.map(|g| strings.get(&g, STR_MAX)),
-        bytes: w.bytes,
-        token,
-        geo,
-        source,
-    })
+    let index = w.i;
+    Ok(Record::Event(
+        AccessEvent {
+            time: EventTime(w.time_us),
+            client_ip: w.client_ip,
+            user_agent: w.user_agent.map(|u| strings.get(&u, STR_MAX)),
+            method: strings.get(&w.method, STR_MAX),
+            path: strings.get(&w.path, STR_MAX),
+            status: w.status,
+            request_id: arc(w.request_id),
+            gateway: w.gateway.map(|g| strings.get(&g, STR_MAX)),
+            bytes: w.bytes,
+            token,
+            geo,
+            source,
+        },
+        index,
+    ))
 }
 
 /// The partition key of an event: its token's display id (`iss|jti` or `fp:...`).
@@ -333,8 +373,8 @@ mod tests {
     fn round_trip_keeps_every_field_even_with_escapes() {
         let ev = event("Mozilla/5.0 \"quoted\" \u{1F600}\t");
         let mut strings = Interner::new(16);
-        let back = decode(&encode(&ev), &mut strings).unwrap();
-        assert_eq!(back, ev);
+        let Record::Event(back, i) = decode(&encode(&ev, 3), &mut strings).unwrap() else { panic!("an event") };
+        assert_eq!((back.clone(), i), (ev.clone(), 3));
         assert_eq!(back.token.as_ref().unwrap().key, ev.token.as_ref().unwrap().key);
         assert_eq!(key(&back).as_deref(), Some("https://idp|j-1"));
     }
@@ -343,11 +383,14 @@ mod tests {
     fn bad_records_are_errors_not_panics() {
         let mut s = Interner::new(16);
         assert!(matches!(decode(b"{", &mut s), Err(WireError::Json(_))));
-        let mut v: serde_json::Value = serde_json::from_slice(&encode(&event("x"))).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&encode(&event("x"), 0)).unwrap();
         v["v"] = 9.into();
         assert!(matches!(decode(v.to_string().as_bytes(), &mut s), Err(WireError::Version(9))));
         v["v"] = 1.into();
         v["token"]["key"] = "zz".into();
         assert!(matches!(decode(v.to_string().as_bytes(), &mut s), Err(WireError::Key)));
+        let marks = vec![("gw/0".to_string(), EventTime(5)), ("gw/1".to_string(), EventTime::MIN)];
+        let Record::Marks(back) = decode(&encode_marks(&marks), &mut s).unwrap() else { panic!("marks") };
+        assert_eq!(back, marks);
     }
 }

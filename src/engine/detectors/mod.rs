@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::revocations::RevocationView;
 use super::state::TokenState;
+use crate::model::RevocationView;
 use crate::model::{Evidence, TokenInfo, Use};
 use crate::rules::{Detector, Rule};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{ev, human_secs, Hit};
-use crate::engine::revocations::{RevocationView, Revoked};
+use crate::model::{RevocationView, Revoked};
 use crate::model::{TokenInfo, Use};
 
 pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {

@@ -1,16 +1,17 @@
-//! Run the inline `tests` of rules: each test's events go through the real
-//! ingest (tokenhound profile) and a fresh engine holding only that rule.
+//! The rule self-test driver: each inline test's events go through the real
+//! reader (tokenhound profile, the configured GeoIP) and a fresh engine
+//! session holding only that rule, the same session every driver uses.
 
 use std::sync::Arc;
 
-use crate::engine::{Engine, EngineConfig, RevocationView};
-use crate::enrich::{parse_revocation_line, GeoDb, GeoLookup};
+use crate::engine::{EngineConfig, RevocationView, Session};
+use crate::enrich::{parse_revocation_line, GeoDb, GeoLookup, Reader};
 use crate::ingest::{IngestConfig, Ingestor, Profile};
 use crate::model::IStr;
 use crate::model::{Finding, SourcePos};
 use crate::token::{IdentityKeys, ResolverConfig, TokenResolver};
 
-use super::{Rule, RuleSet, TestCase};
+use crate::rules::{Rule, RuleSet, TestCase};
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -29,23 +30,23 @@ pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Resul
     }
     let resolver = TokenResolver::new(IdentityKeys::new(b"rule-tests"), None, ResolverConfig::default());
     let cfg = IngestConfig { profile: Profile::Tokenhound, ..Default::default() };
-    let mut ingest = Ingestor::new(cfg, resolver);
-    let mut lookup = geo.map(|g| GeoLookup::new(g.clone(), 1024));
-    let mut engine = Engine::new(Arc::new(RuleSet::new(vec![rule.clone()])), Arc::new(view), EngineConfig::default());
+    let mut reader = Reader::new(Ingestor::new(cfg, resolver), geo.map(|g| GeoLookup::new(g.clone(), 1024)));
+    let mut session = Session::new(Arc::new(RuleSet::new(vec![rule.clone()])), Arc::new(view), EngineConfig::default());
     let name: IStr = case.name.as_str().into();
     let mut findings = Vec::new();
     for (i, ev) in case.events.iter().enumerate() {
         let src = SourcePos::Test { name: name.clone(), index: i as u64 };
-        let mut evs = Vec::new();
-        ingest.ingest(ev.to_string().as_bytes(), &src, &mut evs).map_err(|e| format!("events[{i}]: {e}"))?;
-        for mut e in evs {
-            if let Some(l) = lookup.as_mut() {
-                l.enrich(&mut e);
-            }
-            findings.extend(engine.observe(e));
+        let (mut evs, mut errs) = (Vec::new(), Vec::new());
+        reader.read(ev.to_string().as_bytes(), &src, &mut evs, &mut errs);
+        if let Some(e) = errs.first() {
+            return Err(format!("events[{i}]: {e}"));
         }
+        for e in evs {
+            session.push(0, e, &mut findings);
+        }
+        session.advance(&mut findings);
     }
-    findings.extend(engine.drain());
+    session.finish(&mut findings);
     Ok(findings)
 }
 

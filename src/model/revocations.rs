@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{EventTime, TokenInfo};
+use super::{EventTime, TokenInfo};
 
 /// How a token was revoked.
 #[derive(Clone, Debug, PartialEq)]

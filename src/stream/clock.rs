@@ -1,0 +1,165 @@
+//! Event time of what a stage reads, per gateway partition: the newest event
+//! time seen, and whether the partition is caught up (the consumer's position
+//! has reached the high watermark of the last fetch). From it, the watermark
+//! the stage may promise for the partition: the newest time seen minus the
+//! allowed lateness, or, once caught up, processing time minus the lateness
+//! (nothing older is expected from a partition with nothing left to read; a
+//! quiet or empty partition then never holds the detect stage back, and a
+//! paused or backlogged one always does: it is not caught up). Partitions
+//! reading far ahead of the slowest are paused (watermark alignment), so
+//! the detect stage's buffers stay bounded while a backlog drains.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Offset;
+
+use super::kafka::Ctx;
+use super::offsets::Tp;
+use crate::model::EventTime;
+
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    newest: EventTime,
+    caught_up: bool,
+    paused: bool,
+}
+
+/// The clocks of the partitions a stage has been assigned.
+pub struct Clocks {
+    parts: HashMap<Tp, Clock>,
+    lateness_secs: i64,
+    /// Pause a partition this far ahead of the slowest one.
+    align_secs: i64,
+}
+
+impl Clocks {
+    pub fn new(lateness_secs: i64, align_secs: i64) -> Self {
+        Clocks { parts: HashMap::new(), lateness_secs, align_secs }
+    }
+
+    pub fn assign(&mut self, tp: &Tp) {
+        self.parts.entry(tp.clone()).or_insert(Clock { newest: EventTime::MIN, caught_up: false, paused: false });
+    }
+
+    pub fn revoke(&mut self, tp: &Tp) {
+        self.parts.remove(tp);
+    }
+
+    /// An event of `tp` was read: its partition is not caught up any more.
+    pub fn seen(&mut self, tp: &Tp, t: EventTime) {
+        if let Some(c) = self.parts.get_mut(tp) {
+            c.newest = c.newest.max(t);
+            c.caught_up = false;
+        }
+    }
+
+    /// Ask the consumer which partitions have nothing left to read.
+    pub fn refresh(&mut self, consumer: &BaseConsumer<Ctx>) {
+        let Ok(pos) = consumer.position() else { return };
+        for e in pos.elements() {
+            let tp: Tp = (e.topic().into(), e.partition());
+            let Some(c) = self.parts.get_mut(&tp) else { continue };
+            let high = cached_high(consumer, e.topic(), e.partition());
+            c.caught_up = match (e.offset(), high) {
+                (Offset::Offset(p), Some(h)) => p >= h,
+                // nothing consumed yet, and nothing to consume
+                (_, Some(0)) => true,
+                _ => false,
+            };
+        }
+    }
+
+    /// The watermark of each partition, as `topic/partition` names.
+    pub fn marks(&self, now: EventTime) -> Vec<(String, EventTime)> {
+        let mut v: Vec<(String, EventTime)> =
+            self.parts.iter().map(|((t, p), c)| (format!("{t}/{p}"), self.watermark(c, now))).collect();
+        v.sort();
+        v
+    }
+
+    /// One partition's watermark.
+    pub fn watermark_of(&self, tp: &Tp, now: EventTime) -> Option<EventTime> {
+        self.parts.get(tp).map(|c| self.watermark(c, now))
+    }
+
+    fn watermark(&self, c: &Clock, now: EventTime) -> EventTime {
+        let t = if c.caught_up { c.newest.max(now) } else { c.newest };
+        if t == EventTime::MIN {
+            EventTime::MIN
+        } else {
+            t.minus_secs(self.lateness_secs)
+        }
+    }
+
+    /// Alignment: partitions to pause (far ahead of the slowest partition
+    /// that still has records to read) and to resume.
+    pub fn align(&mut self) -> (Vec<Tp>, Vec<Tp>) {
+        let slowest = self.parts.values().filter(|c| !c.caught_up).map(|c| c.newest).min();
+        let (mut pause, mut resume) = (Vec::new(), Vec::new());
+        for (tp, c) in self.parts.iter_mut() {
+            let ahead = slowest.is_some_and(|s| s > EventTime::MIN && c.newest > s.plus_secs(self.align_secs));
+            if ahead && !c.paused {
+                c.paused = true;
+                pause.push(tp.clone());
+            } else if !ahead && c.paused {
+                c.paused = false;
+                resume.push(tp.clone());
+            }
+        }
+        (pause, resume)
+    }
+
+    /// Partitions paused by the alignment (the backpressure resume must not
+    /// wake them).
+    pub fn is_paused(&self, tp: &Tp) -> bool {
+        self.parts.get(tp).is_some_and(|c| c.paused)
+    }
+}
+
+/// The high watermark librdkafka last fetched for a partition (no broker
+/// round trip); `None` before the first fetch.
+fn cached_high(consumer: &BaseConsumer<Ctx>, topic: &str, partition: i32) -> Option<i64> {
+    let t = CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: a live client handle, a NUL-terminated topic name and two
+    // out-parameters; librdkafka only reads its own cached offsets.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            t.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_follow_events_then_processing_time_and_align() {
+        let mut c = Clocks::new(5, 60);
+        let (a, b): (Tp, Tp) = (("gw".into(), 0), ("gw".into(), 1));
+        c.assign(&a);
+        c.assign(&b);
+        let now = EventTime::from_secs(10_000);
+        assert_eq!(c.watermark_of(&a, now), Some(EventTime::MIN), "nothing known: holds back");
+        c.seen(&a, EventTime::from_secs(1_000));
+        c.seen(&b, EventTime::from_secs(2_000));
+        assert_eq!(c.watermark_of(&a, now), Some(EventTime::from_secs(995)));
+        // b runs far ahead of a: paused until a catches up
+        assert_eq!(c.align(), (vec![b.clone()], vec![]));
+        assert!(c.is_paused(&b));
+        c.seen(&a, EventTime::from_secs(1_990));
+        assert_eq!(c.align(), (vec![], vec![b.clone()]));
+        // caught up: processing time
+        c.parts.get_mut(&a).unwrap().caught_up = true;
+        assert_eq!(c.watermark_of(&a, now), Some(EventTime::from_secs(9_995)));
+        assert_eq!(c.marks(now).len(), 2);
+    }
+}
