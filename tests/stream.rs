@@ -143,7 +143,13 @@ fn tansu_independent_client_sample_logs() {
     ]);
     let expected = sample_replay();
     let p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
-    wait_for(60, "all alerts", || p.metric("tokenhound_findings_total", "") >= expected.len() as f64);
+    let mut waited = 0;
+    wait_for(60, "all alerts", || {
+        waited += 1;
+        let n = p.metric("tokenhound_findings_total", "");
+        assert!(waited < 290, "{n} findings; {}", p.metrics_text());
+        n >= expected.len() as f64
+    });
     let got = py(&["consume", &brokers, &t.name("alerts"), &expected.len().to_string(), "20"]);
     let alerts: Vec<Value> = got.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(alert_set(&alerts), alert_set(&expected));
@@ -331,7 +337,13 @@ fn tansu_broker_down_then_back() {
     wait_for(90, "ready again", || p.ready());
     produce(&brokers, &t.gateway(), records[half..].to_vec());
     let expected = sample_replay();
-    wait_for(90, "every alert", || alert_set(&alerts_of(&brokers, &t, expected.len(), 2)) == alert_set(&expected));
+    let mut tries = 0;
+    wait_for(90, "every alert", || {
+        tries += 1;
+        let got = alert_set(&alerts_of(&brokers, &t, expected.len(), 2));
+        assert!(tries < 25 || got == alert_set(&expected), "{got:?}\n{}", p.metrics_text());
+        got == alert_set(&expected)
+    });
     assert!(p.stop(30).success());
     let _ = broker.kill();
     let _ = broker.wait();

@@ -2,10 +2,13 @@
 //! time seen, and whether the partition is caught up (the consumer's position
 //! has reached the high watermark of the last fetch). From it, the watermark
 //! the stage may promise for the partition: the newest time seen minus the
-//! allowed lateness, or, once caught up, processing time minus the lateness
-//! (nothing older is expected from a partition with nothing left to read; a
-//! quiet or empty partition then never holds the detect stage back, and a
-//! paused or backlogged one always does: it is not caught up). Partitions
+//! allowed lateness; once caught up, that newest time moved on by the
+//! processing time spent waiting since it was read, never past now (a live
+//! partition quiet for 3 s has its watermark 3 s on, so a sparse stream is
+//! judged within the lateness; a historic backlog that was drained moves on
+//! only as fast as the clock, so more of it arriving later is not late; an
+//! empty partition holds nothing back; a paused or backlogged one is not
+//! caught up and always holds the detect stage back). Partitions
 //! reading far ahead of the slowest are paused (watermark alignment), so
 //! the detect stage's buffers stay bounded while a backlog drains.
 
@@ -22,6 +25,8 @@ use crate::model::EventTime;
 #[derive(Clone, Copy, Debug)]
 struct Clock {
     newest: EventTime,
+    /// Processing time (µs) when the newest event was read.
+    read_at: i64,
     caught_up: bool,
     paused: bool,
 }
@@ -40,17 +45,22 @@ impl Clocks {
     }
 
     pub fn assign(&mut self, tp: &Tp) {
-        self.parts.entry(tp.clone()).or_insert(Clock { newest: EventTime::MIN, caught_up: false, paused: false });
+        let c = Clock { newest: EventTime::MIN, read_at: 0, caught_up: false, paused: false };
+        self.parts.entry(tp.clone()).or_insert(c);
     }
 
     pub fn revoke(&mut self, tp: &Tp) {
         self.parts.remove(tp);
     }
 
-    /// An event of `tp` was read: its partition is not caught up any more.
-    pub fn seen(&mut self, tp: &Tp, t: EventTime) {
+    /// An event of `tp` was read at processing time `now`: its partition is
+    /// not caught up any more.
+    pub fn seen(&mut self, tp: &Tp, t: EventTime, now: EventTime) {
         if let Some(c) = self.parts.get_mut(tp) {
-            c.newest = c.newest.max(t);
+            if t >= c.newest {
+                c.newest = t;
+                c.read_at = now.0;
+            }
             c.caught_up = false;
         }
     }
@@ -85,7 +95,15 @@ impl Clocks {
     }
 
     fn watermark(&self, c: &Clock, now: EventTime) -> EventTime {
-        let t = if c.caught_up { c.newest.max(now) } else { c.newest };
+        let t = match (c.caught_up, c.newest == EventTime::MIN) {
+            // caught up and never a record: nothing to wait for
+            (true, true) => now,
+            (true, false) => {
+                let waited = now.0.saturating_sub(c.read_at).max(0);
+                EventTime(c.newest.0.saturating_add(waited)).min(now.max(c.newest))
+            }
+            (false, _) => c.newest,
+        };
         if t == EventTime::MIN {
             EventTime::MIN
         } else {
@@ -149,17 +167,26 @@ mod tests {
         c.assign(&b);
         let now = EventTime::from_secs(10_000);
         assert_eq!(c.watermark_of(&a, now), Some(EventTime::MIN), "nothing known: holds back");
-        c.seen(&a, EventTime::from_secs(1_000));
-        c.seen(&b, EventTime::from_secs(2_000));
+        c.seen(&a, EventTime::from_secs(1_000), now);
+        c.seen(&b, EventTime::from_secs(2_000), now);
         assert_eq!(c.watermark_of(&a, now), Some(EventTime::from_secs(995)));
         // b runs far ahead of a: paused until a catches up
         assert_eq!(c.align(), (vec![b.clone()], vec![]));
         assert!(c.is_paused(&b));
-        c.seen(&a, EventTime::from_secs(1_990));
+        c.seen(&a, EventTime::from_secs(1_990), now);
         assert_eq!(c.align(), (vec![], vec![b.clone()]));
-        // caught up: processing time
+        // caught up: the newest time moves on with the time spent waiting
         c.parts.get_mut(&a).unwrap().caught_up = true;
-        assert_eq!(c.watermark_of(&a, now), Some(EventTime::from_secs(9_995)));
-        assert_eq!(c.marks(now).len(), 2);
+        assert_eq!(c.watermark_of(&a, now.plus_secs(3)), Some(EventTime::from_secs(1_988)));
+        // a live partition (event time = processing time) never passes now
+        c.seen(&a, now, now);
+        c.parts.get_mut(&a).unwrap().caught_up = true;
+        assert_eq!(c.watermark_of(&a, now.plus_secs(2)), Some(now.plus_secs(2 - 5)));
+        // an empty partition, caught up, holds nothing back
+        let e: Tp = ("gw".into(), 2);
+        c.assign(&e);
+        c.parts.get_mut(&e).unwrap().caught_up = true;
+        assert_eq!(c.watermark_of(&e, now), Some(now.minus_secs(5)));
+        assert_eq!(c.marks(now).len(), 3);
     }
 }

@@ -285,7 +285,7 @@ impl Handler for Detect {
             let (name, pos) = origin(&ev, i);
             if let Some(c) = self.clocks.as_mut() {
                 c.assign(&tp);
-                c.seen(&tp, ev.time);
+                c.seen(&tp, ev.time, EventTime(wall_ms().saturating_mul(1000)));
             }
             let id = part.source(&name);
             part.session.push_at(id, pos, ev, &mut findings);

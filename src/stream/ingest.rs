@@ -142,11 +142,9 @@ impl Ingest {
             return;
         }
         let body = wire::encode_marks(&marks);
-        let batch = self.shared.tracker.lock().expect("not poisoned").begin();
         for p in 0..self.events_partitions {
-            self.out.marks(p, &body, batch);
+            self.out.marks(p, &body);
         }
-        self.shared.close(batch, []);
     }
 
     /// Pause partitions far ahead of the slowest; resume them when it caught up.
@@ -177,7 +175,7 @@ impl Handler for Ingest {
         let payload = m.payload().unwrap_or_default();
         let bad = self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events);
         for (i, ev) in self.events.iter().enumerate() {
-            self.clocks.seen(&tp, ev.time);
+            self.clocks.seen(&tp, ev.time, EventTime(wall_ms().saturating_mul(1000)));
             match wire::key(ev) {
                 Some(k) => {
                     self.out.event(&k, &wire::encode(ev, i as u32), batch);

@@ -18,6 +18,9 @@ use crate::model::Finding;
 use crate::output::{ocsf_json, revocation_request};
 use crate::settings::StreamSettings;
 
+/// The batch of outputs no input waits for (the tracker knows no such batch).
+const UNTRACKED: BatchId = 0;
+
 /// At most this much of a bad record is kept in its dead letter (scrubbed of tokens).
 pub const DEAD_LETTER_MAX_BYTES: usize = 64 * 1024;
 
@@ -102,7 +105,9 @@ impl Outputs {
         headers: Option<OwnedHeaders>,
         batch: BatchId,
     ) {
-        self.shared.tracker.lock().expect("not poisoned").add_output(batch);
+        if batch != UNTRACKED {
+            self.shared.tracker.lock().expect("not poisoned").add_output(batch);
+        }
         let mut rec = BaseRecord::with_opaque_to(topic, batch).key(key);
         if let Some(p) = partition {
             rec = rec.partition(p);
@@ -132,9 +137,11 @@ impl Outputs {
         self.send(&self.events_topic, key.as_bytes(), Some(payload), None, batch);
     }
 
-    /// A watermark record to one events partition.
-    pub fn marks(&self, partition: i32, payload: &[u8], batch: BatchId) {
-        self.send_to(&self.events_topic, Some(partition), b"", Some(payload), None, batch);
+    /// A watermark record to one events partition. Not tracked: no input
+    /// offset waits for it, and it does not count against the in-flight
+    /// budget (a lost one is superseded by the next, 100 ms later).
+    pub fn marks(&self, partition: i32, payload: &[u8]) {
+        self.send_to(&self.events_topic, Some(partition), b"", Some(payload), None, UNTRACKED);
     }
 
     /// The alert, and the revocation request when the rule asks for one.

@@ -270,6 +270,13 @@ impl StreamProc {
             .sum()
     }
 
+    /// The whole `/metrics` page and the log, for failure messages.
+    pub fn metrics_text(&self) -> String {
+        let m = self.get("/metrics").map(|(_, b)| b).unwrap_or_default();
+        let m: Vec<&str> = m.lines().filter(|l| !l.starts_with('#')).collect();
+        format!("metrics:\n{}\nlog:\n{}", m.join("\n"), self.log_text())
+    }
+
     pub fn ready(&self) -> bool {
         self.get("/readyz").is_some_and(|(c, _)| c == 200)
     }
