@@ -210,35 +210,4 @@ pub enum RulesCommand {
     Test(Common),
 }
 
-#[derive(Args, Debug)]
-pub struct GenArgs {
-    /// Output profile.
-    #[arg(long, value_enum, default_value = "kong")]
-    pub profile: Profile,
-    /// Number of log lines.
-    #[arg(long, default_value_t = 10_000)]
-    pub lines: u64,
-    /// Number of distinct users.
-    #[arg(long)]
-    pub users: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Log real signed JWTs (raw) or gateway-logged claims.
-    #[arg(long, value_enum, default_value = "claims")]
-    pub mode: crate::gen::TokenMode,
-    /// Start time (RFC 3339).
-    #[arg(long, default_value = "2026-11-02T08:00:00Z")]
-    pub start: String,
-    /// Write the log here (default stdout; .gz / .zst compress).
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
-    /// Write the ground truth (planted thefts, JSON lines) here.
-    #[arg(long)]
-    pub truth: Option<PathBuf>,
-    /// Write revocations of the planted revoked-use stories here.
-    #[arg(long)]
-    pub revocations: Option<PathBuf>,
-    /// Write the JWKS that verifies the generated tokens here (raw mode).
-    #[arg(long)]
-    pub jwks: Option<PathBuf>,
-}
+pub use crate::gen::GenArgs;

@@ -124,33 +124,40 @@ pub fn pipeline(i: &PipelineArgs, overlay: impl FnOnce(&mut RawSettings)) -> Res
         raw.ingest.trusted_proxies.extend(i.trusted_proxies.iter().cloned());
         overlay(raw);
     })?;
-    let geo = geo(&s)?;
-    let keys = keys(&s)?;
-    let ids = identity(&s);
-    let ingest_cfg = IngestConfig {
-        profile: s.profile,
-        trusted_proxies: s.trusted_proxies.clone(),
-        max_line_bytes: s.max_line_bytes,
-        ..Default::default()
-    };
-    let resolver_cfg = ResolverConfig {
-        max_token_bytes: s.max_token_bytes,
-        claims_vouched: s.trust_gateway_claims,
-        ..Default::default()
-    };
-    let (geo_cache, ring, ids2) = (s.geo_cache, keys.clone(), ids.clone());
-    let factory: ReaderFactory = Arc::new(move |profile: Option<Profile>| {
-        let tokens = match &ring {
-            Some(k) => TokenResolver::with_ring(ids2.clone(), k.clone(), resolver_cfg.clone()),
-            None => TokenResolver::new(ids2.clone(), None, resolver_cfg.clone()),
+    Pipeline::from_settings(s)
+}
+
+impl Pipeline {
+    /// Keys, GeoIP and the reader factory for validated settings.
+    pub fn from_settings(s: Settings) -> Result<Pipeline> {
+        let geo = geo(&s)?;
+        let keys = keys(&s)?;
+        let ids = identity(&s);
+        let ingest_cfg = IngestConfig {
+            profile: s.profile,
+            trusted_proxies: s.trusted_proxies.clone(),
+            max_line_bytes: s.max_line_bytes,
+            ..Default::default()
         };
-        let mut cfg = ingest_cfg.clone();
-        if let Some(p) = profile {
-            cfg.profile = p;
-        }
-        Reader::new(Ingestor::new(cfg, tokens), geo.clone().map(|g| GeoLookup::new(g, geo_cache)))
-    });
-    Ok(Pipeline { settings: s, factory, keys, identity: ids })
+        let resolver_cfg = ResolverConfig {
+            max_token_bytes: s.max_token_bytes,
+            claims_vouched: s.trust_gateway_claims,
+            ..Default::default()
+        };
+        let (geo_cache, ring, ids2) = (s.geo_cache, keys.clone(), ids.clone());
+        let factory: ReaderFactory = Arc::new(move |profile: Option<Profile>| {
+            let tokens = match &ring {
+                Some(k) => TokenResolver::with_ring(ids2.clone(), k.clone(), resolver_cfg.clone()),
+                None => TokenResolver::new(ids2.clone(), None, resolver_cfg.clone()),
+            };
+            let mut cfg = ingest_cfg.clone();
+            if let Some(p) = profile {
+                cfg.profile = p;
+            }
+            Reader::new(Ingestor::new(cfg, tokens), geo.clone().map(|g| GeoLookup::new(g, geo_cache)))
+        });
+        Ok(Pipeline { settings: s, factory, keys, identity: ids })
+    }
 }
 
 pub fn replay_options(i: &InputArgs, s: &Settings, threads: usize) -> ReplayOptions {

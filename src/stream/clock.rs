@@ -81,6 +81,14 @@ impl Clocks {
         }
     }
 
+    /// Say whether `tp` has nothing left to read (what `refresh` asks the
+    /// consumer; in-process tests say it themselves).
+    pub fn set_caught_up(&mut self, tp: &Tp, caught_up: bool) {
+        if let Some(c) = self.parts.get_mut(tp) {
+            c.caught_up = caught_up;
+        }
+    }
+
     /// The watermark of each partition, as `topic/partition` names.
     pub fn marks(&self, now: EventTime) -> Vec<(String, EventTime)> {
         let mut v: Vec<(String, EventTime)> =

@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -29,11 +29,12 @@ use super::kafka::{consumer_config, wall_ms, Ctx};
 use super::metrics::{CauseLabel, OutcomeLabels, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
+use super::partition::Partition;
 use super::stage::{self, Handler};
 use super::wire::{self, Record};
-use crate::engine::{EngineConfig, EngineStats, Session, SourceId};
+use crate::engine::{EngineConfig, EngineStats};
 use crate::ingest::Interner;
-use crate::model::{AccessEvent, EventTime, Finding, RevocationView, SourcePos};
+use crate::model::{AccessEvent, EventTime, Finding, RevocationView};
 use crate::rules::RuleSet;
 use crate::settings::StreamSettings;
 
@@ -59,10 +60,7 @@ pub struct DetectDeps {
 }
 
 struct Part {
-    session: Session,
-    /// Gateway partitions (`topic/partition`) by source id, and when each
-    /// was last heard of.
-    sources: HashMap<String, (SourceId, Instant)>,
+    state: Partition,
     /// The committed offset at assignment: earlier records only rebuild state.
     live_from: i64,
     live: bool,
@@ -70,16 +68,6 @@ struct Part {
     held: BinaryHeap<Reverse<(EventTime, i64)>>,
     tombstones: BinaryHeap<Reverse<(i64, String)>>,
     reported: EngineStats,
-}
-
-impl Part {
-    #[allow(clippy::disallowed_methods)] // when a source was last heard of
-    fn source(&mut self, name: &str) -> SourceId {
-        let next = self.sources.len() as SourceId;
-        let e = self.sources.entry(name.to_string()).or_insert((next, Instant::now()));
-        e.1 = Instant::now();
-        e.0
-    }
 }
 
 struct Detect {
@@ -194,8 +182,7 @@ impl Detect {
         let mut cfg = self.deps.engine;
         cfg.limits = cfg.limits.share(self.partitions);
         Part {
-            session: Session::new(self.deps.rules.clone(), self.revs.clone(), cfg),
-            sources: HashMap::new(),
+            state: Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg),
             live_from,
             live,
             held: BinaryHeap::new(),
@@ -223,7 +210,7 @@ fn remember(part: &mut Part, req: Option<(String, i64)>) {
 
 /// Pop the offsets whose events the session has judged.
 fn released(tp: &Tp, part: &mut Part) -> Vec<(Tp, i64)> {
-    let wm = part.session.watermark();
+    let wm = part.state.watermark_now();
     let mut out = Vec::new();
     while let Some(Reverse((t, o))) = part.held.peek() {
         if *t > wm {
@@ -233,16 +220,6 @@ fn released(tp: &Tp, part: &mut Part) -> Vec<(Tp, i64)> {
         part.held.pop();
     }
     out
-}
-
-/// The gateway partition an event was read from, and its position there.
-fn origin(ev: &AccessEvent, index: u32) -> (String, u64) {
-    match &ev.source {
-        SourcePos::Kafka { topic, partition, offset } => {
-            (format!("{topic}/{partition}"), ((*offset).max(0) as u64) << 20 | u64::from(index & 0xf_ffff))
-        }
-        other => (other.to_string(), u64::from(index)),
-    }
 }
 
 impl Handler for Detect {
@@ -260,13 +237,9 @@ impl Handler for Detect {
         }
         let live = part.live;
         let mut findings = Vec::new();
+        let now = wall_ms();
         match decoded {
-            Decoded::Marks(marks) => {
-                for (name, wm) in marks {
-                    let id = part.source(&name);
-                    part.session.source_watermark(id, wm);
-                }
-            }
+            Decoded::Marks(marks) => part.state.record(Record::Marks(marks), now, &mut findings),
             Decoded::Events(bad) => {
                 if let Some(problem) = bad {
                     if live {
@@ -282,21 +255,18 @@ impl Handler for Detect {
         let n = events.len() as u64;
         let latest = events.iter().map(|(e, _)| e.time).max();
         for (ev, i) in events {
-            let (name, pos) = origin(&ev, i);
             if let Some(c) = self.clocks.as_mut() {
-                c.assign(&tp);
-                c.seen(&tp, ev.time, EventTime(wall_ms().saturating_mul(1000)));
+                c.seen(&tp, ev.time, EventTime(now.saturating_mul(1000)));
             }
-            let id = part.source(&name);
-            part.session.push_at(id, pos, ev, &mut findings);
+            part.state.event(ev, i, now, &mut findings);
         }
-        part.session.advance(&mut findings);
+        part.state.advance(&mut findings);
         let mut done = Vec::new();
         if live {
             self.shared.tracker.lock().expect("not poisoned").consumed(&tp, off);
             match latest {
                 // the record is done once its latest event left the buffer
-                Some(t) if t > part.session.watermark() => part.held.push(Reverse((t, off))),
+                Some(t) if t > part.state.watermark_now() => part.held.push(Reverse((t, off))),
                 _ => done.push((tp.clone(), off)),
             }
         }
@@ -326,14 +296,14 @@ impl Handler for Detect {
     }
 
     fn tick(&mut self, consumer: &BaseConsumer<Ctx>) {
-        let low = self.parts.values().map(|p| p.session.watermark()).min();
+        let low = self.parts.values().map(|p| p.state.watermark_now()).min();
         if let Some(low) = low.filter(|w| *w > EventTime::MIN) {
             self.deps.feed.note_watermark(low.as_secs());
         }
         if let Some((revs, v)) = self.deps.feed.newer_than(self.feed_version) {
             self.shared.metrics.revocations_loaded.set(revs.len() as i64);
             for p in self.parts.values_mut() {
-                p.session.set_revocations(revs.clone());
+                p.state.set_revocations(revs.clone());
             }
             (self.revs, self.feed_version) = (revs, v);
         }
@@ -349,7 +319,7 @@ impl Handler for Detect {
             self.housekeep(&tp, &mut part);
             self.parts.insert(tp, part);
         }
-        let tracked: usize = self.parts.values().map(|p| p.session.stats().tracked_tokens).sum();
+        let tracked: usize = self.parts.values().map(|p| p.state.stats().tracked_tokens).sum();
         self.shared.metrics.tracked_tokens.set(tracked as i64);
     }
 
@@ -375,20 +345,14 @@ fn mark_live(consumer: &BaseConsumer<Ctx>, parts: &mut HashMap<Tp, Part>) {
 impl Detect {
     /// Watermarks that move without records (keyed input's own clock,
     /// sources gone quiet), tombstones and metric deltas for one partition.
-    #[allow(clippy::disallowed_methods)] // processing time of the keyed input's clock and of quiet sources
     fn housekeep(&mut self, tp: &Tp, part: &mut Part) {
-        if let Some(wm) = self.clocks.as_ref().and_then(|c| c.watermark_of(tp, EventTime(wall_ms() * 1000))) {
-            let name = format!("{}/{}", tp.0, tp.1);
-            let id = part.source(&name);
-            part.session.source_watermark(id, wm);
+        let now = wall_ms();
+        if let Some(wm) = self.clocks.as_ref().and_then(|c| c.watermark_of(tp, EventTime(now * 1000))) {
+            part.state.watermark(&format!("{}/{}", tp.0, tp.1), wm, now);
         }
-        for (id, heard) in part.sources.values() {
-            if heard.elapsed() >= self.idle {
-                part.session.idle(*id);
-            }
-        }
+        part.state.quiet(now, self.idle.as_millis() as i64);
         let mut findings = Vec::new();
-        part.session.advance(&mut findings);
+        part.state.advance(&mut findings);
         let done = released(tp, part);
         if !findings.is_empty() || !done.is_empty() {
             let live = part.live;
@@ -397,7 +361,7 @@ impl Detect {
         if part.live {
             self.tombstones(part);
         }
-        let st = part.session.stats();
+        let st = part.state.stats();
         let m = &self.shared.metrics;
         let d = |new: u64, old: u64| new.saturating_sub(old);
         m.evictions
@@ -414,7 +378,7 @@ impl Detect {
 
     /// Requests whose token expired (by the watermark) can be compacted away.
     fn tombstones(&self, part: &mut Part) {
-        let wm = part.session.watermark().as_secs().saturating_sub(self.deps.exp_margin_secs);
+        let wm = part.state.watermark_now().as_secs().saturating_sub(self.deps.exp_margin_secs);
         let mut due = Vec::new();
         while part.tombstones.peek().is_some_and(|Reverse((exp, _))| *exp < wm) {
             due.push(part.tombstones.pop().expect("peeked").0 .1);

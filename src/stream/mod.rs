@@ -24,6 +24,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod out;
+pub mod partition;
 pub mod respond;
 pub mod stage;
 pub mod wire;

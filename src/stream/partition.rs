@@ -1,0 +1,96 @@
+//! What the detect stage does with one events partition, without Kafka: a
+//! session whose sources are the gateway partitions the events came from,
+//! fed events (by position, so repeats are dropped) and watermark records,
+//! with sources that went quiet marked idle. The stage wraps it with offsets
+//! and outputs; the in-process parity tests drive it directly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::wire::Record;
+use crate::engine::{EngineConfig, EngineStats, Session, SourceId};
+use crate::model::{AccessEvent, EventTime, Finding, RevocationView, SourcePos};
+use crate::rules::RuleSet;
+
+pub struct Partition {
+    session: Session,
+    /// Gateway partitions (`topic/partition`) by source id, and when each
+    /// was last heard of (processing time, ms).
+    sources: HashMap<String, (SourceId, i64)>,
+}
+
+/// The gateway partition an event was read from, and its position there
+/// (offset, and index in a batch record).
+pub fn origin(ev: &AccessEvent, index: u32) -> (String, u64) {
+    match &ev.source {
+        SourcePos::Kafka { topic, partition, offset } => {
+            (format!("{topic}/{partition}"), ((*offset).max(0) as u64) << 20 | u64::from(index & 0xf_ffff))
+        }
+        other => (other.to_string(), u64::from(index)),
+    }
+}
+
+impl Partition {
+    pub fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig) -> Self {
+        Partition { session: Session::new(rules, revocations, cfg), sources: HashMap::new() }
+    }
+
+    fn source(&mut self, name: &str, now_ms: i64) -> SourceId {
+        let next = self.sources.len() as SourceId;
+        let e = self.sources.entry(name.to_string()).or_insert((next, now_ms));
+        e.1 = now_ms;
+        e.0
+    }
+
+    /// One record of the events topic (an event or watermarks), then
+    /// whatever the watermark now allows; findings to `out`.
+    pub fn record(&mut self, rec: Record, now_ms: i64, out: &mut Vec<Finding>) {
+        match rec {
+            Record::Event(ev, i) => self.event(ev, i, now_ms, out),
+            Record::Marks(marks) => {
+                for (name, wm) in marks {
+                    self.watermark(&name, wm, now_ms);
+                }
+            }
+        }
+        self.session.advance(out);
+    }
+
+    /// An event (not judged until [`Partition::advance`] or a later record).
+    pub fn event(&mut self, ev: AccessEvent, index: u32, now_ms: i64, out: &mut Vec<Finding>) {
+        let (name, pos) = origin(&ev, index);
+        let id = self.source(&name, now_ms);
+        self.session.push_at(id, pos, ev, out);
+    }
+
+    /// A gateway partition's watermark.
+    pub fn watermark(&mut self, source: &str, wm: EventTime, now_ms: i64) {
+        let id = self.source(source, now_ms);
+        self.session.source_watermark(id, wm);
+    }
+
+    /// Sources not heard of for `idle_ms` stop holding the watermark back.
+    pub fn quiet(&mut self, now_ms: i64, idle_ms: i64) {
+        for (id, heard) in self.sources.values() {
+            if now_ms - heard >= idle_ms {
+                self.session.idle(*id);
+            }
+        }
+    }
+
+    pub fn advance(&mut self, out: &mut Vec<Finding>) {
+        self.session.advance(out);
+    }
+
+    pub fn watermark_now(&self) -> EventTime {
+        self.session.watermark()
+    }
+
+    pub fn set_revocations(&mut self, v: Arc<RevocationView>) {
+        self.session.set_revocations(v);
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.session.stats()
+    }
+}
