@@ -157,10 +157,12 @@ fn tansu_independent_client_sample_logs() {
     assert!(p.stop(30).success());
 }
 
-/// A generated log with planted thefts (>= 100k events): the same alert set
-/// as replay; then the same log with the detector killed (SIGKILL) mid-stream
-/// and restarted: still the same set, duplicates identical, and the
-/// committed offsets of the detect group never go backwards.
+/// A generated log with planted thefts (>= 100k events), produced as a
+/// backlog over 3 gateway partitions (one per gateway node) into 4 events
+/// partitions: exactly replay's alert set, each alert once; then the same
+/// backlog with the detector killed (SIGKILL) mid-stream and restarted:
+/// still the same set, duplicates identical, and the committed offsets of
+/// the detect group never go backwards.
 #[test]
 fn tansu_generated_log_parity_and_sigkill_restart() {
     let Some(brokers) = tansu() else { return };
@@ -182,23 +184,24 @@ fn tansu_generated_log_parity_and_sigkill_restart() {
     let records = lines(log_s);
 
     // uninterrupted
-    let t = Topics::on_tansu(&brokers, &prefix("gen"), 4);
+    let t = Topics::on_tansu_with(&brokers, &prefix("gen"), 4, 3);
     let cfg = stream_config(dir.path(), &brokers, &t, "");
     produce(&brokers, &t.name("revocations"), lines(revs.to_str().unwrap()));
-    produce(&brokers, &t.gateway(), records.clone());
+    produce_spread(&brokers, &t.gateway(), records.clone(), 3);
     let p = StreamProc::start(&cfg, &["--input", &format!("{}:kong", t.gateway())]);
     wait_for(180, "every alert", || p.metric("tokenhound_findings_total", "") >= expected.len() as f64);
     std::thread::sleep(Duration::from_secs(2));
     let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
     assert_eq!(alert_set(&alerts), alert_set(&expected), "stream and replay disagree on the generated log");
     assert_eq!(alerts.len(), expected.len(), "no duplicates without a crash");
+    assert_eq!(p.metric("tokenhound_events_total", "outcome=\"late\""), 0.0, "no event judged late");
     assert!(p.stop(30).success());
 
     // killed with SIGKILL while the alerts are coming, then restarted
-    let t = Topics::on_tansu(&brokers, &prefix("crash"), 4);
+    let t = Topics::on_tansu_with(&brokers, &prefix("crash"), 4, 3);
     let cfg = stream_config(dir.path(), &brokers, &t, "instance_id = \"crash-test\"");
     produce(&brokers, &t.name("revocations"), lines(revs.to_str().unwrap()));
-    produce(&brokers, &t.gateway(), records);
+    produce_spread(&brokers, &t.gateway(), records, 3);
     let p = StreamProc::start(&cfg, &["--input", &format!("{}:kong", t.gateway())]);
     wait_for(180, "a third of the alerts", || p.metric("tokenhound_findings_total", "") >= (expected.len() / 3) as f64);
     let before = committed(&brokers, &format!("{}.detect", t.prefix), &t.name("events"));

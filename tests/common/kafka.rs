@@ -62,8 +62,13 @@ impl Topics {
 
     /// Create them on tansu (its CLI) with `parts` partitions for the events topic.
     pub fn on_tansu(broker: &str, prefix: &str, parts: u32) -> Topics {
+        Topics::on_tansu_with(broker, prefix, parts, 1)
+    }
+
+    /// The same, with `gateway` partitions for the gateway topic.
+    pub fn on_tansu_with(broker: &str, prefix: &str, parts: u32, gateway: u32) -> Topics {
         let st = Command::new(root().join("scripts/kafka-topics.sh"))
-            .args([broker, prefix, &parts.to_string()])
+            .args([broker, prefix, &parts.to_string(), &gateway.to_string()])
             .env("TANSU", tansu_bin())
             .status()
             .expect("run scripts/kafka-topics.sh");
@@ -94,10 +99,22 @@ pub fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
 
 /// Produce each record (value only) to partition 0 of `topic`, in order.
 pub fn produce(brokers: &str, topic: &str, records: impl IntoIterator<Item = Vec<u8>>) -> usize {
+    produce_spread(brokers, topic, records, 1)
+}
+
+/// Produce records over `partitions` partitions, record `i` to `i % partitions`
+/// (one partition per gateway node, each in its own order).
+pub fn produce_spread(
+    brokers: &str,
+    topic: &str,
+    records: impl IntoIterator<Item = Vec<u8>>,
+    partitions: i32,
+) -> usize {
     let p = producer(brokers);
     let mut n = 0;
     for r in records {
-        let mut rec: BaseRecord<'_, (), Vec<u8>> = BaseRecord::to(topic).payload(&r).partition(0);
+        let part = n as i32 % partitions.max(1);
+        let mut rec: BaseRecord<'_, (), Vec<u8>> = BaseRecord::to(topic).payload(&r).partition(part);
         loop {
             match p.send(rec) {
                 Ok(()) => break,
