@@ -6,7 +6,8 @@
 # through detect, and print wall time, tokenhound's CPU time, events/s,
 # events per CPU-second (per core) and peak memory; then a latency probe
 # (scripts/stream-latency.py): impossible-travel pairs at 50 pairs/s with
-# event time = now, produce -> alert produced, p50/p99.
+# event time = now over a probe topic of 3 partitions (the two requests of a
+# pair on different ones), produce -> alert produced, p50/p99.
 # Needs: tansu in $TH_TOOLS (scripts/test.sh installs it), PyPI confluent-kafka.
 # Usage: scripts/bench-stream.sh [LINES] [STORAGE: memory|sqlite] [LATENESS]
 set -euo pipefail
@@ -34,7 +35,7 @@ trap 'kill $spid $bpid 2>/dev/null || true; rm -rf "$data"' EXIT
 spid=
 sleep 1
 TANSU="$tansu" scripts/kafka-topics.sh "$broker" bench 4
-"$tansu" topic create bench.probe --partitions 1 --broker "tcp://$broker" >/dev/null
+"$tansu" topic create bench.probe --partitions 3 --broker "tcp://$broker" >/dev/null
 python3 - "$broker" "$log" <<'PY'
 import sys, time
 from confluent_kafka import Producer
@@ -62,6 +63,8 @@ requests_topic = "bench.revocation-requests"
 dead_letter_topic = "bench.dead-letter"
 revocations_topics = ["bench.revocations"]
 inputs = [{ topic = "bench.gateway", profile = "kong" }, { topic = "bench.probe", profile = "tokenhound" }]
+# the drained (historic) backlog stops holding the live probe back after 5 s
+idle_timeout = "5s"
 TOML
 sed -i "s/^allowed_lateness = .*/allowed_lateness = \"$lateness\"/" "$cfg"
 start=$(date +%s.%N)
@@ -86,6 +89,7 @@ wall, cpu = end - start, (ut + st) / hz
 print(f"stream: {lines} events through the broker in {wall:.1f} s wall = {lines / wall:,.0f} events/s; "
       f"tokenhound cpu {cpu:.1f} s = {lines / cpu:,.0f} events per cpu-second; peak RSS {hwm / 1024:.0f} MiB; findings {f:.0f}")
 PY
-python3 scripts/stream-latency.py "$broker" bench.probe bench.alerts 50 20 198.18.81.10
+sleep 6
+python3 scripts/stream-latency.py "$broker" bench.probe bench.alerts 50 20 198.18.81.10 3
 kill -TERM $spid; wait $spid || true
 grep -c . "$dir/stream.log" >/dev/null

@@ -8,7 +8,11 @@ profile; reads the alerts topic and reports, per probe token, the time from
 producing the second request to the alert record's timestamp (set by
 tokenhound's producer when it produced the alert).
 
-  stream-latency.py BROKER PROBE_TOPIC ALERTS_TOPIC RATE SECS FAR_IP
+  stream-latency.py BROKER PROBE_TOPIC ALERTS_TOPIC RATE SECS FAR_IP [PARTITIONS]
+
+With PARTITIONS (default 1) the probe topic's partitions are written in
+turn, the two requests of a pair to different ones (as two gateway nodes
+would): the alert waits for the watermark of every partition.
 """
 import json
 import sys
@@ -17,6 +21,7 @@ import time
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 broker, topic, alerts, rate, secs, far_ip = sys.argv[1:7]
+nparts = int(sys.argv[7]) if len(sys.argv) > 7 else 1
 rate, secs = float(rate), float(secs)
 p = Producer({"bootstrap.servers": broker, "linger.ms": 0})
 c = Consumer({"bootstrap.servers": broker, "group.id": "latency-probe", "enable.auto.commit": False})
@@ -38,8 +43,8 @@ start = time.time()
 i = 0
 while time.time() - start < secs:
     now = time.time()
-    p.produce(topic, line(i, "198.18.1.10", now - 1.0))
-    p.produce(topic, line(i, far_ip, now))
+    p.produce(topic, line(i, "198.18.1.10", now - 1.0), partition=(2 * i) % nparts)
+    p.produce(topic, line(i, far_ip, now), partition=(2 * i + 1) % nparts)
     p.poll(0)
     sent[f"https://probe.example|probe-{i}"] = time.time()
     i += 1
@@ -59,4 +64,4 @@ vals = sorted(lat.values())
 if not vals:
     print("no probe alert came back"); sys.exit(1)
 q = lambda f: vals[min(len(vals) - 1, int(f * len(vals)))]
-print(f"probes {len(sent)}, alerts {len(vals)}, latency p50 {q(0.5):.3f}s p99 {q(0.99):.3f}s max {vals[-1]:.3f}s")
+print(f"probes {len(sent)} over {nparts} partition(s), alerts {len(vals)}, latency p50 {q(0.5):.3f}s p99 {q(0.99):.3f}s max {vals[-1]:.3f}s")

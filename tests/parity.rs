@@ -153,7 +153,7 @@ impl Detect {
             EngineConfig { allowed_lateness_secs: LATENESS, ..tokenhound::app::engine_config(&f.pipeline.settings) };
         cfg.limits = cfg.limits.share(EVENTS_PARTS);
         Detect {
-            parts: (0..EVENTS_PARTS).map(|_| Partition::new(f.rules.clone(), f.revs.clone(), cfg)).collect(),
+            parts: (0..EVENTS_PARTS).map(|_| Partition::new(f.rules.clone(), f.revs.clone(), cfg, true)).collect(),
             pos: vec![0; EVENTS_PARTS],
             held: vec![BTreeSet::new(); EVENTS_PARTS],
             live_from,
@@ -197,6 +197,7 @@ fn events_partition(key: &str) -> usize {
 }
 
 /// Run the simulated stream; the uids of the alerts it produced.
+#[allow(clippy::needless_range_loop)]
 fn stream(f: &Fixture, p: &Plan) -> BTreeSet<String> {
     // partitions 0..k get lines; partition k never receives a record; with
     // `late_partition`, partition k-1 holds lines from the middle of the
@@ -213,7 +214,7 @@ fn stream(f: &Fixture, p: &Plan) -> BTreeSet<String> {
         gw[g].push((i, l));
     }
     let mut reader: Reader = (f.pipeline.factory)(None);
-    let mut clocks = Clocks::new(LATENESS, i64::MAX / 4);
+    let mut clocks = Clocks::new(LATENESS, i64::MAX / 4, 30_000);
     let tp = |g: usize| -> (Arc<str>, i32) { ("gw".into(), g as i32) };
     let mut assigned: Vec<bool> = (0..k).map(|g| Some(g) != late).collect();
     for g in (0..k).filter(|&g| assigned[g]) {

@@ -184,3 +184,136 @@ fn replay_output_does_not_depend_on_thread_count() {
     assert_eq!(one, alerts("2"));
     assert_eq!(one, alerts("4"));
 }
+
+/// A hostile value: deep arrays or objects, wide arrays, long strings,
+/// huge or odd numbers, escapes.
+fn hostile_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (1usize..200_000).prop_map(|d| format!("{}{}", "[".repeat(d), "]".repeat(d))),
+        (1usize..100_000).prop_map(|d| format!("{}1{}", r#"{"a":"#.repeat(d), "}".repeat(d))),
+        (1usize..50_000).prop_map(|n| format!("[{}]", vec!["1"; n].join(","))),
+        (1usize..900_000).prop_map(|n| format!("\"{}\"", "x".repeat(n))),
+        Just("1e400".to_string()),
+        Just("-1e308".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("\"\\ud800\\udc00\\ud800\"".to_string()),
+        Just("\"\\u0000\\u001b[2J\"".to_string()),
+        Just("null".into()),
+        Just("{}".into()),
+    ]
+}
+
+/// Lines of each profile with a hostile value in one of their fields.
+fn hostile_line(profile: usize, field: usize, v: &str) -> String {
+    let base: [(&str, &[&str]); 6] = [
+        (
+            r#"{"started_at":1793600000000,"client_ip":"198.18.1.5","request":{"method":"GET","uri":"/","headers":{"user-agent":"ua","authorization":"Bearer a.b.c"}},"response":{"status":200},"jwt":{"iss":"i","jti":"j","aud":"a","exp":1}}"#,
+            &["started_at", "client_ip", "uri", "user-agent", "authorization", "status", "aud", "exp", "jti", "jwt"],
+        ),
+        (
+            r#"{"start_time":"2026-11-02T08:00:00Z","method":"GET","path":"/","response_code":200,"user_agent":"ua","jwt":{"iss":"i","jti":"j"}}"#,
+            &["start_time", "path", "response_code", "user_agent", "jwt", "jti"],
+        ),
+        (
+            r#"{"requestTimeEpoch":1793600000000,"sourceIp":"198.18.1.5","httpMethod":"GET","path":"/","status":"200","claims":{"iss":"i","jti":"j","exp":"5"}}"#,
+            &["requestTimeEpoch", "sourceIp", "path", "status", "claims", "exp"],
+        ),
+        (
+            r#"{"StartUTC":"2026-11-02T08:00:00Z","ClientHost":"198.18.1.5","RequestMethod":"GET","RequestPath":"/","DownstreamStatus":200,"request_Authorization":"Bearer x"}"#,
+            &["StartUTC", "ClientHost", "RequestPath", "DownstreamStatus", "request_Authorization"],
+        ),
+        (
+            r#"{"msec":1793600000.0,"remote_addr":"198.18.1.5","method":"GET","uri":"/","status":200,"jwt":{"iss":"i","jti":"j"}}"#,
+            &["msec", "remote_addr", "uri", "status", "jwt", "jti"],
+        ),
+        (
+            r#"{"time":"2026-11-02T08:00:00Z","client_ip":"198.18.1.5","status":200,"claims":{"iss":"i","jti":"j"},"geo":{"lat":1.0}}"#,
+            &["time", "client_ip", "status", "claims", "jti", "geo", "lat"],
+        ),
+    ];
+    let (line, fields) = base[profile % 6];
+    let f = fields[field % fields.len()];
+    // replace the value after the first `"f":`
+    let key = format!("\"{f}\":");
+    let Some(i) = line.find(&key) else { return line.to_string() };
+    let start = i + key.len();
+    let rest = &line[start..];
+    let end = value_end(rest);
+    format!("{}{v}{}", &line[..start], &rest[end..])
+}
+
+/// The length of the JSON value at the start of `s` (strings, numbers,
+/// objects and arrays of the base lines).
+fn value_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    match b[0] {
+        b'"' => s[1..].find('"').map_or(s.len(), |i| i + 2),
+        b'{' | b'[' => {
+            let mut depth = 0;
+            for (i, c) in b.iter().enumerate() {
+                match c {
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            s.len()
+        }
+        _ => s.find([',', '}']).unwrap_or(s.len()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// Deep, wide and long values in any field of any profile: an error or
+    /// an event, never an abort, on a 2 MiB stack (a replay worker's).
+    #[test]
+    fn hostile_values_never_abort_in_process(profile in 0usize..6, field in 0usize..10, v in hostile_value()) {
+        let line = hostile_line(profile, field, &v);
+        let h = std::thread::Builder::new().stack_size(2 << 20).spawn(move || {
+            let src = SourcePos::Test { name: "hostile".into(), index: 0 };
+            for p in PROFILES {
+                let (mut out, mut errs) = (Vec::new(), Vec::new());
+                ingestor(p).ingest_all(line.as_bytes(), &src, &mut out, &mut errs);
+                assert!(out.is_empty() || errs.is_empty() || p == Profile::Kong, "an event and an error for one record");
+            }
+        }).unwrap();
+        prop_assert!(h.join().is_ok());
+    }
+}
+
+/// The same hostile lines through the binary, every profile at once:
+/// `--skip-errors` ends with 0, never a signal.
+#[test]
+fn hostile_values_never_abort_the_binary() {
+    let dir = common::tempdir();
+    let log = dir.path().join("hostile.ndjson");
+    let values = [
+        format!("{}{}", "[".repeat(120_000), "]".repeat(120_000)),
+        format!("{}1{}", r#"{"a":"#.repeat(60_000), "}".repeat(60_000)),
+        format!("[{}]", vec!["1"; 40_000].join(",")),
+        format!("\"{}\"", "y".repeat(500_000)),
+        "1e400".into(),
+        "\"\\ud800\"".into(),
+    ];
+    let mut lines = Vec::new();
+    for p in 0..6 {
+        for f in 0..10 {
+            for v in &values {
+                lines.push(hostile_line(p, f, v));
+            }
+        }
+    }
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    for threads in ["1", "2"] {
+        let out =
+            common::run(&["replay", "--rules", "rules", "--skip-errors", "--threads", threads, log.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
+    }
+}

@@ -113,7 +113,8 @@ fn story(jti: &str, sub: &str) -> Vec<Vec<u8>> {
 fn request(i: usize, exp: i64) -> Vec<u8> {
     json!({"scope": "token", "iss": "https://idp.acme.example", "jti": format!("burst-{i}"), "sub": format!("user-{i}"),
            "key": format!("https://idp.acme.example|burst-{i}"), "finding_uid": format!("f-{i}"), "rule": "impossible-travel",
-           "reason": "test burst", "requested_at": "2026-11-29T00:00:00Z", "exp": exp, "idempotency_key": format!("f-{i}:token")})
+           "reason": "test burst", "requested_at": "2026-11-29T00:00:00Z", "exp": exp, "idempotency_key": format!("f-{i}:token"),
+           "vouched": true})
     .to_string()
     .into_bytes()
 }
@@ -134,7 +135,7 @@ fn stolen_token_story_revoked_in_redis_ssf_and_webhook() {
     produce(&brokers, &t.gateway(), story(&jti, "erin"));
     let s = StreamProc::start(&cfg, &["--input", &format!("{}:tokenhound", t.gateway())]);
     let r = StreamProc::start_on("respond", &cfg, &[], respond_port);
-    let key = format!("tokenhound:deny:https://idp.acme.example:{jti}");
+    let key = format!("tokenhound:deny:https%3A%2F%2Fidp.acme.example:{jti}");
     let mut conn = redis_conn(rport);
     wait_for(60, "the deny-list entry", || redis::cmd("EXISTS").arg(&key).query::<i64>(&mut conn).unwrap() == 1);
     let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut conn).unwrap();

@@ -194,7 +194,7 @@ fn tansu_generated_log_parity_and_sigkill_restart() {
     let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
     assert_eq!(alert_set(&alerts), alert_set(&expected), "stream and replay disagree on the generated log");
     assert_eq!(alerts.len(), expected.len(), "no duplicates without a crash");
-    assert_eq!(p.metric("tokenhound_events_total", "outcome=\"late\""), 0.0, "no event judged late");
+    assert_eq!(p.metric("tokenhound_events_total", "outcome=\"late\""), 0.0, "no event judged late: {}", p.log_text());
     assert!(p.stop(30).success());
 
     // killed with SIGKILL while the alerts are coming, then restarted

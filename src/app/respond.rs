@@ -23,7 +23,7 @@ pub struct ReplayResponder {
 
 impl ReplayResponder {
     pub fn new(r: &RespondSettings, audit: Option<&Path>) -> Result<Self> {
-        let (hooks, _) = Responder::hooks_from(r, wall_secs).map_err(|e| anyhow::anyhow!(e))?;
+        let (hooks, _) = Responder::hooks_from(r, wall_secs)?;
         let audit: Option<Box<dyn Write>> = match audit {
             Some(p) => Some(Box::new(std::io::BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -37,7 +37,7 @@ impl ReplayResponder {
     pub fn handle(&mut self, f: &Finding) -> Result<()> {
         let mut emits = self.responder.alert(&ocsf_json(f, VERSION), wall_ms());
         if let Some(req) = revocation_request(f) {
-            let req = Request::parse(req.to_string().as_bytes()).map_err(|e| anyhow::anyhow!(e))?;
+            let req = Request::parse(req.to_string().as_bytes())?;
             emits.extend(self.responder.handle(&req, wall_ms()));
         }
         for e in emits {

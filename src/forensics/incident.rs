@@ -75,17 +75,7 @@ pub struct Incident {
 
 /// The network prefix of an address: /24 for IPv4, /48 for IPv6.
 pub fn prefix(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v)) => {
-            let o = v.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        Ok(std::net::IpAddr::V6(v)) => {
-            let s = v.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-        Err(_) => ip.to_string(),
-    }
+    crate::model::prefix_name(ip, 24, 48)
 }
 
 /// What an incident starts from: a finding of the engine, or an alert of a

@@ -6,6 +6,7 @@
 //! cause: stolen tokens mostly belong to one app version and are replayed from
 //! one hosting provider (BulletHost, AS64900).
 
+mod clients;
 mod rng;
 mod session;
 mod world;

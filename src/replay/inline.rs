@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::findings::Ordered;
+use super::merge::Merge;
 use super::pipeline::{parse_chunk, ReplayError, ReplayOptions, ReplayReport, Worker};
-use super::read::{open_input, LineChunker, Merge};
+use super::read::{open_input, LineChunker};
 use crate::engine::{RevocationView, Session};
 use crate::model::{AccessEvent, EventTime, Finding};
 use crate::rules::RuleSet;

@@ -8,13 +8,15 @@
 
 mod findings;
 mod inline;
+mod merge;
 mod pipeline;
 mod read;
 
 pub use findings::Ordered;
 pub use inline::{run as run_inline, scan};
+pub use merge::Merge;
 pub use pipeline::{run, ReplayError, ReplayOptions, ReplayReport, Worker};
-pub use read::{expand_inputs, open_input, Chunk, LineChunker, Merge, ReadError};
+pub use read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
 use super::findings::Ordered;
-use super::read::{expand_inputs, Chunk, Merge, ReadError};
+use super::merge::Merge;
+use super::read::{expand_inputs, Chunk, ReadError};
 use super::ErrorTally;
 use crate::engine::{EngineConfig, EngineStats, RevocationView, Session};
 use crate::enrich::Reader;

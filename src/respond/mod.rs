@@ -23,6 +23,17 @@ use guard::{Admit, Budget, NeverRevoke};
 use http::{Delivery, Retry};
 pub use request::Request;
 
+/// Why the responder cannot start, or cannot read a request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RespondError {
+    /// A hook's settings cannot be used (the message names the key, never a secret).
+    #[error("{0}")]
+    Setup(String),
+    /// A revocation request that is not one (bad JSON, missing parts).
+    #[error("not a revocation request: {0}")]
+    BadRequest(String),
+}
+
 /// How one action ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -125,7 +136,7 @@ impl Responder {
     }
 
     /// The hooks configured in `[respond]` (SSF's JWKS and metadata returned for serving).
-    pub fn hooks_from(s: &RespondSettings, clock: fn() -> i64) -> Result<(Hooks, Option<SsfDocs>), String> {
+    pub fn hooks_from(s: &RespondSettings, clock: fn() -> i64) -> Result<(Hooks, Option<SsfDocs>), RespondError> {
         let mut hooks: Vec<Box<dyn Hook>> = Vec::new();
         let mut ssf_meta = None;
         if let Some(r) = &s.redis {

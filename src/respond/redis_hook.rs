@@ -12,7 +12,7 @@
 
 use super::http::{Attempt, Retry};
 use super::request::{Request, Scope};
-use super::{ActionResult, Hook, Outcome};
+use super::{ActionResult, Hook, Outcome, RespondError};
 use crate::model::key_part;
 use crate::settings::Redis;
 
@@ -45,10 +45,10 @@ pub struct RedisHook {
 }
 
 impl RedisHook {
-    pub fn new(cfg: Redis) -> Result<Self, String> {
+    pub fn new(cfg: Redis) -> Result<Self, RespondError> {
         // the URL may hold a password: never quote it
-        let client =
-            redis::Client::open(cfg.url.expose()).map_err(|_| "respond.redis.url is not a redis:// URL".to_string())?;
+        let client = redis::Client::open(cfg.url.expose())
+            .map_err(|_| RespondError::Setup("respond.redis.url is not a redis:// URL".into()))?;
         Ok(RedisHook { cfg, client, conn: None })
     }
 

@@ -68,7 +68,11 @@ struct In {
 }
 
 impl Request {
-    pub fn parse(bytes: &[u8]) -> Result<Request, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Request, super::RespondError> {
+        Self::parse_text(bytes).map_err(super::RespondError::BadRequest)
+    }
+
+    fn parse_text(bytes: &[u8]) -> Result<Request, String> {
         let raw: Value = serde_json::from_slice(bytes).map_err(|e| crate::ingest::scrub(&e.to_string()))?;
         let r: In = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
         let scope = match (r.scope.as_str(), r.jti, r.sub.clone(), r.revoked_before) {

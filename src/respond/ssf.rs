@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::http::{agent, post, Retry};
 use super::request::{Request, Scope};
-use super::{ActionResult, Hook, Outcome};
+use super::{ActionResult, Hook, Outcome, RespondError};
 use crate::settings::RawSsf;
 
 pub const SESSION_REVOKED: &str = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
@@ -31,20 +31,25 @@ pub struct SsfHook {
 }
 
 impl SsfHook {
-    pub fn new(cfg: RawSsf, timeout_secs: u64, password_reset: bool) -> Result<Self, String> {
-        let alg = Algorithm::from_str(cfg.alg.as_deref().unwrap_or("ES256")).map_err(|e| e.to_string())?;
+    pub fn new(cfg: RawSsf, timeout_secs: u64, password_reset: bool) -> Result<Self, RespondError> {
+        let setup = RespondError::Setup;
+        let alg = Algorithm::from_str(cfg.alg.as_deref().unwrap_or("ES256"))
+            .map_err(|e| setup(format!("respond.ssf.alg: {e}")))?;
         let pem = std::fs::read(&cfg.signing_key)
-            .map_err(|e| format!("cannot read respond.ssf.signing_key {}: {e}", cfg.signing_key.display()))?;
+            .map_err(|e| setup(format!("cannot read respond.ssf.signing_key {}: {e}", cfg.signing_key.display())))?;
         let key = match alg {
             Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
             _ => EncodingKey::from_rsa_pem(&pem),
         }
-        .map_err(|_| format!("respond.ssf.signing_key {} is not a {alg:?} private key", cfg.signing_key.display()))?;
+        .map_err(|_| {
+            setup(format!("respond.ssf.signing_key {} is not a {alg:?} private key", cfg.signing_key.display()))
+        })?;
         let kid = cfg.kid.clone().unwrap_or_else(|| "tokenhound-ssf-1".into());
-        let mut jwk = Jwk::from_encoding_key(&key, alg).map_err(|e| format!("cannot publish the signing key: {e}"))?;
+        let mut jwk =
+            Jwk::from_encoding_key(&key, alg).map_err(|e| setup(format!("cannot publish the signing key: {e}")))?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-        let jwks = serde_json::to_value(JwkSet { keys: vec![jwk] }).map_err(|e| e.to_string())?;
+        let jwks = serde_json::to_value(JwkSet { keys: vec![jwk] }).map_err(|e| setup(e.to_string()))?;
         let mut header = Header::new(alg);
         header.typ = Some("secevent+jwt".into());
         header.kid = Some(kid);

@@ -12,7 +12,7 @@ use sha2::Sha256;
 
 use super::http::{agent, post, Retry};
 use super::request::Request;
-use super::{ActionResult, Hook, Outcome};
+use super::{ActionResult, Hook, Outcome, RespondError};
 use crate::settings::RawWebhook;
 
 pub struct WebhookHook {
@@ -24,11 +24,11 @@ pub struct WebhookHook {
 }
 
 impl WebhookHook {
-    pub fn new(cfg: &RawWebhook, timeout_secs: u64, clock: fn() -> i64) -> Result<Self, String> {
+    pub fn new(cfg: &RawWebhook, timeout_secs: u64, clock: fn() -> i64) -> Result<Self, RespondError> {
         let b64 = cfg.secret.expose().strip_prefix("whsec_").unwrap_or(cfg.secret.expose());
         let key = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|_| "respond.webhook.secret: the part after whsec_ is not base64".to_string())?;
+            .map_err(|_| RespondError::Setup("respond.webhook.secret: the part after whsec_ is not base64".into()))?;
         Ok(WebhookHook {
             url: cfg.url.clone(),
             key,

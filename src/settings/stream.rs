@@ -33,8 +33,9 @@ pub struct RawStream {
     pub auto_offset_reset: Option<OffsetReset>,
     /// How far back state is rebuilt from the events topic on assignment.
     pub max_token_lifetime: Option<String>,
-    /// A gateway partition whose watermark records stop coming for this long
-    /// no longer holds the detect stage back (its ingest instance is gone).
+    /// A gateway partition caught up and quiet for this long (ingest), or
+    /// whose watermark records stop coming for this long (detect: its ingest
+    /// instance is gone), no longer holds the detect stage back.
     pub idle_timeout: Option<String>,
     /// The ingest stage pauses a gateway partition read this far (event
     /// time) ahead of the slowest one, so the detect stage's buffers stay

@@ -8,7 +8,10 @@
 //! judged within the lateness; a historic backlog that was drained moves on
 //! only as fast as the clock, so more of it arriving later is not late; an
 //! empty partition holds nothing back; a paused or backlogged one is not
-//! caught up and always holds the detect stage back). Partitions
+//! caught up and always holds the detect stage back). A partition caught up
+//! and quiet for `idle` (a drained historic backlog, a node that left) holds
+//! nothing back any more: its watermark is processing time (what comes from
+//! it later may be late, as in Flink's idleness). Partitions
 //! reading far ahead of the slowest are paused (watermark alignment), so
 //! the detect stage's buffers stay bounded while a backlog drains.
 
@@ -37,11 +40,13 @@ pub struct Clocks {
     lateness_secs: i64,
     /// Pause a partition this far ahead of the slowest one.
     align_secs: i64,
+    /// Caught up and quiet this long (µs): idle.
+    idle_us: i64,
 }
 
 impl Clocks {
-    pub fn new(lateness_secs: i64, align_secs: i64) -> Self {
-        Clocks { parts: HashMap::new(), lateness_secs, align_secs }
+    pub fn new(lateness_secs: i64, align_secs: i64, idle_ms: i64) -> Self {
+        Clocks { parts: HashMap::new(), lateness_secs, align_secs, idle_us: idle_ms.saturating_mul(1000) }
     }
 
     pub fn assign(&mut self, tp: &Tp) {
@@ -108,7 +113,11 @@ impl Clocks {
             (true, true) => now,
             (true, false) => {
                 let waited = now.0.saturating_sub(c.read_at).max(0);
-                EventTime(c.newest.0.saturating_add(waited)).min(now.max(c.newest))
+                if waited >= self.idle_us {
+                    now.max(c.newest)
+                } else {
+                    EventTime(c.newest.0.saturating_add(waited)).min(now.max(c.newest))
+                }
             }
             (false, _) => c.newest,
         };
@@ -144,9 +153,24 @@ impl Clocks {
     }
 }
 
+/// The assigned partitions whose consumer position reached the high
+/// watermark of the last fetch: nothing left to read.
+pub fn caught_up(consumer: &BaseConsumer<Ctx>) -> Vec<Tp> {
+    let Ok(pos) = consumer.position() else { return Vec::new() };
+    pos.elements()
+        .iter()
+        .filter(|e| match (e.offset(), cached_high(consumer, e.topic(), e.partition())) {
+            (Offset::Offset(p), Some(h)) => p >= h,
+            (_, Some(0)) => true,
+            _ => false,
+        })
+        .map(|e| (e.topic().into(), e.partition()))
+        .collect()
+}
+
 /// The high watermark librdkafka last fetched for a partition (no broker
 /// round trip); `None` before the first fetch.
-fn cached_high(consumer: &BaseConsumer<Ctx>, topic: &str, partition: i32) -> Option<i64> {
+pub(super) fn cached_high(consumer: &BaseConsumer<Ctx>, topic: &str, partition: i32) -> Option<i64> {
     let t = CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: a live client handle, a NUL-terminated topic name and two
@@ -169,7 +193,7 @@ mod tests {
 
     #[test]
     fn watermarks_follow_events_then_processing_time_and_align() {
-        let mut c = Clocks::new(5, 60);
+        let mut c = Clocks::new(5, 60, 30_000);
         let (a, b): (Tp, Tp) = (("gw".into(), 0), ("gw".into(), 1));
         c.assign(&a);
         c.assign(&b);
@@ -186,6 +210,8 @@ mod tests {
         // caught up: the newest time moves on with the time spent waiting
         c.parts.get_mut(&a).unwrap().caught_up = true;
         assert_eq!(c.watermark_of(&a, now.plus_secs(3)), Some(EventTime::from_secs(1_988)));
+        // quiet for the idle timeout: processing time
+        assert_eq!(c.watermark_of(&a, now.plus_secs(31)), Some(now.plus_secs(26)));
         // a live partition (event time = processing time) never passes now
         c.seen(&a, now, now);
         c.parts.get_mut(&a).unwrap().caught_up = true;

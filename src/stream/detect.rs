@@ -24,7 +24,7 @@ use rdkafka::Message;
 
 use super::clock::Clocks;
 use super::feed::Feed;
-use super::ingest::Parsers;
+use super::ingest::{BadRecord, Parsers};
 use super::kafka::{consumer_config, wall_ms, Ctx};
 use super::metrics::{CauseLabel, OutcomeLabels, Shared};
 use super::offsets::Tp;
@@ -97,7 +97,7 @@ pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Ou
     let keyed = matches!(deps.decoder, Decoder::Raw(_));
     let mut h = Detect {
         parts: HashMap::new(),
-        clocks: keyed.then(|| Clocks::new(deps.engine.allowed_lateness_secs, i64::MAX / 4)),
+        clocks: keyed.then(|| Clocks::new(deps.engine.allowed_lateness_secs, i64::MAX / 4, s.idle_timeout_ms as i64)),
         deps,
         revs,
         feed_version,
@@ -138,7 +138,7 @@ impl Detect {
                     Decoded::Events(None)
                 }
                 Ok(Record::Marks(marks)) => Decoded::Marks(marks),
-                Err(e) => Decoded::Events(Some(("bad_event", e.to_string()))),
+                Err(e) => Decoded::Events(Some(BadRecord::Wire(e))),
             },
             Decoder::Raw(p) => {
                 let mut evs = Vec::new();
@@ -165,7 +165,8 @@ impl Detect {
         self.shared.close(batch, released);
     }
 
-    fn dead_letter(&self, m: &BorrowedMessage<'_>, tp: &Tp, (kind, error): (&'static str, String), whole: bool) {
+    fn dead_letter(&self, m: &BorrowedMessage<'_>, tp: &Tp, bad: BadRecord, whole: bool) {
+        let (kind, error) = (bad.kind(), bad.to_string());
         self.count("bad", 1);
         let batch = if whole {
             self.shared.consumed(tp, m.offset())
@@ -182,7 +183,7 @@ impl Detect {
         let mut cfg = self.deps.engine;
         cfg.limits = cfg.limits.share(self.partitions);
         Part {
-            state: Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg),
+            state: Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg, self.clocks.is_none()),
             live_from,
             live,
             held: BinaryHeap::new(),
@@ -195,7 +196,7 @@ impl Detect {
 /// What a record held.
 enum Decoded {
     /// Events (in the buffer given), and a problem to dead-letter.
-    Events(Option<(&'static str, String)>),
+    Events(Option<BadRecord>),
     /// Watermarks of gateway partitions.
     Marks(Vec<(String, EventTime)>),
 }
@@ -313,10 +314,13 @@ impl Handler for Detect {
         if self.parts.values().any(|p| !p.live) {
             mark_live(consumer, &mut self.parts);
         }
+        // a source may go quiet only where this stage has read everything:
+        // behind a backlog, the gap between watermark records is our own delay
+        let idle_ok = super::clock::caught_up(consumer);
         let tps: Vec<Tp> = self.parts.keys().cloned().collect();
         for tp in tps {
             let mut part = self.parts.remove(&tp).expect("present");
-            self.housekeep(&tp, &mut part);
+            self.housekeep(&tp, &mut part, idle_ok.contains(&tp));
             self.parts.insert(tp, part);
         }
         let tracked: usize = self.parts.values().map(|p| p.state.stats().tracked_tokens).sum();
@@ -345,12 +349,14 @@ fn mark_live(consumer: &BaseConsumer<Ctx>, parts: &mut HashMap<Tp, Part>) {
 impl Detect {
     /// Watermarks that move without records (keyed input's own clock,
     /// sources gone quiet), tombstones and metric deltas for one partition.
-    fn housekeep(&mut self, tp: &Tp, part: &mut Part) {
+    fn housekeep(&mut self, tp: &Tp, part: &mut Part, caught_up: bool) {
         let now = wall_ms();
         if let Some(wm) = self.clocks.as_ref().and_then(|c| c.watermark_of(tp, EventTime(now * 1000))) {
             part.state.watermark(&format!("{}/{}", tp.0, tp.1), wm, now);
         }
-        part.state.quiet(now, self.idle.as_millis() as i64);
+        if caught_up {
+            part.state.quiet(now, self.idle.as_millis() as i64);
+        }
         let mut findings = Vec::new();
         part.state.advance(&mut findings);
         let done = released(tp, part);
@@ -371,6 +377,15 @@ impl Detect {
             .get_or_create(&CauseLabel { cause: "cap".into() })
             .inc_by(d(st.evictions.cap, part.reported.evictions.cap));
         self.count("late", d(st.late, part.reported.late));
+        if st.late > part.reported.late {
+            if let Some((source, t, wm)) = part.state.last_late.take() {
+                tracing::warn!(
+                    partition = %format!("{}/{}", tp.0, tp.1),
+                    late = st.late - part.reported.late,
+                    "events judged late (behind the watermark), e.g. one of {source} at {t} behind {wm}"
+                );
+            }
+        }
         self.count("duplicate", d(st.duplicates, part.reported.duplicates));
         self.count("forced", d(st.forced, part.reported.forced));
         part.reported = st;

@@ -26,12 +26,36 @@ use super::out::{DeadLetter, Outputs};
 use super::stage::{self, Handler};
 use super::wire;
 use crate::enrich::{Reader, ReaderFactory};
+use crate::ingest::IngestError;
 use crate::model::{AccessEvent, EventTime, IStr, SourcePos};
 use crate::settings::StreamSettings;
 
 const STAGE: &str = "ingest";
 /// How often watermark records are written.
 const MARKS_EVERY: Duration = Duration::from_millis(100);
+
+/// Why a record went to the dead-letter topic.
+#[derive(Debug, thiserror::Error)]
+pub enum BadRecord {
+    #[error("no profile configured for topic {0}")]
+    UnknownTopic(String),
+    /// The record (or, in a batch, its first bad record; `more` others).
+    #[error("{first}{}", if *more > 0 { format!(" (and {more} more bad records)") } else { String::new() })]
+    Ingest { first: IngestError, more: usize },
+    #[error("{0}")]
+    Wire(#[from] wire::WireError),
+}
+
+impl BadRecord {
+    /// A short stable name (dead-letter header, metrics).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BadRecord::UnknownTopic(_) => "unknown_topic",
+            BadRecord::Ingest { first, .. } => first.kind(),
+            BadRecord::Wire(_) => "bad_event",
+        }
+    }
+}
 
 /// A reader per input topic (each may have its own profile).
 pub struct Parsers {
@@ -55,18 +79,15 @@ impl Parsers {
         offset: i64,
         payload: &[u8],
         out: &mut Vec<AccessEvent>,
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<BadRecord> {
         let Some((reader, name)) = self.by_topic.get_mut(topic) else {
-            return Some(("unknown_topic", format!("no profile configured for topic {topic}")));
+            return Some(BadRecord::UnknownTopic(topic.to_string()));
         };
         let src = SourcePos::Kafka { topic: name.clone(), partition, offset };
         let mut errs = Vec::new();
         reader.read(payload, &src, out, &mut errs);
-        let n = errs.len();
-        errs.into_iter().next().map(|e| {
-            let more = if n > 1 { format!(" (and {} more bad records)", n - 1) } else { String::new() };
-            (e.kind(), format!("{e}{more}"))
-        })
+        let more = errs.len().saturating_sub(1);
+        errs.into_iter().next().map(|first| BadRecord::Ingest { first, more })
     }
 }
 
@@ -89,11 +110,21 @@ pub fn run(
         events: Vec::new(),
         shared: shared.clone(),
         out: out.clone(),
-        clocks: Clocks::new(lateness_secs, s.align_secs),
+        clocks: Clocks::new(lateness_secs, s.align_secs, s.idle_timeout_ms as i64),
         events_partitions: 0,
         last_marks: Instant::now(),
         last_metadata: None,
+        marks_due: false,
     };
+    // the events topic's partitions are known before any event goes out
+    for _ in 0..10 {
+        h.events_partitions(&consumer);
+        if h.events_partitions > 0 {
+            break;
+        }
+        h.last_metadata = None;
+        std::thread::sleep(Duration::from_millis(500));
+    }
     stage::run(STAGE, &consumer, &shared, &s, &out, &mut h);
     Ok(())
 }
@@ -108,6 +139,9 @@ struct Ingest {
     events_partitions: i32,
     last_marks: Instant,
     last_metadata: Option<Instant>,
+    /// Partitions were assigned: their watermark records (holding the
+    /// detect stage back until they report) go out before any of their events.
+    marks_due: bool,
 }
 
 impl Ingest {
@@ -169,6 +203,10 @@ impl Ingest {
 
 impl Handler for Ingest {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
+        if self.marks_due && self.events_partitions > 0 {
+            self.marks_due = false;
+            self.publish_marks();
+        }
         let tp: Tp = (Arc::<str>::from(m.topic()), m.partition());
         let batch = self.shared.consumed(&tp, m.offset());
         self.events.clear();
@@ -185,9 +223,9 @@ impl Handler for Ingest {
             }
         }
         // the record's dead letter goes in the same batch as its good events
-        if let Some((kind, error)) = bad {
+        if let Some(e) = bad {
             self.count("bad");
-            self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
+            self.out.dead_letter(DeadLetter::of(STAGE, m, e.kind(), e.to_string(), None), batch);
         }
         self.shared.close(batch, [(tp, m.offset())]);
     }
@@ -196,6 +234,7 @@ impl Handler for Ingest {
         for (tp, _, _) in parts {
             self.clocks.assign(tp);
         }
+        self.marks_due = true;
     }
 
     fn revoked(&mut self, parts: &[Tp]) {

@@ -17,6 +17,12 @@ pub struct Partition {
     /// Gateway partitions (`topic/partition`) by source id, and when each
     /// was last heard of (processing time, ms).
     sources: HashMap<String, (SourceId, i64)>,
+    /// The last event judged late: its source, its time, the watermark then.
+    pub last_late: Option<(String, EventTime, EventTime)>,
+    /// Nothing is judged before the first watermark record (it names every
+    /// gateway partition upstream reads: before it, a source that has not
+    /// sent an event yet could not hold the watermark back).
+    marked: bool,
 }
 
 /// The gateway partition an event was read from, and its position there
@@ -31,8 +37,15 @@ pub fn origin(ev: &AccessEvent, index: u32) -> (String, u64) {
 }
 
 impl Partition {
-    pub fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig) -> Self {
-        Partition { session: Session::new(rules, revocations, cfg), sources: HashMap::new() }
+    /// `wait_for_marks`: the events come from the ingest stage, whose
+    /// watermark records say which sources exist (keyed input: they do not).
+    pub fn new(rules: Arc<RuleSet>, revocations: Arc<RevocationView>, cfg: EngineConfig, wait_for_marks: bool) -> Self {
+        Partition {
+            session: Session::new(rules, revocations, cfg),
+            sources: HashMap::new(),
+            last_late: None,
+            marked: !wait_for_marks,
+        }
     }
 
     fn source(&mut self, name: &str, now_ms: i64) -> SourceId {
@@ -51,14 +64,18 @@ impl Partition {
                 for (name, wm) in marks {
                     self.watermark(&name, wm, now_ms);
                 }
+                self.marked = true;
             }
         }
-        self.session.advance(out);
+        self.advance(out);
     }
 
     /// An event (not judged until [`Partition::advance`] or a later record).
     pub fn event(&mut self, ev: AccessEvent, index: u32, now_ms: i64, out: &mut Vec<Finding>) {
         let (name, pos) = origin(&ev, index);
+        if ev.time < self.session.watermark() {
+            self.last_late = Some((name.clone(), ev.time, self.session.watermark()));
+        }
         let id = self.source(&name, now_ms);
         self.session.push_at(id, pos, ev, out);
     }
@@ -69,7 +86,8 @@ impl Partition {
         self.session.source_watermark(id, wm);
     }
 
-    /// Sources not heard of for `idle_ms` stop holding the watermark back.
+    /// Sources not heard of for `idle_ms` stop holding the watermark back
+    /// (the caller asks only once it has read everything of this partition).
     pub fn quiet(&mut self, now_ms: i64, idle_ms: i64) {
         for (id, heard) in self.sources.values() {
             if now_ms - heard >= idle_ms {
@@ -79,7 +97,9 @@ impl Partition {
     }
 
     pub fn advance(&mut self, out: &mut Vec<Finding>) {
-        self.session.advance(out);
+        if self.marked {
+            self.session.advance(out);
+        }
     }
 
     pub fn watermark_now(&self) -> EventTime {

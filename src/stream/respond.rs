@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
@@ -30,7 +30,7 @@ pub struct RespondPlan {
 
 pub fn run(plan: RespondPlan) -> Result<()> {
     let (s, r) = (plan.stream, plan.respond);
-    let (hooks, ssf) = Responder::hooks_from(&r, crate::respond::wall_secs).map_err(|e| anyhow!(e))?;
+    let (hooks, ssf) = Responder::hooks_from(&r, crate::respond::wall_secs)?;
     if hooks.is_empty() {
         tracing::warn!("no hook configured in [respond]: requests are only audited");
     }
@@ -135,7 +135,7 @@ impl Handler for Respond {
                 }
                 Err(error) => {
                     self.count("bad");
-                    self.out.dead_letter(DeadLetter::of(STAGE, m, "bad_request", error, None), batch);
+                    self.out.dead_letter(DeadLetter::of(STAGE, m, "bad_request", error.to_string(), None), batch);
                     Vec::new()
                 }
             },

@@ -65,7 +65,7 @@ impl NumericDate<'_> {
                 return Err(TokenError::BadClaim { claim, why: "a string where RFC 7519 requires a number".into() })
             }
         };
-        if !n.is_finite() || n.abs() > 1e13 {
+        if !n.is_finite() || n.abs() >= 1e13 {
             return Err(TokenError::BadClaim { claim, why: format!("{n} is out of range") });
         }
         Ok(Some(n.floor() as i64))

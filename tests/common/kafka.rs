@@ -231,7 +231,7 @@ pub fn stream_config(dir: &std::path::Path, brokers: &str, t: &Topics, extra: &s
     let cfg = format!(
         "{base}\n[stream]\nbrokers = \"{brokers}\"\ngroup = \"{p}\"\nevents_topic = \"{p}.events\"\nalerts_topic = \"{p}.alerts\"\n\
          requests_topic = \"{p}.revocation-requests\"\ndead_letter_topic = \"{p}.dead-letter\"\n\
-         revocations_topics = [\"{p}.revocations\"]\nfeed_own_requests = false\nidle_timeout = \"1s\"\n{extra}\n",
+         revocations_topics = [\"{p}.revocations\"]\nfeed_own_requests = false\n{extra}\n",
         p = t.prefix
     );
     let path = dir.join(format!("{}.toml", t.prefix));

@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use std::net::IpAddr;
-
 use serde_json::json;
 
 use super::{ev, haversine_km, place_name, Hit};
@@ -15,21 +13,7 @@ use crate::engine::state::TokenState;
 use crate::model::Use;
 use crate::rules::{Exceptions, IpDriftParams, Place};
 
-/// The network prefix of an address, as a number (v4 /p, v6 /p).
-pub fn prefix_of(ip: IpAddr, v4: u8, v6: u8) -> (u8, u128) {
-    match ip {
-        IpAddr::V4(a) => {
-            let bits = u32::from(a) as u128;
-            let mask = if v4 == 0 { 0 } else { (u32::MAX << (32 - v4.min(32))) as u128 };
-            (4, bits & mask)
-        }
-        IpAddr::V6(a) => {
-            let bits = u128::from(a);
-            let mask = if v6 == 0 { 0 } else { u128::MAX << (128 - v6.min(128)) };
-            (6, bits & mask)
-        }
-    }
-}
+pub use crate::model::prefix_of;
 
 /// The key of a use's place for concurrent-use; the top two bits name the
 /// kind of place, so keys of different kinds never meet.

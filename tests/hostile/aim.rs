@@ -1,0 +1,106 @@
+//! Aimed revocations: a forged token's `sub`, `iss` or `jti` once named who
+//! would be revoked (an `alg: none` token claiming to be the CEO wrote a
+//! subject cutoff for the CEO), and joined Redis keys let one identity
+//! write another's (`iss = "https"`, `sub = "//idp.acme.example:svc-backup"`).
+//! Now an unverified token revokes only its own bytes (a fingerprint), and
+//! every key part is percent-encoded. Checked on the requests and on a
+//! real Redis written by `replay --respond` in enforce mode.
+
+use std::process::{Command, Stdio};
+
+use crate::{kong, none_token, replay_lines};
+
+struct Redis(std::process::Child, u16);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis() -> Option<Redis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        assert!(std::env::var("TEST_REQUIRE_KAFKA").is_err(), "redis-server is required here");
+        eprintln!("skipped: no redis-server");
+        return None;
+    };
+    let r = Redis(child, port);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(r);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("redis did not start");
+}
+
+fn keys(port: u16) -> Vec<String> {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+    let mut k: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).unwrap();
+    k.sort();
+    k
+}
+
+#[test]
+fn a_forged_ceo_token_revokes_only_itself() {
+    let tok =
+        none_token(r#"{"iss":"https://idp.acme.example","jti":"ceo-jti","sub":"ceo@acme.example","exp":4102444800}"#);
+    let line = kong(1_793_600_000_000, "198.18.1.23", &format!("Bearer {tok}"), 401, "");
+    let r = replay_lines(std::slice::from_ref(&line), &["--profile", "kong"]);
+    assert_eq!(r.rules(), ["forged-token"]);
+    assert_eq!(r.requests.len(), 1);
+    let q = &r.requests[0];
+    assert_eq!(q["scope"], "fingerprint");
+    for k in ["sub", "iss", "jti", "client_id"] {
+        assert!(q.get(k).is_none(), "a forged token's {k} is never in its request: {q}");
+    }
+    let a = &r.alerts()[0];
+    assert!(a["actor"]["user"].is_null(), "the claimed subject is not the actor");
+    assert_eq!(a["unmapped"]["tokenhound"]["claimed"]["sub"], "ceo@acme.example");
+    let Some(redis) = redis() else { return };
+    let dir = crate::common::tempdir();
+    let cfg = dir.path().join("t.toml");
+    let base = std::fs::read_to_string(crate::common::root().join("sample-logs/tokenhound.toml")).unwrap();
+    let hooks = format!(
+        "\n[respond]\nmode = \"enforce\"\n[respond.redis]\nurl = \"redis://127.0.0.1:{}/\"\nprefix = \"th\"\n",
+        redis.1
+    );
+    std::fs::write(&cfg, base + &hooks).unwrap();
+    let r = replay_lines(&[line], &["--config", cfg.to_str().unwrap(), "--profile", "kong", "--respond"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let k = keys(redis.1);
+    assert_eq!(k.len(), 1, "{k:?}");
+    assert!(k[0].starts_with("th:fp:sha256:"), "only the token's own fingerprint: {k:?}");
+}
+
+#[test]
+fn a_joined_key_cannot_land_on_a_protected_account() {
+    let Some(redis) = redis() else { return };
+    let dir = crate::common::tempdir();
+    // a (gateway-verified) token whose iss and sub join into the key of a
+    // protected service account, used after its revocation
+    let claims = r#","jwt":{"iss":"https","jti":"aim-1","sub":"//idp.acme.example:svc-backup","iat":1793590000,"exp":4102444800}"#;
+    let revs = dir.path().join("revs.ndjson");
+    std::fs::write(&revs, r#"{"iss":"https","jti":"aim-1","revoked_at":"2026-11-02T07:00:00Z"}"#).unwrap();
+    let cfg = dir.path().join("t.toml");
+    let base = std::fs::read_to_string(crate::common::root().join("sample-logs/tokenhound.toml")).unwrap();
+    let hooks = format!("\n[respond]\nmode = \"enforce\"\nnever_revoke_subjects = [\"svc-*\"]\n[respond.redis]\nurl = \"redis://127.0.0.1:{}/\"\nprefix = \"th\"\n", redis.1);
+    std::fs::write(&cfg, base + &hooks).unwrap();
+    // 09:00, after the revocation at 07:00
+    let line = kong(1_793_610_000_000, "198.18.1.23", "REDACTED", 200, claims);
+    let r = replay_lines(
+        &[line],
+        &["--config", cfg.to_str().unwrap(), "--profile", "kong", "--respond", "--revocations", revs.to_str().unwrap()],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.rules(), ["revoked-use"], "{}", r.stderr);
+    let k = keys(redis.1);
+    assert!(!k.contains(&"th:sub:https%3A%2F%2Fidp.acme.example:svc-backup".to_string()), "{k:?}");
+    assert_eq!(k, ["th:sub:https:%2F%2Fidp.acme.example%3Asvc-backup"], "its own, encoded");
+}

@@ -1,0 +1,114 @@
+//! Blinding: inputs that once made a theft invisible. A bearer value any
+//! client can send, a bad record in a Kong batch, oddly typed claims of a
+//! signed token, a `verdict` field in the input, and a spray of forgeries
+//! that evicted real tokens' state: none of them may hide the theft beside.
+
+use crate::{jws, kong, none_token, replay_lines};
+
+const CLAIMS: &str = r#","jwt":{"iss":"https://idp.acme.example","jti":"blind-theft","sub":"victim","exp":1893456000}"#;
+
+fn theft_at(t0: u64) -> [String; 2] {
+    [kong(t0, "198.18.1.23", "REDACTED", 200, CLAIMS), kong(t0 + 900_000, "198.18.126.77", "REDACTED", 200, CLAIMS)]
+}
+
+#[test]
+fn a_garbage_bearer_is_a_malformed_token_not_a_stop() {
+    let [a, b] = theft_at(1_793_600_000_000);
+    let lines = vec![a, kong(1_793_600_100_000, "198.18.9.9", "Bearer x", 401, ""), b];
+    let r = replay_lines(&lines, &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "strict mode goes on: {}", r.stderr);
+    let rules = r.rules();
+    assert!(rules.contains(&"impossible-travel".to_string()), "{rules:?}");
+    let forged: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "forged-token").collect();
+    assert_eq!(forged.len(), 1);
+    assert_eq!(forged[0]["unmapped"]["tokenhound"]["token_verdict"], "malformed");
+    assert_eq!(forged[0]["severity_id"], 3, "rejected by the gateway: medium");
+    assert!(r.stderr.contains("0 bad lines skipped"), "{}", r.stderr);
+}
+
+#[test]
+fn one_bad_record_does_not_take_its_kong_batch_with_it() {
+    let [a, b] = theft_at(1_793_600_000_000);
+    let bad = r#"{"started_at":"yesterday","client_ip":"198.18.1.5","request":{"method":"GET","uri":"/"}}"#;
+    let batch = format!("[{a},{bad},{b}]");
+    let r = replay_lines(std::slice::from_ref(&batch), &["--profile", "kong", "--skip-errors"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.rules().contains(&"impossible-travel".to_string()), "the theft in the batch: {:?}", r.rules());
+    assert!(r.stderr.contains("1 bad lines skipped") && r.stderr.contains("bad_value 1"), "{}", r.stderr);
+    assert!(r.stderr.contains("hostile.ndjson:1: record 1 of the batch: kong: field `started_at`"), "{}", r.stderr);
+    let strict = replay_lines(&[batch], &["--profile", "kong"]);
+    assert_eq!(strict.code, Some(2));
+    assert!(strict.stderr.contains("hostile.ndjson:1: record 1 of the batch"), "{}", strict.stderr);
+}
+
+#[test]
+fn oddly_typed_claims_of_a_signed_token_are_a_verdict_not_a_line_error() {
+    let h = r#"{"alg":"RS256","kid":"idp-2026-11"}"#;
+    let cases = [
+        (
+            r#"{"iss":"https://idp.acme.example","jti":"odd-1","sub":"u1","exp":"1893456000"}"#,
+            "claim `exp` is not a NumericDate",
+        ),
+        (
+            r#"{"iss":"https://idp.acme.example","jti":"odd-2","sub":"u2","exp":10000000000000}"#,
+            "claim `exp` is not a NumericDate",
+        ),
+        (r#"{"iss":"https://idp.acme.example","jti":"odd-3","jti":"odd-4","sub":"u3"}"#, "claim `jti` is given twice"),
+        (r#"{"iss":"https://idp.acme.example","jti":{"nested":1},"sub":"u4"}"#, "claim `jti` has an unexpected type"),
+    ];
+    let lines: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (p, _))| {
+            kong(1_793_600_000_000 + i as u64 * 1000, "198.18.1.23", &format!("Bearer {}", jws(h, p, "idp")), 200, "")
+        })
+        .collect();
+    let r = replay_lines(&lines, &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let alerts = r.alerts();
+    assert_eq!(alerts.len(), cases.len(), "{:?}", r.rules());
+    for (a, (_, why)) in alerts.iter().zip(cases) {
+        assert_eq!(a["unmapped"]["tokenhound"]["token_verdict"], "malformed");
+        assert_eq!(a["unmapped"]["tokenhound"]["details"]["reason"], why);
+        assert_eq!(a["severity_id"], 5, "accepted by the gateway: critical");
+    }
+}
+
+#[test]
+fn a_verdict_in_the_input_is_not_believed() {
+    let tok = none_token(r#"{"iss":"https://idp.acme.example","jti":"v-1","sub":"ceo"}"#);
+    let line = format!(
+        r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"198.18.1.23","status":200,"token":"{tok}","verdict":"valid"}}"#
+    );
+    let r = replay_lines(&[line], &["--profile", "tokenhound"]);
+    assert_eq!(r.rules(), ["forged-token"], "{}", r.stderr);
+    assert_eq!(r.alerts()[0]["unmapped"]["tokenhound"]["token_verdict"], "alg_none");
+}
+
+#[test]
+fn a_spray_of_forgeries_cannot_evict_the_victims_state() {
+    let t0 = 1_793_600_000_000u64;
+    let [a, b] = theft_at(t0);
+    let mut lines = vec![a];
+    for i in 0..20_000u64 {
+        let tok = none_token(&format!(r#"{{"iss":"https://idp.acme.example","jti":"spray-{i}"}}"#));
+        lines.push(kong(t0 + 1 + i * 40, "198.18.9.9", &format!("Bearer {tok}"), 401, ""));
+    }
+    lines.push(b);
+    let dir = crate::common::tempdir();
+    let log = dir.path().join("spray.ndjson");
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let mut a: Vec<String> = vec!["replay".into(), "--profile".into(), "kong".into()];
+    a.extend(crate::common::sample_flags());
+    a.push(log.display().to_string());
+    let out = crate::common::bin()
+        .env("TOKENHOUND_ENGINE__MAX_TOKENS", "100")
+        .env("TOKENHOUND_ENGINE__MAX_UNTRUSTED_TOKENS", "1000")
+        .args(&a)
+        .output()
+        .unwrap();
+    let stdout = crate::common::text(&out.stdout);
+    assert!(stdout.contains("\"uid\":\"impossible-travel\""), "the theft is found amid the spray");
+    assert_eq!(stdout.lines().filter(|l| l.contains("\"uid\":\"forged-token\"")).count(), 20_000);
+}

@@ -1,0 +1,63 @@
+//! Crash: a Kong line (60 KB, under the 1 MiB cap) whose unknown field, or
+//! `jwt.aud`, holds a 30 000-deep array once overflowed the stack (exit 134);
+//! 100 000 deep on `--threads 1`. Now a bad line of kind `too_deep`, and
+//! the good lines beside it keep their alerts.
+
+use crate::{kong, replay_lines};
+
+fn deep(n: usize) -> String {
+    format!("{}{}", "[".repeat(n), "]".repeat(n))
+}
+
+fn theft() -> Vec<String> {
+    // London then Singapore 15 minutes later: impossible travel
+    let claims = r#","jwt":{"iss":"https://idp.acme.example","jti":"crash-theft","sub":"victim","exp":1893456000}"#;
+    vec![
+        kong(1_793_600_000_000, "198.18.1.23", "REDACTED", 200, claims),
+        kong(1_793_600_900_000, "198.18.126.77", "REDACTED", 200, claims),
+    ]
+}
+
+#[test]
+fn deep_arrays_are_a_bad_line_not_an_abort() {
+    for (field, depth, threads) in
+        [("x_unknown", 30_000, "2"), ("x_unknown", 100_000, "1"), ("jwt_aud", 30_000, "2"), ("jwt_aud", 100_000, "1")]
+    {
+        let extra = match field {
+            "jwt_aud" => format!(r#","jwt":{{"iss":"i","jti":"j","aud":{}}}"#, deep(depth)),
+            _ => format!(r#","x_unknown":{}"#, deep(depth)),
+        };
+        let mut lines = theft();
+        lines.insert(1, kong(1_793_600_100_000, "198.18.1.23", "REDACTED", 200, &extra));
+        // strict: the bad line is named, with its kind
+        let strict = replay_lines(&lines, &["--profile", "kong", "--threads", threads]);
+        assert_eq!(strict.code, Some(2), "{field} {depth}: {}", strict.stderr);
+        assert!(strict.stderr.contains("hostile.ndjson:2: JSON nests deeper than 64 levels"), "{}", strict.stderr);
+        // skipping: counted, and the theft around it is still found
+        let skip = replay_lines(&lines, &["--profile", "kong", "--threads", threads, "--skip-errors"]);
+        assert_eq!(skip.code, Some(0), "{}", skip.stderr);
+        assert!(skip.stderr.contains("too_deep 1"), "{}", skip.stderr);
+        assert!(skip.rules().contains(&"impossible-travel".to_string()), "{:?}", skip.rules());
+    }
+}
+
+#[test]
+fn deep_objects_and_deep_values_in_every_profile_never_abort() {
+    let d = deep(50_000);
+    let objs = format!("{}1{}", r#"{"a":"#.repeat(50_000), "}".repeat(50_000));
+    let lines: Vec<String> = [
+        format!(r#"{{"started_at":1793600000000,"client_ip":"198.18.1.5","request":{{"method":"GET","uri":"/","headers":{{"user-agent":{d}}}}}}}"#),
+        format!(r#"{{"start_time":"2026-11-02T08:00:00Z","method":"GET","path":"/","response_code":200,"jwt":{objs}}}"#),
+        format!(r#"{{"requestTimeEpoch":1793600000000,"sourceIp":"198.18.1.5","httpMethod":"GET","claims":{d}}}"#),
+        format!(r#"{{"StartUTC":"2026-11-02T08:00:00Z","ClientHost":"198.18.1.5","RequestMethod":{objs}}}"#),
+        format!(r#"{{"msec":1793600000.0,"remote_addr":"198.18.1.5","method":"GET","uri":"/","jwt":{d}}}"#),
+        format!(r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"198.18.1.5","claims":{objs}}}"#),
+        format!("[{}]", d),
+    ]
+    .to_vec();
+    for threads in ["1", "2"] {
+        let r = replay_lines(&lines, &["--skip-errors", "--threads", threads]);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(r.stderr.contains("too_deep 7"), "{}", r.stderr);
+    }
+}
