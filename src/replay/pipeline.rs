@@ -103,7 +103,8 @@ pub fn run(
     let (chunk_tx, chunk_rx) = bounded::<(u32, Chunk)>(threads * 4);
     let (progress_tx, progress_rx) = unbounded::<(u32, EventTime)>();
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
-    let (out_tx, out_rx) = bounded::<ShardOut>(1024);
+    // small: a shard waits for the writer rather than piling findings up
+    let (out_tx, out_rx) = bounded::<ShardOut>(threads * 2);
     // The engine judges ~3 M events/s, a parse worker ~1 M lines/s: one
     // engine shard keeps up with three parse workers.
     let shards = threads.div_ceil(3);

@@ -42,6 +42,9 @@ pub fn consumer_config(s: &StreamSettings, group: &str, stage: &str) -> ClientCo
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
+        // alerts wait for watermark records written every 100 ms: a fetch
+        // should not sit on the broker for librdkafka's default 500 ms
+        .set("fetch.wait.max.ms", "20")
         .set("auto.offset.reset", s.auto_offset_reset.as_kafka());
     if let Some(id) = &s.instance_id {
         c.set("group.instance.id", format!("{id}.{stage}"));

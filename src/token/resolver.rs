@@ -42,7 +42,7 @@ impl Default for ResolverConfig {
         ResolverConfig {
             max_token_bytes: 16 * 1024,
             cache_capacity: 65_536,
-            cache_bytes: 32 << 20,
+            cache_bytes: 8 << 20,
             max_claim_bytes: 1024,
             claims_vouched: false,
         }
