@@ -102,7 +102,8 @@ impl Lead {
             rule: f.rule_id.to_string(),
             time_us: f.time.0,
             uid: f.uid.clone(),
-            sub: f.token.sub.as_deref().map(String::from),
+            // only a subject whose word counts may be told to reset a password
+            sub: f.token.trusted_sub().filter(|_| f.token.vouched).map(String::from),
             client_id: f.token.client_id.as_deref().map(String::from),
             revoked_at_us,
         }
@@ -116,7 +117,8 @@ impl Lead {
             rule: s("/finding_info/analytic/uid")?,
             time_us: v.get("time")?.as_i64()? * 1000,
             uid: s("/finding_info/uid")?,
-            sub: s("/actor/user/uid"),
+            sub: s("/actor/user/uid")
+                .filter(|_| v.pointer("/unmapped/tokenhound/token_vouched") == Some(&serde_json::Value::Bool(true))),
             client_id: None,
             revoked_at_us: None,
         })

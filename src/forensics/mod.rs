@@ -87,9 +87,12 @@ pub fn analyse(
     Ok(r)
 }
 
-/// A revocation request (the `respond` format) for a token named `iss|jti`.
+/// A revocation request (the `respond` format) for a token named `iss|jti`
+/// (a fingerprint names no token a hook can revoke from here).
 fn request(token: &str, sub: Option<&str>, uid: &str, at: Option<i64>) -> Option<serde_json::Value> {
     let (iss, jti) = token.split_once('|')?;
+    let unescape = |p: &str| p.replace("%7C", "|").replace("%25", "%");
+    let (iss, jti) = (unescape(iss), unescape(jti));
     let uid = if uid.is_empty() { format!("investigate:{token}") } else { uid.to_string() };
     let at = chrono::DateTime::from_timestamp_micros(at.unwrap_or(0)).map(|t| t.to_rfc3339()).unwrap_or_default();
     Some(serde_json::json!({
