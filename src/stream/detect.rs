@@ -92,7 +92,7 @@ pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Ou
         .context("cannot create the detect consumer")?;
     let topics: Vec<&str> = deps.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).context("cannot subscribe to the events topic")?;
-    let partitions = partition_count(&consumer, &deps.topics).max(1);
+    let partitions = super::kafka::partition_count(&consumer, &deps.topics).max(1);
     let (revs, feed_version) = deps.feed.current();
     let keyed = matches!(deps.decoder, Decoder::Raw(_));
     let mut h = Detect {
@@ -108,15 +108,6 @@ pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Ou
     };
     stage::run(STAGE, &consumer, &shared, &s, &out, &mut h);
     Ok(())
-}
-
-/// The partitions of the consumed topics, for the share of the caps.
-fn partition_count(consumer: &BaseConsumer<Ctx>, topics: &[String]) -> usize {
-    topics
-        .iter()
-        .filter_map(|t| consumer.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
-        .map(|md| md.topics().iter().map(|t| t.partitions().len()).sum::<usize>())
-        .sum()
 }
 
 impl Detect {
@@ -312,7 +303,7 @@ impl Handler for Detect {
             c.refresh(consumer);
         }
         if self.parts.values().any(|p| !p.live) {
-            mark_live(consumer, &mut self.parts);
+            super::kafka::mark_live(consumer, &mut self.parts, |p| p.live_from, |p| &mut p.live);
         }
         // a source may go quiet only where this stage has read everything:
         // behind a backlog, the gap between watermark records is our own delay
@@ -330,19 +321,6 @@ impl Handler for Detect {
     fn not_ready(&self) -> Option<String> {
         let n = self.parts.values().filter(|p| !p.live).count();
         (n > 0).then(|| format!("rebuilding state of {n} partition(s)"))
-    }
-}
-
-/// Partitions whose consumer position reached the committed offset are live.
-fn mark_live(consumer: &BaseConsumer<Ctx>, parts: &mut HashMap<Tp, Part>) {
-    if let Ok(pos) = consumer.position() {
-        for e in pos.elements() {
-            if let (Some(p), rdkafka::Offset::Offset(o)) =
-                (parts.get_mut(&(Arc::from(e.topic()), e.partition())), e.offset())
-            {
-                p.live |= o >= p.live_from;
-            }
-        }
     }
 }
 

@@ -255,3 +255,30 @@ impl ProducerContext for ProducerCtx {
         }
     }
 }
+
+/// The partitions of the consumed topics, for the share of the caps.
+pub fn partition_count(consumer: &BaseConsumer<Ctx>, topics: &[String]) -> usize {
+    topics
+        .iter()
+        .filter_map(|t| consumer.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
+        .map(|md| md.topics().iter().map(|t| t.partitions().len()).sum::<usize>())
+        .sum()
+}
+
+/// Partitions whose consumer position reached their live-from offset are
+/// live (the rebuild before it is over).
+pub fn mark_live<P>(
+    consumer: &BaseConsumer<Ctx>,
+    parts: &mut std::collections::HashMap<Tp, P>,
+    live_from: impl Fn(&P) -> i64,
+    live: impl Fn(&mut P) -> &mut bool,
+) {
+    if let Ok(pos) = consumer.position() {
+        for e in pos.elements() {
+            if let (Some(p), Offset::Offset(o)) = (parts.get_mut(&(Arc::from(e.topic()), e.partition())), e.offset()) {
+                let from = live_from(p);
+                *live(p) |= o >= from;
+            }
+        }
+    }
+}
