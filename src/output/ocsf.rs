@@ -1,11 +1,63 @@
 //! One finding as an OCSF 1.8.0 Detection Finding (class 2004, activity 1
-//! Create, type 200401). Tokenhound specifics go under `unmapped.tokenhound`.
+//! Create, type 200401), valid against the class's JSON Schema with the
+//! profiles it declares: `host` (for `actor`) and `datetime` (for `time_dt`).
+//! `metadata.uid` is the finding uid (stable: a consumer dedupes on it);
+//! `observables` name the token id, the user and every address and client
+//! of the evidence, with their OCSF type ids. What has no OCSF home (the
+//! response asked for, the token's verdict, detector measurements, a forged
+//! token's claims) goes under `unmapped.tokenhound` (docs/alerts.md).
 
 use serde_json::{json, Map, Value};
 
 use crate::model::{Evidence, Finding, Response};
 
 pub const OCSF_VERSION: &str = "1.8.0";
+
+/// The profiles a finding about a token declares.
+pub const OCSF_PROFILES: [&str; 2] = ["host", "datetime"];
+
+/// The profiles of tokenhound's alerts about itself (revocation storm, hook
+/// disabled): no actor, so no `host`.
+pub const OCSF_SYSTEM_PROFILES: [&str; 1] = ["datetime"];
+
+/// OCSF 1.8.0 observable type ids tokenhound uses.
+mod observable {
+    pub const IP_ADDRESS: u8 = 2;
+    pub const RESOURCE_UID: u8 = 10;
+    pub const COUNTRY: u8 = 14;
+    pub const USER_AGENT: u8 = 16;
+    pub const USER_UID: u8 = 31;
+}
+
+/// The observables of a finding: the token id, the (trusted) user, and each
+/// distinct address, country and user agent of its evidence.
+fn observables(f: &Finding) -> Vec<Value> {
+    let mut out = vec![
+        json!({ "name": "actor.session.uid", "type_id": observable::RESOURCE_UID, "type": "Resource UID", "value": f.token.id.display_id() }),
+    ];
+    if let Some(sub) = f.token.trusted_sub() {
+        out.push(json!({ "name": "actor.user.uid", "type_id": observable::USER_UID, "type": "User Object: uid", "value": sub }));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &f.evidence {
+        let u = &e.used;
+        let mut add = |name: &str, type_id: u8, type_name: &str, value: String| {
+            if seen.insert((type_id, value.clone())) {
+                out.push(json!({ "name": name, "type_id": type_id, "type": type_name, "value": value }));
+            }
+        };
+        if let Some(ip) = u.ip {
+            add("evidences.src_endpoint.ip", observable::IP_ADDRESS, "IP Address", ip.to_string());
+        }
+        if let Some(c) = u.geo.as_ref().and_then(|g| g.country.as_deref()) {
+            add("evidences.src_endpoint.location.country", observable::COUNTRY, "Country", c.to_string());
+        }
+        if let Some(ua) = &u.user_agent {
+            add("evidences.http_request.user_agent", observable::USER_AGENT, "HTTP User-Agent", ua.to_string());
+        }
+    }
+    out
+}
 
 /// ATT&CK technique names and tactics for the tags rules use.
 fn attack(uid: &str) -> Value {
@@ -26,6 +78,9 @@ fn attack(uid: &str) -> Value {
     }
     t
 }
+
+/// `http_request.http_method` values OCSF 1.8.0 allows.
+const HTTP_METHODS: [&str; 9] = ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH"];
 
 fn evidence(e: &Evidence) -> Value {
     let u = &e.used;
@@ -49,24 +104,31 @@ fn evidence(e: &Evidence) -> Value {
             src.insert("location".into(), Value::Object(loc));
         }
         if let Some(a) = g.asn {
-            src.insert("autonomous_system".into(), json!({ "number": a, "name": g.as_org }));
+            let mut asys = json!({ "number": a });
+            if let Some(org) = &g.as_org {
+                asys["name"] = json!(org);
+            }
+            src.insert("autonomous_system".into(), asys);
         }
     }
-    let mut http = json!({ "http_method": &*u.method, "url": { "path": &*u.path } });
+    let mut http = json!({ "url": { "path": &*u.path } });
+    let mut data = json!({
+        "time": u.time.as_millis(),
+        "time_dt": u.time.to_rfc3339(),
+        "status_code": u.status,
+        "source": u.source.to_string(),
+    });
+    // OCSF enumerates the methods; anything else the client sent (it chose
+    // the bytes) is kept as evidence data, not as an invalid http_method
+    if HTTP_METHODS.contains(&&*u.method) {
+        http["http_method"] = json!(&*u.method);
+    } else {
+        data["http_method"] = json!(&*u.method);
+    }
     if let Some(ua) = &u.user_agent {
         http["user_agent"] = json!(ua);
     }
-    json!({
-        "name": e.role,
-        "src_endpoint": src,
-        "http_request": http,
-        "data": {
-            "time": u.time.as_millis(),
-            "time_dt": u.time.to_rfc3339(),
-            "status_code": u.status,
-            "source": u.source.to_string(),
-        },
-    })
+    json!({ "name": e.role, "src_endpoint": src, "http_request": http, "data": data })
 }
 
 /// The OCSF JSON of a finding. `version` is tokenhound's version.
@@ -114,7 +176,10 @@ pub fn ocsf_json(f: &Finding, version: &str) -> Value {
         "metadata": {
             "product": { "name": "tokenhound", "vendor_name": "tokenhound", "version": version },
             "version": OCSF_VERSION,
+            "profiles": OCSF_PROFILES,
+            "uid": f.uid,
         },
+        "observables": observables(f),
         "finding_info": {
             "uid": f.uid,
             "title": &*f.rule_title,

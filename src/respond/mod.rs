@@ -157,6 +157,11 @@ impl Responder {
         self.mode
     }
 
+    /// The configured hooks' names, in delivery order.
+    pub fn hook_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.hooks.iter().map(|h| h.name())
+    }
+
     /// Guard rails, then every hook. `now_ms` is the wall clock (driver's).
     pub fn handle(&mut self, r: &Request, now_ms: i64) -> Vec<Emit> {
         let now = now_ms / 1000;
@@ -282,14 +287,26 @@ fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
 }
 
-/// An alert of the responder itself, as an OCSF Detection Finding.
+/// An alert of the responder itself (`revocation-storm`, `hook-disabled`),
+/// as an OCSF Detection Finding valid against the schema like every alert.
 pub fn system_alert(kind: &str, message: &str, now_ms: i64, salt: &str) -> Value {
     let uid = request::uuid_like(&<sha2::Sha256 as sha2::Digest>::digest(format!("{kind}\0{salt}")));
+    let title = match kind {
+        "revocation-storm" => "Revocation budget exhausted: requests parked for approval",
+        "hook-disabled" => "A response hook's receiver is gone: hook disabled",
+        _ => kind,
+    };
     json!({
-        "class_uid": 2004, "category_uid": 2, "activity_id": 1, "type_uid": 200401,
-        "time": now_ms, "severity_id": 4, "status_id": 1,
-        "metadata": { "version": crate::output::OCSF_VERSION, "product": { "name": "tokenhound", "version": crate::model::VERSION } },
-        "finding_info": { "uid": uid, "title": kind, "analytic": { "uid": kind, "name": kind, "type_id": 1 } },
+        "class_uid": 2004, "class_name": "Detection Finding", "category_uid": 2, "category_name": "Findings",
+        "activity_id": 1, "activity_name": "Create", "type_uid": 200401, "type_name": "Detection Finding: Create",
+        "time": now_ms, "time_dt": crate::model::EventTime(now_ms.saturating_mul(1000)).to_rfc3339(), "severity_id": 4, "severity": "High", "status_id": 1, "status": "New",
+        "metadata": {
+            "version": crate::output::OCSF_VERSION,
+            "profiles": crate::output::OCSF_SYSTEM_PROFILES,
+            "uid": uid,
+            "product": { "name": "tokenhound", "vendor_name": "tokenhound", "version": crate::model::VERSION },
+        },
+        "finding_info": { "uid": uid, "title": title, "analytic": { "uid": kind, "name": kind, "type_id": 1, "type": "Rule" } },
         "message": message,
     })
 }
