@@ -7,7 +7,11 @@
 #  - kafka-python (PyPI), the independent client of the stream smoke test;
 #  - Debian's redis-server (the respond tests start their own on free ports);
 #  - PyJWT and standardwebhooks (PyPI): the hook receiver's independent checks;
-#  - Debian's chromium: the investigate report is rendered headless.
+#  - Debian's chromium: the investigate report is rendered headless;
+#  - ocsf-json-schema and jsonschema (PyPI): every alert kind is validated
+#    against the OCSF 1.8.0 JSON Schema;
+#  - Debian's prometheus (server and promtool): a real Prometheus scrapes
+#    `stream` and `respond` and evaluates deploy/prometheus's alert rules.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test stream`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +29,10 @@ if ! python3 -c "import kafka, jwt, standardwebhooks, cryptography" 2>/dev/null;
     echo "== installing kafka-python, PyJWT, standardwebhooks"
     python3 -m pip install --quiet --disable-pip-version-check kafka-python==3.0.12 "pyjwt[crypto]==2.15.1" standardwebhooks==1.1.0
 fi
+if ! python3 -c "import ocsf_json_schema, jsonschema" 2>/dev/null; then
+    echo "== installing ocsf-json-schema, jsonschema"
+    python3 -m pip install --quiet --disable-pip-version-check ocsf-json-schema==1.2.0 jsonschema==4.26.0
+fi
 apt_install() {
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -37,6 +45,10 @@ fi
 if ! command -v chromium >/dev/null; then
     echo "== installing chromium (Debian)"
     apt_install chromium
+fi
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    echo "== installing prometheus (Debian)"
+    apt_install prometheus
 fi
 
 data="$(mktemp -d)"

@@ -291,6 +291,8 @@ impl Handler for Detect {
         let low = self.parts.values().map(|p| p.state.watermark_now()).min();
         if let Some(low) = low.filter(|w| *w > EventTime::MIN) {
             self.deps.feed.note_watermark(low.as_secs());
+            let lag = (wall_ms() - low.as_millis()) as f64 / 1000.0;
+            self.shared.metrics.watermark_lag.set(lag.max(0.0));
         }
         if let Some((revs, v)) = self.deps.feed.newer_than(self.feed_version) {
             self.shared.metrics.revocations_loaded.set(revs.len() as i64);
@@ -314,8 +316,14 @@ impl Handler for Detect {
             self.housekeep(&tp, &mut part, idle_ok.contains(&tp));
             self.parts.insert(tp, part);
         }
-        let tracked: usize = self.parts.values().map(|p| p.state.stats().tracked_tokens).sum();
+        let (tracked, untrusted) = self
+            .parts
+            .values()
+            .map(|p| p.state.stats())
+            .fold((0, 0), |(a, b), s| (a + s.tracked_tokens, b + s.untrusted_tokens));
         self.shared.metrics.tracked_tokens.set(tracked as i64);
+        self.shared.metrics.untrusted_tokens.set(untrusted as i64);
+        self.shared.metrics.max_tokens.set(self.deps.engine.limits.max_tokens as i64);
     }
 
     fn not_ready(&self) -> Option<String> {

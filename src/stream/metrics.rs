@@ -80,6 +80,10 @@ pub struct Metrics {
     pub delivery_failures: Counter,
     pub kafka_errors: Family<StageLabel, Counter>,
     pub assigned_partitions: Family<StageLabel, Gauge>,
+    pub ready: Gauge,
+    pub max_tokens: Gauge,
+    pub untrusted_tokens: Gauge,
+    pub watermark_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Metrics {
@@ -107,6 +111,10 @@ impl Metrics {
             delivery_failures: Counter::default(),
             kafka_errors: Family::default(),
             assigned_partitions: Family::default(),
+            ready: Gauge::default(),
+            max_tokens: Gauge::default(),
+            untrusted_tokens: Gauge::default(),
+            watermark_lag: Gauge::default(),
         };
         reg.register("events", "Records and events handled, by stage and outcome", m.events.clone());
         reg.register("findings", "Findings produced to the alerts topic, by rule", m.findings.clone());
@@ -140,7 +148,60 @@ impl Metrics {
         reg.register("delivery_failures", "Outputs whose delivery failed for good", m.delivery_failures.clone());
         reg.register("kafka_errors", "Errors reported by the Kafka client", m.kafka_errors.clone());
         reg.register("assigned_partitions", "Partitions assigned to this process", m.assigned_partitions.clone());
+        reg.register(
+            "ready",
+            "1 when /readyz answers 200 (brokers reachable, partitions assigned, state rebuilt)",
+            m.ready.clone(),
+        );
+        reg.register("max_tokens", "The cap on tokens with state (engine.max_tokens)", m.max_tokens.clone());
+        reg.register(
+            "untrusted_tokens",
+            "Tokens with state in the pool of unverified and forged tokens",
+            m.untrusted_tokens.clone(),
+        );
+        reg.register_with_unit(
+            "watermark_lag",
+            "Processing time minus the lowest watermark of the detect sessions (how far judging is behind)",
+            Unit::Seconds,
+            m.watermark_lag.clone(),
+        );
         m
+    }
+}
+
+impl Metrics {
+    /// Label sets known in advance exist from the start at 0: every series
+    /// is there from the first scrape, and a first increase counts in
+    /// PromQL's `increase()` (a series born at 1 never does).
+    pub fn stage_started(&self, stage: &str) {
+        let l = StageLabel::new(stage);
+        let _ = self.consumer_lag.get_or_create(&l);
+        let _ = self.paused.get_or_create(&l);
+        let _ = self.pauses.get_or_create(&l);
+        let _ = self.kafka_errors.get_or_create(&l);
+        let _ = self.assigned_partitions.get_or_create(&l);
+        if stage == "detect" {
+            for cause in ["ttl", "cap"] {
+                let _ = self.evictions.get_or_create(&CauseLabel { cause: cause.into() });
+            }
+            for outcome in ["ok", "error"] {
+                let _ = self.key_reloads.get_or_create(&OutcomeOnly { outcome: outcome.into() });
+            }
+        }
+    }
+
+    /// The response outcomes of the guard rails and of each configured hook, at 0.
+    pub fn hooks_started<'a>(&self, hooks: impl IntoIterator<Item = &'a str>) {
+        let put = |hook: &str, outcome: &str| {
+            let _ = self.actions.get_or_create(&HookOutcome { hook: hook.into(), outcome: outcome.into() });
+        };
+        put("guard", "parked");
+        put("guard", "never_revoke");
+        for hook in hooks {
+            for outcome in ["delivered", "skipped", "would_revoke", "dead_letter", "hook_disabled"] {
+                put(hook, outcome);
+            }
+        }
     }
 }
 
@@ -236,6 +297,7 @@ impl Shared {
 
     pub fn render(&self) -> String {
         self.metrics.in_flight.set(self.tracker.lock().expect("not poisoned").in_flight() as i64);
+        self.metrics.ready.set(self.readiness().is_none() as i64);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
         out

@@ -71,6 +71,7 @@ fn consume(
         topics.push(s.alerts_topic.as_str());
     }
     consumer.subscribe(&topics).context("cannot subscribe to the revocation-request topic")?;
+    shared.metrics.hooks_started(responder.hook_names());
     let mut h = Respond { responder, shared: shared.clone(), out: out.clone(), r, s: s.clone() };
     stage::run(STAGE, &consumer, &shared, &s, &out, &mut h);
     Ok(())

@@ -54,6 +54,7 @@ pub fn run<H: Handler>(
     h: &mut H,
 ) {
     let label = StageLabel::new(stage);
+    shared.metrics.stage_started(stage);
     let mut assigned: Vec<Tp> = Vec::new();
     let mut paused = false;
     let mut since_housekeeping = 0u32;
