@@ -28,6 +28,7 @@ fn lines(profile: Profile, n: u64) -> Vec<Vec<u8>> {
         seed: 9,
         mode: TokenMode::Claims,
         start: EventTime::parse("2026-11-02T08:00:00Z").unwrap(),
+        shape: Default::default(),
     };
     let mut out = Vec::new();
     generate(&cfg, &mut out).unwrap();

@@ -15,8 +15,8 @@ lines="${1:-5000000}"
 dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
 mkdir -p "$dir"
 python3 -c "import duckdb" 2>/dev/null || python3 -m pip install --quiet duckdb==1.4.2
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/tokenhound"
+cargo build --profile perf --all-features --quiet
+bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
 log="$dir/kong-claims-$lines.ndjson"
 [ -s "$log" ] || "$bin" gen --profile kong --lines "$lines" --seed 42 -o "$log" --truth "$log.truth" --revocations "$log.revs"
 ls -l "$log"

@@ -11,8 +11,8 @@ threads="${2:-$(nproc)}"
 mode="${3:-claims}"
 dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
 mkdir -p "$dir"
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/tokenhound"
+cargo build --profile perf --all-features --quiet
+bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
 log="$dir/kong-$mode-$lines.ndjson"
 if [ ! -s "$log" ]; then
   echo "generating $lines lines ($mode) into $log ..."

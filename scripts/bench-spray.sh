@@ -11,8 +11,8 @@ n="${1:-2000000}"
 jti_bytes="${2:-16}"
 dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
 mkdir -p "$dir"
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/tokenhound"
+cargo build --profile perf --all-features --quiet
+bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
 log="$dir/spray-forged-$n-$jti_bytes.ndjson"
 [ -s "$log" ] || python3 - "$log" "$n" "$jti_bytes" <<'PY'
 import base64, json, sys

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 n="${1:-1000000}"
 dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
 mkdir -p "$dir"
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/tokenhound"
+cargo build --profile perf --all-features --quiet
+bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
 python3 - "$dir" "$n" <<'PY'
 import json, sys
 d, n = sys.argv[1], int(sys.argv[2])

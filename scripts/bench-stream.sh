@@ -21,8 +21,8 @@ port=29092
 broker="127.0.0.1:$port"
 mkdir -p "$dir"
 python3 -c "import confluent_kafka" 2>/dev/null || python3 -m pip install --quiet confluent-kafka==2.16.1
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/tokenhound"
+cargo build --profile perf --all-features --quiet
+bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
 log="$dir/kong-claims-$lines.ndjson"
 [ -s "$log" ] || "$bin" gen --profile kong --lines "$lines" --seed 42 -o "$log" --truth "$log.truth" --revocations "$log.revs"
 

@@ -11,7 +11,12 @@ prefix=${2:-tokenhound}
 parts=${3:-4}
 gw_parts=${4:-1}
 tansu=${TANSU:-tansu}
-mk() { "$tansu" topic create "$1" --partitions "$2" --broker "tcp://$broker" ${3:+--config "$3"} >/dev/null; }
+existing=$("$tansu" topic list --broker "tcp://$broker")
+# an existing topic is kept as it is (rerunning the script is harmless)
+mk() {
+    case "$existing" in *"\"$1\""*) return 0 ;; esac
+    "$tansu" topic create "$1" --partitions "$2" --broker "tcp://$broker" ${3:+--config "$3"} >/dev/null
+}
 mk "$prefix.gateway" "$gw_parts"
 mk "$prefix.events" "$parts"
 mk "$prefix.alerts" 1

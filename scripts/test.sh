@@ -64,4 +64,4 @@ done
 "$tansu" topic list --broker "tcp://127.0.0.1:$port" >/dev/null || { cat "$data/broker.log"; exit 1; }
 
 export TEST_KAFKA_BROKERS="127.0.0.1:$port" TEST_REQUIRE_KAFKA=1 TANSU="$tansu"
-cargo test --locked "$@"
+cargo test --locked --all-features "$@"

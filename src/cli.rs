@@ -30,17 +30,13 @@ pub enum Command {
     Rules(RulesCommand),
     /// Generate a synthetic gateway log with planted thefts.
     Gen(GenArgs),
-    /// Write enriched, normalized events to Parquet.
-    #[cfg(feature = "batch")]
+    /// Write enriched, normalized events to Parquet or CSV (feature `batch`).
     Export(ExportArgs),
-    /// Forensics: timelines, blast radius, pivots and root cause of stolen tokens (report in DIR).
-    #[cfg(feature = "batch")]
+    /// Forensics: timelines, blast radius, pivots and root cause of stolen tokens (report in DIR; feature `batch`).
     Investigate(InvestigateArgs),
-    /// Run as a Kafka service: consume gateway logs, produce alerts and revocation requests.
-    #[cfg(feature = "kafka")]
+    /// Run as a Kafka service: consume gateway logs, produce alerts and revocation requests (feature `kafka`).
     Stream(StreamArgs),
-    /// Deliver revocation requests (the outbox topic) to the configured hooks.
-    #[cfg(feature = "kafka")]
+    /// Deliver revocation requests (the outbox topic) to the configured hooks (feature `kafka`).
     Respond(RespondArgs),
 }
 
@@ -50,9 +46,13 @@ pub struct Common {
     /// TOML settings file (TOKENHOUND_* variables override it).
     #[arg(long, env = "TOKENHOUND_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Directory of rule files.
-    #[arg(long)]
+    /// Directory of rule files that replaces the built-in rules.
+    #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// Directory of rule files added to the rules in force (repeatable); a
+    /// rule whose id is loaded already replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub extra_rules: Vec<PathBuf>,
     /// GeoIP2/GeoLite2/DB-IP city database (mmdb); repeat for DB-IP's IPv4 and IPv6 files.
     #[arg(long)]
     pub geo_city: Vec<PathBuf>,
@@ -208,6 +208,8 @@ pub enum RulesCommand {
     Check(Common),
     /// Run every rule's inline must-fire / must-not-fire tests.
     Test(Common),
+    /// List the rules in force and where each was loaded from.
+    List(Common),
 }
 
 pub use crate::gen::GenArgs;

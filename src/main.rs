@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => app::run_replay(a),
         Command::Rules(RulesCommand::Check(c)) => app::run_rules_check(&c),
         Command::Rules(RulesCommand::Test(c)) => app::run_rules_test(&c),
+        Command::Rules(RulesCommand::List(c)) => app::run_rules_list(&c),
         Command::Gen(a) => app::run_gen(a),
         #[cfg(feature = "batch")]
         Command::Export(a) => app::run_export(a),
@@ -23,6 +24,14 @@ fn main() -> ExitCode {
         Command::Stream(a) => app::run_stream(a),
         #[cfg(feature = "kafka")]
         Command::Respond(a) => app::run_respond(a),
+        #[cfg(not(feature = "batch"))]
+        Command::Export(_) => Err(app::not_built("export", "batch")),
+        #[cfg(not(feature = "batch"))]
+        Command::Investigate(_) => Err(app::not_built("investigate", "batch")),
+        #[cfg(not(feature = "kafka"))]
+        Command::Stream(_) => Err(app::not_built("stream", "kafka")),
+        #[cfg(not(feature = "kafka"))]
+        Command::Respond(_) => Err(app::not_built("respond", "kafka")),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

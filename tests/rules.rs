@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use tokenhound::rules::load_dir;
+use tokenhound::rules::{load_dir, Rule};
 use tokenhound::selftest;
 
 #[test]
@@ -123,4 +123,86 @@ fn exceptions_and_scope_silence_a_rule() {
     assert_eq!(travel_findings("scope:\n  paths: [\"/admin/**\"]\n"), 0);
     assert_eq!(travel_findings("scope:\n  issuers: [\"https://other.example\"]\n"), 0);
     assert_eq!(travel_findings("scope:\n  paths: [\"/api/**\"]\n  methods: [GET]\n"), 1);
+}
+
+/// The rules ship inside the binary: run from a directory without `rules/`
+/// (an installed binary), replay and `rules list` use the built-in set, the
+/// same rules as the repository's files.
+#[test]
+fn builtin_rules_work_from_any_directory() {
+    let elsewhere = tempdir();
+    let out = bin().current_dir(elsewhere.path()).args(["rules", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    let files: Vec<String> = std::fs::read_dir(root().join("rules"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 7);
+    for f in &files {
+        assert!(list.contains(&format!("builtin:{f}")), "{f} not listed as built-in:\n{list}");
+    }
+    assert!(list.contains("7 rule(s) from the built-in rules"), "{list}");
+    // the embedded rules are the repository's rules, not a stale copy
+    let builtin = tokenhound::rules::load_builtin().unwrap();
+    let dir = load_dir(&root().join("rules")).unwrap();
+    let strip = |s: &tokenhound::rules::RuleSet| {
+        s.rules.iter().map(|r| format!("{:?}", Rule { file: String::new(), ..r.clone() })).collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&builtin), strip(&dir));
+
+    // a replay over the sample logs from elsewhere: same alerts as with --rules rules
+    let log = root().join("sample-logs/logs");
+    let flags = sample_flags();
+    let abs: Vec<String> = flags
+        .iter()
+        .skip(2)
+        .map(|f| if f.starts_with("sample-logs") { root().join(f).display().to_string() } else { f.clone() })
+        .collect();
+    let here = bin().current_dir(elsewhere.path()).arg("replay").args(&abs).arg(&log).output().unwrap();
+    assert!(here.status.success(), "{}", text(&here.stderr));
+    let there = bin().arg("replay").args(&flags).arg(&log).output().unwrap();
+    assert!(!here.stdout.is_empty());
+    assert_eq!(text(&here.stdout), text(&there.stdout));
+}
+
+/// `--extra-rules DIR` adds rules to the built-in set; a file whose id is a
+/// built-in rule replaces it (and says so); `--rules DIR` replaces them all.
+#[test]
+fn extra_rules_extend_and_override_builtin() {
+    let dir = tempdir();
+    let travel = std::fs::read_to_string(root().join("rules/impossible-travel.yml")).unwrap();
+    let tuned = travel.replace("max_speed_kmh: 1000", "max_speed_kmh: 900");
+    assert_ne!(tuned, travel, "the rule file changed: update this test");
+    std::fs::write(dir.path().join("travel-tuned.yml"), &tuned).unwrap();
+    std::fs::write(
+        dir.path().join("travel-copy.yml"),
+        travel.replace("id: impossible-travel", "id: impossible-travel-copy"),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["rules", "list", "--extra-rules", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    assert!(list.contains("8 rule(s) from the built-in rules + "), "{list}");
+    let line = list.lines().find(|l| l.starts_with("impossible-travel ")).unwrap();
+    assert!(line.contains("travel-tuned.yml (replaces builtin:impossible-travel.yml)"), "{line}");
+    assert!(list.lines().any(|l| l.starts_with("impossible-travel-copy ") && l.contains("travel-copy.yml")));
+    let set = tokenhound::rules::load(None, &[dir.path().to_path_buf()]).unwrap();
+    let r = set.rules.iter().find(|r| &*r.id == "impossible-travel").unwrap();
+    assert!(format!("{:?}", r.detector).contains("900.0"), "{:?}", r.detector);
+    let out = run(&["rules", "test", "--extra-rules", d]);
+    assert!(text(&out.stdout).contains(" 0 failed"), "{}", text(&out.stdout));
+
+    // --rules replaces: only the two files of the directory
+    let out = run(&["rules", "list", "--rules", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    assert!(list.contains(&format!("2 rule(s) from {d}")), "{list}");
+    assert!(!list.contains("builtin:"), "{list}");
+
+    // a missing extra directory is a settings error naming it
+    let out = run(&["rules", "list", "--extra-rules", "/nonexistent-rules"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("extra_rules: /nonexistent-rules is not a directory"), "{}", text(&out.stderr));
 }

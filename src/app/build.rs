@@ -11,7 +11,7 @@ use crate::engine::{EngineConfig, StateLimits};
 use crate::enrich::{GeoDb, GeoLookup, Reader, ReaderFactory};
 use crate::ingest::{IngestConfig, Ingestor, Profile};
 use crate::replay::{ReplayOptions, Worker};
-use crate::rules::{load_dir, RuleSet};
+use crate::rules::{load, RuleSet};
 use crate::settings::{load_raw, OneOrMany, PemIn, RawSettings, Settings};
 use crate::token::{IdentityKeys, KeyRing, KeySet, ResolverConfig, TokenResolver, DEFAULT_IDENTITY_KEY};
 
@@ -21,6 +21,7 @@ pub fn settings(common: &Common, overlay: impl FnOnce(&mut RawSettings)) -> Resu
     if let Some(r) = &common.rules {
         raw.rules_dir = Some(r.clone());
     }
+    raw.extra_rules.extend(common.extra_rules.iter().cloned());
     if !common.geo_city.is_empty() {
         raw.geo.city = OneOrMany::Many(common.geo_city.clone());
     }
@@ -35,7 +36,7 @@ pub fn settings(common: &Common, overlay: impl FnOnce(&mut RawSettings)) -> Resu
 }
 
 pub fn rules(s: &Settings) -> Result<Arc<RuleSet>> {
-    Ok(Arc::new(load_dir(&s.rules_dir)?))
+    Ok(Arc::new(load(s.rules_dir.as_deref(), &s.extra_rules)?))
 }
 
 pub fn geo(s: &Settings) -> Result<Option<Arc<GeoDb>>> {

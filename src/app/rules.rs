@@ -10,8 +10,28 @@ use crate::selftest;
 pub fn run_rules_check(c: &Common) -> Result<Outcome> {
     let s = settings(c, |_| {})?;
     let set = rules(&s)?;
-    println!("{} rule(s) OK in {}", set.rules.len(), s.rules_dir.display());
+    println!("{} rule(s) OK from {}", set.rules.len(), sources(&s));
     Ok(Outcome::Ok)
+}
+
+/// `tokenhound rules list`: what is in force, from where.
+pub fn run_rules_list(c: &Common) -> Result<Outcome> {
+    let s = settings(c, |_| {})?;
+    let set = rules(&s)?;
+    let w = set.rules.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
+    println!("{:<w$}  {:<8}  {:<24}  SOURCE", "ID", "SEVERITY", "KIND");
+    for r in &set.rules {
+        let replaces = r.replaces.as_ref().map(|p| format!(" (replaces {p})")).unwrap_or_default();
+        println!("{:<w$}  {:<8}  {:<24}  {}{replaces}", r.id, r.severity.as_str(), r.detector.kind(), r.file);
+    }
+    println!("{} rule(s) from {}", set.rules.len(), sources(&s));
+    Ok(Outcome::Ok)
+}
+
+fn sources(s: &crate::settings::Settings) -> String {
+    let mut v = vec![s.rules_dir.as_ref().map_or("the built-in rules".to_string(), |d| d.display().to_string())];
+    v.extend(s.extra_rules.iter().map(|d| d.display().to_string()));
+    v.join(" + ")
 }
 
 pub fn run_rules_test(c: &Common) -> Result<Outcome> {

@@ -36,6 +36,20 @@ pub enum TokenMode {
     Claims,
     /// Real RS256-signed JWTs in the Authorization header.
     Raw,
+    /// Half the tokens raw, half as logged claims (forgeries raw).
+    Mixed,
+}
+
+/// How much of the gateway's log object a line carries.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// The fields tokenhound reads (~300 bytes a Kong line).
+    #[default]
+    Lean,
+    /// Kong's whole log object (~1 KB: request and response headers,
+    /// latencies, tries, route, service), and kafka-log batches (a JSON
+    /// array of records a line) among the single records.
+    Full,
 }
 
 pub const ISSUER: &str = "https://idp.acme.example";
@@ -90,6 +104,7 @@ pub struct GenConfig {
     pub seed: u64,
     pub mode: TokenMode,
     pub start: EventTime,
+    pub shape: Shape,
 }
 
 /// Outputs of a run (the log itself is streamed to the writer).
@@ -110,6 +125,8 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenReport> {
     let mut written = 0u64;
     let mut buf = Vec::with_capacity(1 << 16);
     let mut k = 0u64;
+    let full = cfg.shape == Shape::Full && cfg.profile == Profile::Kong;
+    let mut batch_left = 0u32;
     while written < cfg.lines {
         let start = cfg.start.0 + k as i64 * step + g.rng.range(0, step);
         for ev in g.session(k, sessions, start) {
@@ -118,9 +135,30 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenReport> {
         k += 1;
         while heap.peek().is_some_and(|Reverse(e)| e.t < start) && written < cfg.lines {
             let Reverse(e) = heap.pop().expect("peeked");
-            write::line(cfg.profile, &e, &mut buf);
+            if full {
+                // one line in 8 is a kafka-log batch of 2..=5 records
+                if batch_left == 0 && e.seq % 8 == 3 {
+                    batch_left = 2 + (e.seq / 8 % 4) as u32;
+                    buf.push(b'[');
+                } else if batch_left > 0 {
+                    buf.push(b',');
+                }
+                write::kong_full(&e, &mut buf);
+                if batch_left > 0 {
+                    batch_left -= 1;
+                    if batch_left == 0 || written + 1 == cfg.lines {
+                        batch_left = 0;
+                        buf.push(b']');
+                    }
+                }
+                if batch_left == 0 {
+                    buf.push(b'\n');
+                }
+            } else {
+                write::line(cfg.profile, &e, &mut buf);
+            }
             written += 1;
-            if buf.len() > 60_000 {
+            if buf.len() > 60_000 && batch_left == 0 {
                 out.write_all(&buf)?;
                 buf.clear();
             }
@@ -167,7 +205,11 @@ pub fn run(a: &GenArgs) -> Result<()> {
         seed: a.seed,
         mode: a.mode,
         start,
+        shape: a.shape,
     };
+    if a.shape == Shape::Full && cfg.profile != Profile::Kong {
+        anyhow::bail!("--shape full: only the kong profile has a full shape");
+    }
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => create(p)?,
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
@@ -199,7 +241,7 @@ pub struct GenArgs {
     /// Output profile.
     #[arg(long, value_enum, default_value = "kong")]
     pub profile: Profile,
-    /// Number of log lines.
+    /// Number of records (log lines; with `--shape full` a kafka-log batch line holds several).
     #[arg(long, default_value_t = 10_000)]
     pub lines: u64,
     /// Number of distinct users.
@@ -222,6 +264,9 @@ pub struct GenArgs {
     /// Write revocations of the planted revoked-use stories here.
     #[arg(long)]
     pub revocations: Option<PathBuf>,
+    /// Lean lines, or the gateway's full log object (Kong only).
+    #[arg(long, value_enum, default_value = "lean")]
+    pub shape: Shape,
     /// Write the JWKS that verifies the generated tokens here (raw mode).
     #[arg(long)]
     pub jwks: Option<PathBuf>,

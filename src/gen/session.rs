@@ -94,7 +94,7 @@ impl Generator {
             }
             users.push(User { sub: format!("user-{i:06}"), city, isp: rng.below(2) as usize, client });
         }
-        let key = (mode == TokenMode::Raw).then(|| {
+        let key = (mode != TokenMode::Claims).then(|| {
             let k = |pem: &str| EncodingKey::from_rsa_pem(pem.as_bytes()).expect("shipped test key");
             (
                 k(include_str!("../../sample-logs/keys/idp-rs256.key")),
@@ -107,7 +107,11 @@ impl Generator {
     fn token(&mut self, sub: &str, client_id: &'static str, iat: i64, forged: Option<bool>) -> Rc<GenToken> {
         let jti = format!("{:016x}", self.rng.next_u64());
         let exp = iat + 3600;
-        let raw = self.key.as_ref().map(|(good, bad)| {
+        // mixed: half the tokens (by jti) are logged raw, half as claims;
+        // a forgery is always a raw token
+        let raw_here = self.mode == TokenMode::Raw
+            || (self.mode == TokenMode::Mixed && (forged.is_some() || jti.as_bytes()[15] % 2 == 0));
+        let raw = self.key.as_ref().filter(|_| raw_here).map(|(good, bad)| {
             #[derive(Serialize)]
             struct C<'a> {
                 iss: &'a str,

@@ -156,3 +156,54 @@ pub fn line(p: Profile, e: &GenEvent, out: &mut Vec<u8>) {
     };
     r.expect("writing to a Vec cannot fail");
 }
+
+/// A UUID-shaped id, stable for a name (Kong's route / service / workspace ids).
+fn uuid_of(name: &str) -> String {
+    let h = crate::gen::rng::fnv(name.as_bytes());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 20) & 0xfff,
+        h & 0xffff_ffff_ffff
+    )
+}
+
+/// Kong's whole log object for one request (http-log / file-log /
+/// kafka-log serializer: request and response headers, tries, route,
+/// service, latencies), without a line end: a line holds one, or a
+/// kafka-log batch holds several.
+pub fn kong_full(e: &GenEvent, out: &mut Vec<u8>) {
+    let ua = esc(&e.ua);
+    let raw = e.token.as_ref().and_then(|t| t.raw.as_deref());
+    let tok = e.token.as_deref();
+    let ms = e.t / 1000;
+    let id = rid(e);
+    let auth = match raw {
+        Some(r) => format!(r#","authorization":"Bearer {r}""#),
+        None if tok.is_some() => r#","authorization":"REDACTED""#.to_string(),
+        None => String::new(),
+    };
+    let jwt = match (tok, raw) {
+        (Some(t), None) => format!(r#","jwt":{}"#, claims(t, false)),
+        _ => String::new(),
+    };
+    let (route, svc) = (uuid_of(e.route), uuid_of(&format!("{}-svc", e.route)));
+    let upstream = 8 + (e.seq % 20) as u32;
+    let kong = 1 + (e.seq % 3) as u32;
+    let _ = write!(
+        out,
+        r#"{{"request":{{"uri":"{path}","size":{size},"querystring":{{}},"headers":{{"accept":"application/json","host":"api.acme.example","user-agent":"{ua}","x-request-id":"{id}"{auth}}},"method":"{method}","id":"{id}"}},"upstream_uri":"{path}","response":{{"status":{status},"size":{bytes},"headers":{{"content-type":"application/json","x-kong-upstream-latency":"{upstream}","x-kong-proxy-latency":"{kong}","via":"1.1 kong/3.9.1"}}}},"tries":[{{"balancer_start":{ms},"ip":"10.20.{o3}.{o4}","port":8080}}],"route":{{"id":"{route}","name":"{rname}","service":{{"id":"{svc}"}}}},"service":{{"id":"{svc}","name":"{rname}-svc","host":"{rname}.internal"}},"latencies":{{"request":{total},"kong":{kong},"proxy":{upstream},"receive":0}},"client_ip":"{ip}","started_at":{ms},"source":"upstream","workspace_name":"default"{jwt}}}"#,
+        path = e.path,
+        size = 180 + (e.seq % 400),
+        method = e.method,
+        status = e.status,
+        bytes = e.bytes,
+        o3 = (e.seq >> 8) % 4,
+        o4 = 10 + e.seq % 40,
+        rname = e.route,
+        total = upstream + kong,
+        ip = e.ip,
+    );
+}

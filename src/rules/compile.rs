@@ -1,7 +1,7 @@
 //! Rule files to a [`RuleSet`]: typed detector params, validated metadata,
 //! and every problem collected with file, rule id and field.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::params::{detector, Detector};
@@ -27,7 +27,10 @@ pub struct Rule {
     /// OCSF confidence_id override (1..3).
     pub confidence: Option<u8>,
     pub tests: Vec<TestCase>,
+    /// Where the rule was loaded from (`builtin:NAME.yml` or a path).
     pub file: String,
+    /// The rule of the same id this one replaced (`--extra-rules`).
+    pub replaces: Option<String>,
 }
 
 /// The rules in force, in a stable order (by id).
@@ -54,46 +57,92 @@ impl RuleSet {
     }
 }
 
+/// The rule files shipped with tokenhound (rules/*.yml), embedded at build
+/// time: the rules in force unless `rules_dir` replaces them.
+pub mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+}
+
+/// How a built-in rule file is named in messages and `rules list`.
+pub const BUILTIN_PREFIX: &str = "builtin:";
+
 /// Load every `*.yml` / `*.yaml` under `dir` (sorted); all errors at once.
 pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
-    let mut files: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            return Err(RuleErrors(vec![RuleError {
-                file: dir.display().to_string(),
-                rule_id: None,
-                field: "-".into(),
-                message: format!("cannot read rules directory: {e}"),
-            }]))
+    load(Some(dir), &[])
+}
+
+/// The built-in rules alone.
+pub fn load_builtin() -> Result<RuleSet, RuleErrors> {
+    load(None, &[])
+}
+
+/// The rules in force: the files of `base` (the built-in rules when `None`),
+/// then every `extra` directory in order. A rule of an extra directory whose
+/// id is already loaded replaces that rule (a tuned copy of a built-in
+/// rule); two files with one id inside one directory are an error.
+pub fn load(base: Option<&Path>, extra: &[PathBuf]) -> Result<RuleSet, RuleErrors> {
+    let mut errors = Vec::new();
+    let mut rules = match base {
+        Some(dir) => compile_source(read_dir_files(dir, &mut errors), &mut errors),
+        None => {
+            let files = builtin::BUILTIN.iter().map(|(n, t)| (format!("{BUILTIN_PREFIX}{n}"), Ok(t.to_string())));
+            compile_source(files.collect(), &mut errors)
         }
     };
-    files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")));
-    files.sort();
-    let (mut rules, mut errors) = (Vec::new(), Vec::new());
-    for f in &files {
-        let name = f.display().to_string();
-        match std::fs::read_to_string(f) {
-            Ok(text) => match compile_file(&text, &name) {
-                Ok(r) => rules.push(r),
-                Err(mut e) => errors.append(&mut e),
-            },
-            Err(e) => errors.push(RuleError { file: name, rule_id: None, field: "-".into(), message: e.to_string() }),
+    for dir in extra {
+        for r in compile_source(read_dir_files(dir, &mut errors), &mut errors) {
+            match rules.iter_mut().find(|p| p.id == r.id) {
+                Some(prev) => {
+                    let replaced = std::mem::replace(prev, r);
+                    prev.replaces = Some(replaced.file);
+                }
+                None => rules.push(r),
+            }
         }
-    }
-    let mut seen = std::collections::BTreeMap::new();
-    for r in &rules {
-        if let Some(prev) = seen.insert(r.id.clone(), r.file.clone()) {
-            errors.push(err(&r.file, Some(&r.id), "id", format!("duplicate id, also in {prev}")));
-        }
-    }
-    if files.is_empty() {
-        errors.push(err(&dir.display().to_string(), None, "-", "no rule files (*.yml) found".into()));
     }
     if errors.is_empty() {
         Ok(RuleSet::new(rules))
     } else {
         Err(RuleErrors(errors))
     }
+}
+
+type SourceFile = (String, Result<String, String>);
+
+fn read_dir_files(dir: &Path, errors: &mut Vec<RuleError>) -> Vec<SourceFile> {
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            errors.push(err(&dir.display().to_string(), None, "-", format!("cannot read rules directory: {e}")));
+            return Vec::new();
+        }
+    };
+    files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")));
+    files.sort();
+    if files.is_empty() {
+        errors.push(err(&dir.display().to_string(), None, "-", "no rule files (*.yml) found".into()));
+    }
+    files.iter().map(|f| (f.display().to_string(), std::fs::read_to_string(f).map_err(|e| e.to_string()))).collect()
+}
+
+/// Compile the files of one source; ids are unique within it.
+fn compile_source(files: Vec<SourceFile>, errors: &mut Vec<RuleError>) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = Vec::new();
+    for (name, text) in files {
+        match text {
+            Ok(text) => match compile_file(&text, &name) {
+                Ok(r) => match rules.iter().find(|p| p.id == r.id) {
+                    Some(prev) => {
+                        errors.push(err(&r.file, Some(&r.id), "id", format!("duplicate id, also in {}", prev.file)))
+                    }
+                    None => rules.push(r),
+                },
+                Err(mut e) => errors.append(&mut e),
+            },
+            Err(e) => errors.push(RuleError { file: name, rule_id: None, field: "-".into(), message: e }),
+        }
+    }
+    rules
 }
 
 fn err(file: &str, id: Option<&str>, field: &str, message: String) -> RuleError {
@@ -207,5 +256,6 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
         confidence,
         tests: raw.tests,
         file: file.into(),
+        replaces: None,
     })
 }

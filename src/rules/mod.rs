@@ -8,7 +8,7 @@ mod matchers;
 mod params;
 mod schema;
 
-pub use compile::{compile_file, load_dir, Rule, RuleSet};
+pub use compile::{builtin, compile_file, load, load_builtin, load_dir, Rule, RuleSet, BUILTIN_PREFIX};
 pub use matchers::{glob, Exceptions, Scope};
 pub use params::{Detector, IpDriftParams, Place, TravelParams, UaDriftParams};
 pub use schema::{RuleFile, TestCase};

@@ -134,6 +134,21 @@ pub enum Detector {
     ForgedToken { verdicts: Vec<Verdict>, rejected: crate::model::Severity },
 }
 
+impl Detector {
+    /// The `detector.kind` of the rule file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Detector::ImpossibleTravel(_) => "impossible-travel",
+            Detector::IpDrift(_) => "ip-drift",
+            Detector::UaDrift(_) => "ua-drift",
+            Detector::ConcurrentUse { .. } => "concurrent-use",
+            Detector::RevokedUse { .. } => "revoked-use",
+            Detector::ExpiredUse { .. } => "expired-use",
+            Detector::ForgedToken { .. } => "forged-token",
+        }
+    }
+}
+
 fn params<T: DeserializeOwned>(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Option<T> {
     let v = serde_json::Value::Object(raw.detector.params.clone().into_iter().collect());
     serde_json::from_value(v).map_err(|x| e("detector.params", x.to_string())).ok()

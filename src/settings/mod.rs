@@ -24,7 +24,12 @@ pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, Stag
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
+    /// Rule files that replace the built-in rules.
     pub rules_dir: Option<PathBuf>,
+    /// Rule directories added to the rules in force (a rule whose id is
+    /// loaded already replaces it).
+    #[serde(default)]
+    pub extra_rules: Vec<PathBuf>,
     pub profile: Option<Profile>,
     #[serde(default)]
     pub geo: RawGeo,
@@ -169,7 +174,9 @@ pub struct RawOutput {
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub rules_dir: PathBuf,
+    /// `None`: the built-in rules.
+    pub rules_dir: Option<PathBuf>,
+    pub extra_rules: Vec<PathBuf>,
     pub profile: Profile,
     pub geo_city: Vec<PathBuf>,
     pub geo_asn: Option<PathBuf>,
@@ -312,9 +319,13 @@ impl RawSettings {
                 Err(_) => errs.push(format!("ingest.trusted_proxies: {c:?} is not a CIDR")),
             }
         }
-        let rules_dir = self.rules_dir.unwrap_or_else(|| PathBuf::from("rules"));
-        if !rules_dir.is_dir() {
-            errs.push(format!("rules_dir: {} is not a directory", rules_dir.display()));
+        let rules_dir = self.rules_dir;
+        for (name, d) in
+            rules_dir.iter().map(|d| ("rules_dir", d)).chain(self.extra_rules.iter().map(|d| ("extra_rules", d)))
+        {
+            if !d.is_dir() {
+                errs.push(format!("{name}: {} is not a directory", d.display()));
+            }
         }
         let cities = self.geo.city.paths();
         let mut files: Vec<(&str, &PathBuf)> = cities.iter().map(|p| ("geo.city", p)).collect();
@@ -347,6 +358,7 @@ impl RawSettings {
         }
         Ok(Settings {
             rules_dir,
+            extra_rules: self.extra_rules,
             profile: self.profile.unwrap_or(Profile::Auto),
             geo_city: cities,
             geo_asn: self.geo.asn,
