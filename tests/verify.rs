@@ -219,3 +219,26 @@ fn reloaded_keys_replace_cached_verdicts() {
     assert_eq!(ring.reload().unwrap(), 2);
     assert_eq!(r.from_raw(&tok).verdict, Verdict::Valid, "the new key verifies after the reload");
 }
+
+/// The workers of one process share decodes: a token another worker
+/// verified is not verified again, and gets the same verdict and id.
+#[test]
+fn workers_share_decodes() {
+    let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
+    let shared = tokenhound::token::SharedDecodes::new(1024, 1 << 20);
+    let mut a = resolver(&["RS256"]).with_shared(shared.clone());
+    let mut b = resolver(&["RS256"]).with_shared(shared.clone());
+    let good = sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("j-shared"));
+    let forged = format!("{}x", &good[..good.len() - 1]);
+    let (ga, fa) = (a.from_raw(&good), a.from_raw(&forged));
+    let (gb, fb) = (b.from_raw(&good), b.from_raw(&forged));
+    assert_eq!((a.decoded, b.decoded), (2, 0), "the second worker verified nothing again");
+    assert_eq!((ga.verdict, gb.verdict), (Verdict::Valid, Verdict::Valid));
+    assert_ne!(fa.verdict, Verdict::Valid);
+    assert_eq!((fa.verdict, &fa.id), (fb.verdict, &fb.id));
+    // a worker under other identity keys does not share the cache keys
+    let mut c = TokenResolver::new(IdentityKeys::new(b"another-deployment"), None, ResolverConfig::default())
+        .with_shared(shared);
+    assert_ne!(c.from_raw(&good).key, ga.key);
+    assert_eq!(c.decoded, 1);
+}

@@ -13,7 +13,7 @@ use crate::ingest::{IngestConfig, Ingestor, Profile};
 use crate::replay::{ReplayOptions, Worker};
 use crate::rules::{load, RuleSet};
 use crate::settings::{load_raw, OneOrMany, PemIn, RawSettings, Settings};
-use crate::token::{IdentityKeys, KeyRing, KeySet, ResolverConfig, TokenResolver, DEFAULT_IDENTITY_KEY};
+use crate::token::{IdentityKeys, KeyRing, KeySet, ResolverConfig, SharedDecodes, TokenResolver, DEFAULT_IDENTITY_KEY};
 
 /// Settings from file + env, then the CLI flags on top.
 pub fn settings(common: &Common, overlay: impl FnOnce(&mut RawSettings)) -> Result<Settings> {
@@ -146,11 +146,14 @@ impl Pipeline {
             ..Default::default()
         };
         let (geo_cache, ring, ids2) = (s.geo_cache, keys.clone(), ids.clone());
+        // every reader of the process verifies a token once between them
+        let shared = SharedDecodes::new(resolver_cfg.cache_capacity * 2, resolver_cfg.cache_bytes * 2);
         let factory: ReaderFactory = Arc::new(move |profile: Option<Profile>| {
             let tokens = match &ring {
                 Some(k) => TokenResolver::with_ring(ids2.clone(), k.clone(), resolver_cfg.clone()),
                 None => TokenResolver::new(ids2.clone(), None, resolver_cfg.clone()),
-            };
+            }
+            .with_shared(shared.clone());
             let mut cfg = ingest_cfg.clone();
             if let Some(p) = profile {
                 cfg.profile = p;

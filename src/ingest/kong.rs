@@ -72,6 +72,19 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
     emit(convert(l)?)
 }
 
+/// A kafka-log batch (a JSON array of records) in one pass. `Err` when any
+/// record is bad: the caller then splits the batch and parses each record
+/// on its own, so a bad record costs only itself (nothing is emitted here
+/// before every record converted).
+pub fn parse_batch<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), ()> {
+    let recs: Vec<Line<'a>> = sonic_rs::from_slice(line).map_err(|_| ())?;
+    let parsed: Vec<Parsed<'a>> = recs.into_iter().map(convert).collect::<Result<_, _>>().map_err(|_| ())?;
+    for p in parsed {
+        emit(p).map_err(|_| ())?;
+    }
+    Ok(())
+}
+
 fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
     let time =
         l.started_at.ok_or(IngestError::Missing { profile: P, field: "started_at" })?.to_time(P, "started_at")?;

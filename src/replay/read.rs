@@ -161,6 +161,8 @@ impl LineChunker {
             max_line: self.max_line,
             last: false,
         };
+        // the whole chunk at once: growing the buffer would copy it again
+        c.data.reserve(self.chunk_bytes.saturating_sub(c.data.len()));
         loop {
             while !self.done && c.data.len() < self.chunk_bytes {
                 let want = self.chunk_bytes - c.data.len();

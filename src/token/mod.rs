@@ -22,7 +22,7 @@ pub use jwt::{decode_unverified, DecodedJwt, JwtHeader};
 pub use keyring::KeyRing;
 pub use keys::{KeyError, KeySet, MAX_TRIES};
 pub use redact::{redact_jwts, JWT_MARKER};
-pub use resolver::{sha256_b64, ResolverConfig, TokenResolver};
+pub use resolver::{sha256_b64, ResolverConfig, SharedDecodes, TokenResolver};
 pub use text::Text;
 
 /// A raw bearer token on its way to being decoded. Never printed.

@@ -53,7 +53,42 @@ impl Default for ResolverConfig {
 const SHOWN_CLAIM_BYTES: usize = 256;
 
 /// One per worker thread (caches are not shared, keys are).
+/// Decodes shared by the workers of one process: a raw token is decoded
+/// and verified once, whichever worker meets it first (RSA verification is
+/// the dearest step of a replay). Sharded locks, each shard a bounded
+/// [`TwoGenCache`] by count and bytes; an entry remembers the key-ring
+/// version it was verified under and is ignored under another.
+pub struct SharedDecodes {
+    shards: Box<[std::sync::Mutex<TwoGenCache<u128, (u64, Arc<TokenInfo>), KeyHash>>]>,
+}
+
+impl SharedDecodes {
+    const SHARDS: usize = 16;
+
+    /// `capacity` entries and `bytes` per generation, over all shards.
+    pub fn new(capacity: usize, bytes: usize) -> Arc<Self> {
+        let (c, b) = ((capacity / Self::SHARDS).max(64), (bytes / Self::SHARDS).max(1 << 16));
+        Arc::new(SharedDecodes {
+            shards: (0..Self::SHARDS).map(|_| std::sync::Mutex::new(TwoGenCache::new(c).with_max_bytes(b))).collect(),
+        })
+    }
+
+    fn shard(&self, k: u128) -> std::sync::MutexGuard<'_, TwoGenCache<u128, (u64, Arc<TokenInfo>), KeyHash>> {
+        // a poisoned shard (a panic elsewhere) is still a valid cache
+        self.shards[(k as usize) % Self::SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, k: u128, version: u64) -> Option<Arc<TokenInfo>> {
+        self.shard(k).get(&k).filter(|(v, _)| *v == version).map(|(_, i)| i)
+    }
+
+    fn insert(&self, k: u128, version: u64, info: Arc<TokenInfo>, w: usize) {
+        self.shard(k).insert_weighed(k, (version, info), w);
+    }
+}
+
 pub struct TokenResolver {
+    shared: Option<Arc<SharedDecodes>>,
     ids: IdentityKeys,
     keys: Option<Arc<KeySet>>,
     /// Where `keys` come from when they can change, and the version held.
@@ -69,6 +104,7 @@ impl TokenResolver {
     pub fn new(ids: IdentityKeys, keys: Option<Arc<KeySet>>, cfg: ResolverConfig) -> Self {
         let (cap, bytes) = (cfg.cache_capacity, cfg.cache_bytes);
         TokenResolver {
+            shared: None,
             ids,
             keys,
             ring: None,
@@ -85,6 +121,13 @@ impl TokenResolver {
         let mut r = TokenResolver::new(ids, Some(keys), cfg);
         r.ring = Some((ring, v));
         r
+    }
+
+    /// Share decodes with the other workers (made with the same identity
+    /// keys and verification keys).
+    pub fn with_shared(mut self, shared: Arc<SharedDecodes>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Pick up reloaded keys; verdicts cached under the old ones are dropped.
@@ -106,9 +149,18 @@ impl TokenResolver {
         if let Some(r) = self.raw_cache.get(&ck) {
             return r;
         }
+        let version = self.ring.as_ref().map_or(0, |(_, v)| *v);
+        if let Some(r) = self.shared.as_ref().and_then(|s| s.get(ck, version)) {
+            self.raw_cache.insert_weighed(ck, r.clone(), weight(&r));
+            return r;
+        }
         self.decoded += 1;
         let info = Arc::new(self.decode_raw(raw));
-        self.raw_cache.insert_weighed(ck, info.clone(), weight(&info));
+        let w = weight(&info);
+        if let Some(s) = &self.shared {
+            s.insert(ck, version, info.clone(), w);
+        }
+        self.raw_cache.insert_weighed(ck, info.clone(), w);
         info
     }
 
