@@ -53,13 +53,16 @@ impl Default for ResolverConfig {
 const SHOWN_CLAIM_BYTES: usize = 256;
 
 /// One per worker thread (caches are not shared, keys are).
+/// (key-ring version, decoded token) by cache key.
+type SharedShard = TwoGenCache<u128, (u64, Arc<TokenInfo>), KeyHash>;
+
 /// Decodes shared by the workers of one process: a raw token is decoded
 /// and verified once, whichever worker meets it first (RSA verification is
 /// the dearest step of a replay). Sharded locks, each shard a bounded
 /// [`TwoGenCache`] by count and bytes; an entry remembers the key-ring
 /// version it was verified under and is ignored under another.
 pub struct SharedDecodes {
-    shards: Box<[std::sync::Mutex<TwoGenCache<u128, (u64, Arc<TokenInfo>), KeyHash>>]>,
+    shards: Box<[std::sync::Mutex<SharedShard>]>,
 }
 
 impl SharedDecodes {
@@ -73,7 +76,7 @@ impl SharedDecodes {
         })
     }
 
-    fn shard(&self, k: u128) -> std::sync::MutexGuard<'_, TwoGenCache<u128, (u64, Arc<TokenInfo>), KeyHash>> {
+    fn shard(&self, k: u128) -> std::sync::MutexGuard<'_, SharedShard> {
         // a poisoned shard (a panic elsewhere) is still a valid cache
         self.shards[(k as usize) % Self::SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
