@@ -229,7 +229,7 @@ fn stream(f: &Fixture, p: &Plan) -> BTreeSet<String> {
         for g in 0..k {
             clocks.set_caught_up(&tp(g), cursor[g] >= gw[g].len());
         }
-        let m = wire::encode_marks(&clocks.marks(EventTime(now * 1000)));
+        let m = wire::marks_to_vec(&clocks.marks(EventTime(now * 1000)));
         for t in topic.iter_mut() {
             t.push(m.clone());
         }
@@ -314,7 +314,7 @@ fn ingest_one(
     for (i, ev) in evs.iter().enumerate() {
         clocks.seen(&tp, ev.time, EventTime(now_ms * 1000));
         if let Some(key) = wire::key(ev) {
-            topic[events_partition(&key)].push(wire::encode(ev, i as u32));
+            topic[events_partition(&key)].push(wire::to_vec(ev, i as u32));
         }
     }
 }

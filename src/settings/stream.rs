@@ -22,6 +22,10 @@ pub struct RawStream {
     #[serde(default)]
     pub inputs: Vec<RawInput>,
     pub events_topic: Option<String>,
+    /// The format the ingest stage writes to the events topic: 2 (binary,
+    /// the default) or 1 (JSON, while detect stages of a build that reads
+    /// only version 1 still run: a rolling upgrade). Both are always read.
+    pub events_format: Option<u8>,
     pub alerts_topic: Option<String>,
     pub requests_topic: Option<String>,
     pub dead_letter_topic: Option<String>,
@@ -102,6 +106,8 @@ pub struct StreamSettings {
     pub instance_id: Option<String>,
     pub inputs: Vec<InputTopic>,
     pub events_topic: String,
+    /// 1 (JSON) or 2 (binary).
+    pub events_format: u8,
     pub alerts_topic: String,
     pub requests_topic: String,
     pub dead_letter_topic: String,
@@ -130,6 +136,7 @@ impl RawStream {
             instance_id: self.instance_id,
             inputs: self.inputs.into_iter().map(|i| InputTopic { topic: i.topic, profile: i.profile }).collect(),
             events_topic: topic(self.events_topic, "tokenhound.events"),
+            events_format: self.events_format.unwrap_or(2),
             alerts_topic: topic(self.alerts_topic, "tokenhound.alerts"),
             requests_topic: topic(self.requests_topic, "tokenhound.revocation-requests"),
             dead_letter_topic: topic(self.dead_letter_topic, "tokenhound.dead-letter"),
@@ -144,6 +151,9 @@ impl RawStream {
             listen: topic(self.listen, "127.0.0.1:9464"),
             kafka: self.kafka,
         };
+        if !matches!(s.events_format, 1 | 2) {
+            errs.push(format!("stream.events_format: {} is not a format this build writes (1 or 2)", s.events_format));
+        }
         if s.max_in_flight == 0 {
             errs.push("stream.max_in_flight: must be at least 1".into());
         }

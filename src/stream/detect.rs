@@ -26,11 +26,11 @@ use super::clock::Clocks;
 use super::feed::Feed;
 use super::ingest::{BadRecord, Parsers};
 use super::kafka::{consumer_config, wall_ms, Ctx};
-use super::metrics::{CauseLabel, OutcomeLabels, Shared};
+use super::metrics::{CauseLabel, Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::partition::Partition;
-use super::stage::{self, Handler};
+use super::stage::{self, Handler, TopicNames};
 use super::wire::{self, Record};
 use crate::engine::{EngineConfig, EngineStats};
 use crate::ingest::Interner;
@@ -82,6 +82,10 @@ struct Detect {
     clocks: Option<Clocks>,
     /// Partitions of the consumed topics: each session's share of the caps.
     partitions: usize,
+    /// Reused per record: the decoded events, the topic names, the counters.
+    events: Vec<(AccessEvent, u32)>,
+    topics: TopicNames,
+    outcomes: Outcomes,
 }
 
 pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Outputs>) -> Result<()> {
@@ -105,39 +109,17 @@ pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Ou
         out: out.clone(),
         idle: Duration::from_millis(s.idle_timeout_ms),
         partitions,
+        events: Vec::new(),
+        topics: TopicNames::default(),
+        outcomes: Outcomes::new(STAGE),
     };
     stage::run(STAGE, &consumer, &shared, &s, &out, &mut h);
     Ok(())
 }
 
 impl Detect {
-    fn count(&self, outcome: &str, n: u64) {
-        if n > 0 {
-            let l = OutcomeLabels { stage: STAGE.into(), outcome: outcome.into() };
-            self.shared.metrics.events.get_or_create(&l).inc_by(n);
-        }
-    }
-
-    /// Decode a record; the problem to dead-letter, if any (a Kong batch
-    /// read directly may have good records beside it).
-    fn decode(&mut self, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>) -> Decoded {
-        let payload = m.payload().unwrap_or_default();
-        match &mut self.deps.decoder {
-            Decoder::Wire(strings) => match wire::decode(payload, strings) {
-                Ok(Record::Event(ev, i)) => {
-                    events.push((ev, i));
-                    Decoded::Events(None)
-                }
-                Ok(Record::Marks(marks)) => Decoded::Marks(marks),
-                Err(e) => Decoded::Events(Some(BadRecord::Wire(e))),
-            },
-            Decoder::Raw(p) => {
-                let mut evs = Vec::new();
-                let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
-                events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
-                Decoded::Events(bad)
-            }
-        }
+    fn count(&self, outcome: &'static str, n: u64) {
+        self.outcomes.add(&self.shared.metrics, outcome, n);
     }
 
     /// Produce the findings of one session call (live), or only remember
@@ -192,6 +174,28 @@ enum Decoded {
     Marks(Vec<(String, EventTime)>),
 }
 
+/// Decode a record; the problem to dead-letter, if any (a Kong batch
+/// read directly may have good records beside it).
+fn decode(decoder: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>) -> Decoded {
+    let payload = m.payload().unwrap_or_default();
+    match decoder {
+        Decoder::Wire(strings) => match wire::decode(payload, strings) {
+            Ok(Record::Event(ev, i)) => {
+                events.push((ev, i));
+                Decoded::Events(None)
+            }
+            Ok(Record::Marks(marks)) => Decoded::Marks(marks),
+            Err(e) => Decoded::Events(Some(BadRecord::Wire(e))),
+        },
+        Decoder::Raw(p) => {
+            let mut evs = Vec::new();
+            let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
+            events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
+            Decoded::Events(bad)
+        }
+    }
+}
+
 fn remember(part: &mut Part, req: Option<(String, i64)>) {
     if let Some((key, exp)) = req {
         if part.tombstones.len() < MAX_TOMBSTONES && exp != i64::MAX {
@@ -216,10 +220,10 @@ fn released(tp: &Tp, part: &mut Part) -> Vec<(Tp, i64)> {
 
 impl Handler for Detect {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
-        let tp: Tp = (Arc::from(m.topic()), m.partition());
+        let tp = self.topics.tp(m.topic(), m.partition());
         let off = m.offset();
-        let mut events = Vec::new();
-        let decoded = self.decode(m, &mut events);
+        self.events.clear();
+        let decoded = decode(&mut self.deps.decoder, m, &mut self.events);
         let Some(mut part) = self.parts.remove(&tp) else {
             tracing::warn!(topic = m.topic(), partition = m.partition(), "record from a partition not assigned");
             return;
@@ -235,18 +239,18 @@ impl Handler for Detect {
             Decoded::Events(bad) => {
                 if let Some(problem) = bad {
                     if live {
-                        self.dead_letter(m, &tp, problem, events.is_empty());
+                        self.dead_letter(m, &tp, problem, self.events.is_empty());
                     }
-                    if events.is_empty() {
+                    if self.events.is_empty() {
                         self.parts.insert(tp, part);
                         return;
                     }
                 }
             }
         }
-        let n = events.len() as u64;
-        let latest = events.iter().map(|(e, _)| e.time).max();
-        for (ev, i) in events {
+        let n = self.events.len() as u64;
+        let latest = self.events.iter().map(|(e, _)| e.time).max();
+        for (ev, i) in self.events.drain(..) {
             if let Some(c) = self.clocks.as_mut() {
                 c.seen(&tp, ev.time, EventTime(now.saturating_mul(1000)));
             }

@@ -20,10 +20,10 @@ use rdkafka::{Message, TopicPartitionList};
 
 use super::clock::Clocks;
 use super::kafka::{consumer_config, wall_ms, Ctx};
-use super::metrics::{OutcomeLabels, Shared};
+use super::metrics::{Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
-use super::stage::{self, Handler};
+use super::stage::{self, Handler, TopicNames};
 use super::wire;
 use crate::enrich::{Reader, ReaderFactory};
 use crate::ingest::IngestError;
@@ -52,7 +52,7 @@ impl BadRecord {
         match self {
             BadRecord::UnknownTopic(_) => "unknown_topic",
             BadRecord::Ingest { first, .. } => first.kind(),
-            BadRecord::Wire(_) => "bad_event",
+            BadRecord::Wire(e) => e.kind(),
         }
     }
 }
@@ -115,6 +115,11 @@ pub fn run(
         last_marks: Instant::now(),
         last_metadata: None,
         marks_due: false,
+        format: if s.events_format == 1 { wire::Format::V1 } else { wire::Format::V2 },
+        buf: Vec::with_capacity(1024),
+        key: String::with_capacity(128),
+        topics: TopicNames::default(),
+        outcomes: Outcomes::new(STAGE),
     };
     // the events topic's partitions are known before any event goes out
     for _ in 0..10 {
@@ -142,12 +147,18 @@ struct Ingest {
     /// Partitions were assigned: their watermark records (holding the
     /// detect stage back until they report) go out before any of their events.
     marks_due: bool,
+    /// The events topic's format (`[stream] events_format`).
+    format: wire::Format,
+    /// The record and the key being produced (reused: no allocation per event).
+    buf: Vec<u8>,
+    key: String,
+    topics: TopicNames,
+    outcomes: Outcomes,
 }
 
 impl Ingest {
-    fn count(&self, outcome: &str) {
-        let l = OutcomeLabels { stage: STAGE.into(), outcome: outcome.into() };
-        self.shared.metrics.events.get_or_create(&l).inc();
+    fn count(&self, outcome: &'static str, n: u64) {
+        self.outcomes.add(&self.shared.metrics, outcome, n);
     }
 
     /// The events topic's partition count, looked up now and then (it can grow).
@@ -175,9 +186,9 @@ impl Ingest {
         if marks.is_empty() {
             return;
         }
-        let body = wire::encode_marks(&marks);
+        wire::encode_marks_as(self.format, &marks, &mut self.buf);
         for p in 0..self.events_partitions {
-            self.out.marks(p, &body);
+            self.out.marks(p, &self.buf);
         }
     }
 
@@ -207,24 +218,26 @@ impl Handler for Ingest {
             self.marks_due = false;
             self.publish_marks();
         }
-        let tp: Tp = (Arc::<str>::from(m.topic()), m.partition());
+        let tp = self.topics.tp(m.topic(), m.partition());
         let batch = self.shared.consumed(&tp, m.offset());
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
         let bad = self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events);
+        let now = EventTime(wall_ms().saturating_mul(1000));
+        let mut ok = 0;
         for (i, ev) in self.events.iter().enumerate() {
-            self.clocks.seen(&tp, ev.time, EventTime(wall_ms().saturating_mul(1000)));
-            match wire::key(ev) {
-                Some(k) => {
-                    self.out.event(&k, &wire::encode(ev, i as u32), batch);
-                    self.count("ok");
-                }
-                None => self.count("no_token"),
+            self.clocks.seen(&tp, ev.time, now);
+            if wire::key_into(ev, &mut self.key) {
+                wire::encode_as(self.format, ev, i as u32, &mut self.buf);
+                self.out.event(&self.key, &self.buf, batch);
+                ok += 1;
             }
         }
+        self.count("ok", ok);
+        self.count("no_token", self.events.len() as u64 - ok);
         // the record's dead letter goes in the same batch as its good events
         if let Some(e) = bad {
-            self.count("bad");
+            self.count("bad", 1);
             self.out.dead_letter(DeadLetter::of(STAGE, m, e.kind(), e.to_string(), None), batch);
         }
         self.shared.close(batch, [(tp, m.offset())]);

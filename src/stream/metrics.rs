@@ -33,6 +33,35 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// A stage's `tokenhound_events_total` counters, each looked up once: a
+/// poll loop counts events without building label strings per record.
+pub struct Outcomes {
+    stage: &'static str,
+    seen: std::cell::RefCell<Vec<(&'static str, Counter)>>,
+}
+
+impl Outcomes {
+    pub fn new(stage: &'static str) -> Self {
+        Outcomes { stage, seen: Default::default() }
+    }
+
+    /// Count `n` events of `outcome` (a series appears on its first count).
+    pub fn add(&self, m: &Metrics, outcome: &'static str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut seen = self.seen.borrow_mut();
+        if let Some((_, c)) = seen.iter().find(|(o, _)| *o == outcome) {
+            c.inc_by(n);
+            return;
+        }
+        let l = OutcomeLabels { stage: self.stage.into(), outcome: outcome.into() };
+        let c = m.events.get_or_create(&l).clone();
+        c.inc_by(n);
+        seen.push((outcome, c));
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeOnly {
     pub outcome: String,

@@ -23,16 +23,24 @@ pub struct Partition {
     /// gateway partition upstream reads: before it, a source that has not
     /// sent an event yet could not hold the watermark back).
     marked: bool,
+    /// The source name of the event being pushed (reused: no allocation per event).
+    name: String,
 }
 
-/// The gateway partition an event was read from, and its position there
-/// (offset, and index in a batch record).
-pub fn origin(ev: &AccessEvent, index: u32) -> (String, u64) {
+/// The gateway partition an event was read from (written into `name`,
+/// cleared first), and its position there (offset, and index in a batch record).
+pub fn origin(ev: &AccessEvent, index: u32, name: &mut String) -> u64 {
+    use std::fmt::Write;
+    name.clear();
     match &ev.source {
         SourcePos::Kafka { topic, partition, offset } => {
-            (format!("{topic}/{partition}"), ((*offset).max(0) as u64) << 20 | u64::from(index & 0xf_ffff))
+            let _ = write!(name, "{topic}/{partition}");
+            ((*offset).max(0) as u64) << 20 | u64::from(index & 0xf_ffff)
         }
-        other => (other.to_string(), u64::from(index)),
+        other => {
+            let _ = write!(name, "{other}");
+            u64::from(index)
+        }
     }
 }
 
@@ -45,14 +53,18 @@ impl Partition {
             sources: HashMap::new(),
             last_late: None,
             marked: !wait_for_marks,
+            name: String::new(),
         }
     }
 
     fn source(&mut self, name: &str, now_ms: i64) -> SourceId {
+        if let Some(e) = self.sources.get_mut(name) {
+            e.1 = now_ms;
+            return e.0;
+        }
         let next = self.sources.len() as SourceId;
-        let e = self.sources.entry(name.to_string()).or_insert((next, now_ms));
-        e.1 = now_ms;
-        e.0
+        self.sources.insert(name.to_string(), (next, now_ms));
+        next
     }
 
     /// One record of the events topic (an event or watermarks), then
@@ -72,11 +84,13 @@ impl Partition {
 
     /// An event (not judged until [`Partition::advance`] or a later record).
     pub fn event(&mut self, ev: AccessEvent, index: u32, now_ms: i64, out: &mut Vec<Finding>) {
-        let (name, pos) = origin(&ev, index);
+        let mut name = std::mem::take(&mut self.name);
+        let pos = origin(&ev, index, &mut name);
         if ev.time < self.session.watermark() {
             self.last_late = Some((name.clone(), ev.time, self.session.watermark()));
         }
         let id = self.source(&name, now_ms);
+        self.name = name;
         self.session.push_at(id, pos, ev, out);
     }
 

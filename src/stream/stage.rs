@@ -40,6 +40,22 @@ pub trait Handler {
     }
 }
 
+/// The names of the topics a consumer reads, shared: a record's partition
+/// id without allocating its topic name for every record.
+#[derive(Default)]
+pub struct TopicNames(Vec<Arc<str>>);
+
+impl TopicNames {
+    pub fn tp(&mut self, topic: &str, partition: i32) -> Tp {
+        if let Some(t) = self.0.iter().find(|t| &***t == topic) {
+            return (t.clone(), partition);
+        }
+        let t: Arc<str> = Arc::from(topic);
+        self.0.push(t.clone());
+        (t, partition)
+    }
+}
+
 const HOUSEKEEPING_EVERY: u32 = 256;
 const TICK: Duration = Duration::from_millis(200);
 

@@ -1,10 +1,7 @@
-//! The internal events topic (ingest -> detect) carries two kinds of record:
-//! a normalized event (an [`AccessEvent`] with its token identity: state
-//! key, `iss`+`jti` or fingerprint, claims, verdict; GeoIP facts; the
-//! position of the gateway record it came from and its index in a batch),
-//! and a watermark record: for each gateway partition an ingest instance
-//! reads, the event time before which nothing more will come from it. JSON
-//! so operators can read the topic; never a raw token.
+//! Version 1 of the events topic: one JSON object per record (`"v":1`).
+//! Still read, so records an older ingest stage wrote are judged after an
+//! upgrade; written only when `[stream] events_format = 1` (a rolling
+//! upgrade from a build that reads nothing else).
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -12,14 +9,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::{Record, WireError, STR_MAX};
 use crate::ingest::Interner;
 use crate::model::{AccessEvent, EventTime, Geo, Origin, SourcePos, TokenId, TokenInfo, TokenKey, Verdict};
 
-const STR_MAX: usize = 4096;
-
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Wire<'a> {
+pub(super) struct Wire<'a> {
     v: u8,
     time_us: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,15 +51,6 @@ struct WireMarks<'a> {
     v: u8,
     #[serde(borrow)]
     wm: Vec<(Cow<'a, str>, i64)>,
-}
-
-/// One record of the events topic.
-#[derive(Debug)]
-pub enum Record {
-    /// An event, its index in its gateway record.
-    Event(AccessEvent, u32),
-    /// Source watermarks (a source is `topic/partition` of a gateway topic).
-    Marks(Vec<(String, EventTime)>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -143,14 +130,19 @@ fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
-/// A watermark record for the sources an ingest instance reads.
+/// A version 1 watermark record.
 pub fn encode_marks(marks: &[(String, EventTime)]) -> Vec<u8> {
     let w = WireMarks { v: 1, wm: marks.iter().map(|(s, t)| (Cow::Borrowed(s.as_str()), t.0)).collect() };
     serde_json::to_vec(&w).expect("marks always serialize")
 }
 
-/// The event as the internal topic carries it (`index`: in its gateway record).
+/// The version 1 record of `ev` (`index`: in its gateway record).
 pub fn encode(ev: &AccessEvent, index: u32) -> Vec<u8> {
+    serde_json::to_vec(&wire(ev, index)).expect("an event always serializes")
+}
+
+/// What [`encode`] serializes (borrowing `ev`).
+pub(super) fn wire(ev: &AccessEvent, index: u32) -> Wire<'_> {
     let token = ev.token.as_deref().map(|t| WireToken {
         key: hex::encode(t.key.0),
         jti: match &t.id {
@@ -199,7 +191,7 @@ pub fn encode(ev: &AccessEvent, index: u32) -> Vec<u8> {
         SourcePos::File { path, line } => WireSource::File { file: b(path), line: *line },
         SourcePos::Test { name, .. } => WireSource::File { file: b(name), line: 0 },
     };
-    let w = Wire {
+    Wire {
         v: 1,
         time_us: ev.time.0,
         client_ip: ev.client_ip,
@@ -214,27 +206,10 @@ pub fn encode(ev: &AccessEvent, index: u32) -> Vec<u8> {
         geo,
         source,
         i: index,
-    };
-    serde_json::to_vec(&w).expect("an event always serializes")
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WireError {
-    #[error("not a tokenhound event: {0}")]
-    Json(String),
-    #[error("unsupported event version {0}")]
-    Version(u8),
-    #[error("bad token key")]
-    Key,
-    #[error("unknown verdict {0:?}")]
-    Verdict(String),
-    #[error("token has neither jti nor fingerprint")]
-    Identity,
-    #[error("unknown token origin {0:?}")]
-    Origin(String),
-}
-
-/// Read a record back; strings are interned (user agents, paths repeat).
+/// Read a version 1 record (a JSON object).
 pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError> {
     if bytes.starts_with(b"{\"v\":1,\"wm\":") {
         let m: WireMarks<'_> =
@@ -322,75 +297,4 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError>
         },
         index,
     ))
-}
-
-/// The partition key of an event: its token's display id (`iss|jti` or `fp:...`).
-pub fn key(ev: &AccessEvent) -> Option<String> {
-    ev.token.as_ref().map(|t| t.id.display_id())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::IStr;
-
-    fn event(ua: &str) -> AccessEvent {
-        AccessEvent {
-            time: EventTime(1_790_000_000_123_456),
-            client_ip: Some("198.18.1.10".parse().unwrap()),
-            user_agent: Some(IStr::from(ua)),
-            method: IStr::from("GET"),
-            path: IStr::from("/v1/\"quoted\"\\path"),
-            status: 200,
-            request_id: Some("r-1".into()),
-            gateway: None,
-            bytes: Some(512),
-            token: Some(Arc::new(TokenInfo {
-                key: TokenKey([7; 16]),
-                id: TokenId::Jti { iss: "https://idp".into(), jti: "j-1".into() },
-                jti: Some("j-1".into()),
-                iss: Some("https://idp".into()),
-                sub: Some("alice".into()),
-                client_id: None,
-                aud: Some("api".into()),
-                kid: Some("k1".into()),
-                alg: Some("RS256".into()),
-                exp: Some(1_790_000_900),
-                iat: Some(1_790_000_000),
-                nbf: None,
-                verdict: Verdict::Valid,
-                detail: None,
-                origin: Origin::Raw,
-                vouched: true,
-                sha256: Some("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU".into()),
-            })),
-            geo: Some(Arc::new(Geo { lat: Some(51.5), lon: Some(-0.12), radius_km: 10.0, ..Default::default() })),
-            source: SourcePos::Kafka { topic: IStr::from("gw"), partition: 3, offset: 42 },
-        }
-    }
-
-    #[test]
-    fn round_trip_keeps_every_field_even_with_escapes() {
-        let ev = event("Mozilla/5.0 \"quoted\" \u{1F600}\t");
-        let mut strings = Interner::new(16);
-        let Record::Event(back, i) = decode(&encode(&ev, 3), &mut strings).unwrap() else { panic!("an event") };
-        assert_eq!((back.clone(), i), (ev.clone(), 3));
-        assert_eq!(back.token.as_ref().unwrap().key, ev.token.as_ref().unwrap().key);
-        assert_eq!(key(&back).as_deref(), Some("https://idp|j-1"));
-    }
-
-    #[test]
-    fn bad_records_are_errors_not_panics() {
-        let mut s = Interner::new(16);
-        assert!(matches!(decode(b"{", &mut s), Err(WireError::Json(_))));
-        let mut v: serde_json::Value = serde_json::from_slice(&encode(&event("x"), 0)).unwrap();
-        v["v"] = 9.into();
-        assert!(matches!(decode(v.to_string().as_bytes(), &mut s), Err(WireError::Version(9))));
-        v["v"] = 1.into();
-        v["token"]["key"] = "zz".into();
-        assert!(matches!(decode(v.to_string().as_bytes(), &mut s), Err(WireError::Key)));
-        let marks = vec![("gw/0".to_string(), EventTime(5)), ("gw/1".to_string(), EventTime::MIN)];
-        let Record::Marks(back) = decode(&encode_marks(&marks), &mut s).unwrap() else { panic!("marks") };
-        assert_eq!(back, marks);
-    }
 }

@@ -1,0 +1,240 @@
+//! Reading version 2 records of the events topic (the layout is in
+//! [`super::binary`]): a cursor that names the field of every read, so a
+//! truncated, overlong or corrupt record is an error saying where. Lengths
+//! and counts are bounded by the bytes left before anything is allocated.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use super::binary::*;
+use super::{Record, WireError, STR_MAX};
+use crate::ingest::Interner;
+use crate::model::{AccessEvent, EventTime, Geo, Origin, SourcePos, TokenId, TokenInfo, TokenKey};
+
+/// A cursor over one record; every read names the field it is for.
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+type R<T> = Result<T, WireError>;
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, field: &'static str) -> R<&'a [u8]> {
+        if n > self.b.len() {
+            return Err(WireError::Truncated(field));
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(head)
+    }
+
+    fn byte(&mut self, field: &'static str) -> R<u8> {
+        Ok(self.take(1, field)?[0])
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> R<[u8; N]> {
+        Ok(self.take(N, field)?.try_into().expect("N bytes"))
+    }
+
+    fn u(&mut self, field: &'static str) -> R<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte(field)?;
+            if shift == 63 && b > 1 {
+                return Err(WireError::Varint(field));
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(WireError::Varint(field))
+    }
+
+    fn i(&mut self, field: &'static str) -> R<i64> {
+        let z = self.u(field)?;
+        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+    }
+
+    fn narrow<T: TryFrom<u64>>(&mut self, field: &'static str) -> R<T> {
+        let v = self.u(field)?;
+        T::try_from(v).map_err(|_| WireError::Range(field, v.to_string()))
+    }
+
+    fn f64(&mut self, field: &'static str) -> R<f64> {
+        Ok(f64::from_le_bytes(self.array(field)?))
+    }
+
+    fn flags(&mut self, known: u64, field: &'static str) -> R<u64> {
+        let f = self.u(field)?;
+        if f & !known != 0 {
+            return Err(WireError::Flags(field, f & !known));
+        }
+        Ok(f)
+    }
+
+    fn str(&mut self, field: &'static str) -> R<&'a str> {
+        let n = self.u(field)?;
+        // bounded by the bytes left: no allocation from a hostile length
+        let n = usize::try_from(n).ok().filter(|n| *n <= self.b.len()).ok_or(WireError::Truncated(field))?;
+        std::str::from_utf8(self.take(n, field)?).map_err(|_| WireError::Utf8(field))
+    }
+
+    fn opt(&mut self, on: bool, field: &'static str) -> R<Option<Arc<str>>> {
+        Ok(if on { Some(self.str(field)?.into()) } else { None })
+    }
+}
+
+/// Read a version 2 record (the version byte included).
+pub fn decode(bytes: &[u8], strings: &mut Interner) -> R<Record> {
+    let mut r = Reader { b: bytes };
+    let v = r.byte("format version")?;
+    if v != VERSION {
+        return Err(WireError::Version(v));
+    }
+    let rec = match r.byte("record kind")? {
+        EVENT => event(&mut r, strings)?,
+        MARKS => {
+            let n = r.u("watermark count")?;
+            // each entry takes at least 2 bytes
+            let mut marks = Vec::with_capacity((n as usize).min(r.b.len() / 2));
+            for _ in 0..n {
+                let s = r.str("watermark source")?.to_string();
+                marks.push((s, EventTime(r.i("watermark")?)));
+            }
+            Record::Marks(marks)
+        }
+        k => return Err(WireError::Kind(k)),
+    };
+    if !r.b.is_empty() {
+        return Err(WireError::Trailing(r.b.len()));
+    }
+    Ok(rec)
+}
+
+fn event(r: &mut Reader<'_>, strings: &mut Interner) -> R<Record> {
+    let index = r.narrow("batch index")?;
+    let time = EventTime(r.i("time")?);
+    let f = r.flags(EVENT_FLAGS, "event flags")?;
+    let client_ip = match (f & IP4 != 0, f & IP6 != 0) {
+        (true, true) => return Err(WireError::Flags("event flags", IP4 | IP6)),
+        (true, false) => Some(IpAddr::V4(Ipv4Addr::from(r.array::<4>("client_ip")?))),
+        (false, true) => Some(IpAddr::V6(Ipv6Addr::from(r.array::<16>("client_ip")?))),
+        (false, false) => None,
+    };
+    let mut intern = |r: &mut Reader<'_>, field| r.str(field).map(|s| strings.get(s, STR_MAX));
+    let method = intern(r, "method")?;
+    let path = intern(r, "path")?;
+    let status = r.narrow("status")?;
+    let user_agent = if f & UA != 0 { Some(intern(r, "user_agent")?) } else { None };
+    let request_id = r.opt(f & REQUEST_ID != 0, "request_id")?;
+    let gateway = if f & GATEWAY != 0 { Some(intern(r, "gateway")?) } else { None };
+    let bytes = if f & BYTES != 0 { Some(r.u("bytes")?) } else { None };
+    let source = if f & FILE != 0 {
+        SourcePos::File { path: intern(r, "source file")?, line: r.u("source line")? }
+    } else {
+        let topic = intern(r, "source topic")?;
+        let p = r.i("source partition")?;
+        let partition = i32::try_from(p).map_err(|_| WireError::Range("source partition", p.to_string()))?;
+        SourcePos::Kafka { topic, partition, offset: r.i("source offset")? }
+    };
+    let token = if f & TOKEN != 0 { Some(Arc::new(token(r)?)) } else { None };
+    let geo = if f & GEO != 0 { Some(Arc::new(geo(r)?)) } else { None };
+    let ev = AccessEvent {
+        time,
+        client_ip,
+        user_agent,
+        method,
+        path,
+        status,
+        request_id,
+        gateway,
+        bytes,
+        token,
+        geo,
+        source,
+    };
+    Ok(Record::Event(ev, index))
+}
+
+fn token(r: &mut Reader<'_>) -> R<TokenInfo> {
+    let key = TokenKey(r.array("token key")?);
+    let v = r.byte("verdict")?;
+    let verdict = *VERDICTS.get(v as usize).ok_or(WireError::Code("verdict", v))?;
+    let origin = match r.byte("origin")? {
+        0 => Origin::Raw,
+        1 => Origin::Claims,
+        o => return Err(WireError::Code("origin", o)),
+    };
+    let f = r.flags(TOKEN_FLAGS, "token flags")?;
+    let has = |bit| f & bit != 0;
+    let id = if has(FINGERPRINT) {
+        TokenId::Fingerprint(r.str("fingerprint")?.into())
+    } else {
+        TokenId::Jti { iss: r.str("id iss")?.into(), jti: r.str("id jti")?.into() }
+    };
+    let (id_iss, id_jti) = match &id {
+        TokenId::Jti { iss, jti } => (Some(iss.clone()), Some(jti.clone())),
+        TokenId::Fingerprint(_) => (None, None),
+    };
+    let jti = claim(r, f, JTI, JTI_IS_ID, id_jti, "jti")?;
+    let iss = claim(r, f, ISS, ISS_IS_ID, id_iss, "iss")?;
+    let sub = r.opt(has(SUB), "sub")?;
+    let client_id = r.opt(has(CLIENT_ID), "client_id")?;
+    let aud = r.opt(has(AUD), "aud")?;
+    let kid = r.opt(has(KID), "kid")?;
+    let alg = r.opt(has(ALG), "alg")?;
+    let mut num = |bit, field| if has(bit) { r.i(field).map(Some) } else { Ok(None) };
+    let (exp, iat, nbf) = (num(EXP, "exp")?, num(IAT, "iat")?, num(NBF, "nbf")?);
+    let detail = r.opt(has(DETAIL), "detail")?;
+    let sha256 = r.opt(has(SHA256), "sha256")?;
+    let vouched = has(VOUCHED);
+    Ok(TokenInfo {
+        key,
+        id,
+        jti,
+        iss,
+        sub,
+        client_id,
+        aud,
+        kid,
+        alg,
+        exp,
+        iat,
+        nbf,
+        verdict,
+        detail,
+        origin,
+        vouched,
+        sha256,
+    })
+}
+
+/// A `jti` / `iss` claim: absent, the identity's own (`is_id`), or its own string.
+fn claim(
+    r: &mut Reader<'_>,
+    f: u64,
+    bit: u64,
+    is_id: u64,
+    id_part: Option<Arc<str>>,
+    field: &'static str,
+) -> R<Option<Arc<str>>> {
+    match (f & bit != 0, f & is_id != 0) {
+        (false, false) => Ok(None),
+        (false, true) => Err(WireError::Flags("token flags", is_id)),
+        (true, true) => id_part.map(Some).ok_or(WireError::Flags("token flags", is_id)),
+        (true, false) => Ok(Some(r.str(field)?.into())),
+    }
+}
+
+fn geo(r: &mut Reader<'_>) -> R<Geo> {
+    let radius_km = r.f64("radius_km")?;
+    let f = r.flags(GEO_FLAGS, "geo flags")?;
+    let lat = if f & LAT != 0 { Some(r.f64("lat")?) } else { None };
+    let lon = if f & LON != 0 { Some(r.f64("lon")?) } else { None };
+    let city = r.opt(f & CITY != 0, "city")?;
+    let country = r.opt(f & COUNTRY != 0, "country")?;
+    let asn = if f & ASN != 0 { Some(r.narrow("asn")?) } else { None };
+    let as_org = r.opt(f & AS_ORG != 0, "as_org")?;
+    Ok(Geo { lat, lon, radius_km, city, country, asn, as_org })
+}
