@@ -140,6 +140,9 @@ fn summary(r: &ReplayReport, secs: f64) -> String {
         secs,
         r.events as f64 / secs.max(1e-9)
     );
+    if r.ingest.lossy_utf8 > 0 {
+        s.push_str(&format!("\nlines with bytes that are not UTF-8 (read with U+FFFD): {}", r.ingest.lossy_utf8));
+    }
     if e.forced > 0 {
         s.push_str(&format!("\nforced out of the reorder buffer (engine.max_buffered): {}", e.forced));
     }

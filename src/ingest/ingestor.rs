@@ -46,13 +46,33 @@ pub struct Ingestor {
     cfg: IngestConfig,
     pub tokens: TokenResolver,
     strings: Interner,
+    /// What ingest repaired or distrusted on the way (never a line lost).
+    pub counts: IngestCounts,
+}
+
+/// Lines ingest read in spite of something odd in them, by what it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Lines with bytes that are not UTF-8, read with U+FFFD in their place.
+    pub lossy_utf8: u64,
+}
+
+impl IngestCounts {
+    /// `self - before`, field by field.
+    pub fn since(&self, before: &IngestCounts) -> IngestCounts {
+        IngestCounts { lossy_utf8: self.lossy_utf8 - before.lossy_utf8 }
+    }
+
+    pub fn add(&mut self, o: &IngestCounts) {
+        self.lossy_utf8 += o.lossy_utf8;
+    }
 }
 
 const SHORT: usize = 256;
 
 impl Ingestor {
     pub fn new(cfg: IngestConfig, tokens: TokenResolver) -> Self {
-        Ingestor { cfg, tokens, strings: Interner::new(16_384) }
+        Ingestor { cfg, tokens, strings: Interner::new(16_384), counts: IngestCounts::default() }
     }
 
     /// Parse one line into zero or more events (Kong batches hold many).
@@ -79,6 +99,18 @@ impl Ingestor {
         if line.len() > self.cfg.max_line_bytes {
             return errors.push(IngestError::TooLong { len: line.len(), max: self.cfg.max_line_bytes });
         }
+        // A byte that is not UTF-8 (a user agent with 0xff) costs the line
+        // nothing: every field is the sender's anyway, so the line is read
+        // with U+FFFD in place of the bad bytes, and counted.
+        let repaired: String;
+        let line = match std::str::from_utf8(line) {
+            Ok(_) => line,
+            Err(_) => {
+                self.counts.lossy_utf8 += 1;
+                repaired = String::from_utf8_lossy(line).into_owned();
+                repaired.as_bytes()
+            }
+        };
         if let Err(at) = scan::check_depth(line, self.cfg.max_depth) {
             return errors.push(IngestError::TooDeep { at, max: self.cfg.max_depth });
         }
@@ -93,7 +125,7 @@ impl Ingestor {
         if profile == Profile::Kong && is_array {
             let Some(parts) = scan::split_array(line) else {
                 let why = super::common::from_json::<serde::de::IgnoredAny>(line, "kong").err();
-                return errors.push(self.whole_line(line, why));
+                return errors.push(self.whole_line(why));
             };
             for (index, (a, b)) in parts.into_iter().enumerate() {
                 if let Err(e) = self.one(profile, &line[a..b], source, out) {
@@ -103,16 +135,13 @@ impl Ingestor {
             return;
         }
         if let Err(e) = self.one(profile, line, source, out) {
-            errors.push(self.whole_line(line, Some(e)));
+            errors.push(self.whole_line(Some(e)));
         }
     }
 
-    /// A clearer reason than the JSON parser's for binary garbage.
-    fn whole_line(&self, line: &[u8], e: Option<IngestError>) -> IngestError {
-        match std::str::from_utf8(line) {
-            Err(u) => IngestError::NotUtf8 { at: u.valid_up_to() },
-            Ok(_) => e.unwrap_or(IngestError::Json { profile: "kong", why: "not a JSON array of records".into() }),
-        }
+    /// The reason a whole line is bad (the parser's, or not an array).
+    fn whole_line(&self, e: Option<IngestError>) -> IngestError {
+        e.unwrap_or(IngestError::Json { profile: "kong", why: "not a JSON array of records".into() })
     }
 
     /// One record (one object) of a profile; nothing is appended on error.

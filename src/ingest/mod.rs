@@ -17,7 +17,7 @@ mod traefik;
 
 pub use common::{clean_path, client_ip, scrub, Interner};
 pub use fields::{Parsed, Str};
-pub use ingestor::{IngestConfig, Ingestor};
+pub use ingestor::{IngestConfig, IngestCounts, Ingestor};
 
 /// Where a profile parser hands each record of a line (Kong batches hold
 /// several): straight to the finishing step, without moving it around.
@@ -83,8 +83,6 @@ pub enum IngestError {
     Missing { profile: &'static str, field: &'static str },
     #[error("{profile}: field `{field}` has a bad value: {value:?}")]
     BadValue { profile: &'static str, field: &'static str, value: String },
-    #[error("line is not valid UTF-8 (first bad byte at offset {at})")]
-    NotUtf8 { at: usize },
     #[error("cannot tell the gateway profile of this line (use --profile)")]
     UnknownProfile,
 }
@@ -100,7 +98,6 @@ impl IngestError {
             IngestError::Missing { .. } => "missing_field",
             IngestError::BadValue { .. } => "bad_value",
             IngestError::UnknownProfile => "unknown_profile",
-            IngestError::NotUtf8 { .. } => "invalid_utf8",
         }
     }
 }

@@ -134,6 +134,7 @@ impl Detect {
             Decoder::Raw(p) => {
                 let mut evs = Vec::new();
                 let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
+                self.shared.metrics.ingested(&p.take_counts());
                 events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
                 Decoded::Events(bad)
             }

@@ -84,6 +84,8 @@ pub struct Metrics {
     pub max_tokens: Gauge,
     pub untrusted_tokens: Gauge,
     pub watermark_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Records read in spite of something odd, by what (`lossy_utf8`).
+    pub ingest_repairs: Family<OutcomeOnly, Counter>,
 }
 
 impl Metrics {
@@ -115,6 +117,7 @@ impl Metrics {
             max_tokens: Gauge::default(),
             untrusted_tokens: Gauge::default(),
             watermark_lag: Gauge::default(),
+            ingest_repairs: Family::default(),
         };
         reg.register("events", "Records and events handled, by stage and outcome", m.events.clone());
         reg.register("findings", "Findings produced to the alerts topic, by rule", m.findings.clone());
@@ -165,7 +168,19 @@ impl Metrics {
             Unit::Seconds,
             m.watermark_lag.clone(),
         );
+        reg.register(
+            "ingest_repairs",
+            "Records read in spite of something odd, by what (lossy_utf8: bytes that are not UTF-8 read as U+FFFD)",
+            m.ingest_repairs.clone(),
+        );
         m
+    }
+
+    /// Count what ingest repaired or distrusted.
+    pub fn ingested(&self, c: &crate::ingest::IngestCounts) {
+        if c.lossy_utf8 > 0 {
+            self.ingest_repairs.get_or_create(&OutcomeOnly { outcome: "lossy_utf8".into() }).inc_by(c.lossy_utf8);
+        }
     }
 }
 

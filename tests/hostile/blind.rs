@@ -112,3 +112,30 @@ fn a_spray_of_forgeries_cannot_evict_the_victims_state() {
     assert!(stdout.contains("\"uid\":\"impossible-travel\""), "the theft is found amid the spray");
     assert_eq!(stdout.lines().filter(|l| l.contains("\"uid\":\"forged-token\"")).count(), 20_000);
 }
+
+#[test]
+fn a_byte_that_is_not_utf8_does_not_drop_the_theft() {
+    // the thief's user agent carries 0xff: the line is the sender's words
+    // anyway, so it is read (U+FFFD in place of the byte) and counted
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace("Firefox/120.0", "Firefox/120.0 \u{1}X").into_bytes();
+    let at = b.windows(2).position(|w| w == b"\x01X").unwrap();
+    let mut b = b;
+    b[at] = 0xff;
+    let dir = crate::common::tempdir();
+    let log = dir.path().join("utf8.ndjson");
+    let mut text = a.into_bytes();
+    text.push(b'\n');
+    text.extend_from_slice(&b);
+    text.push(b'\n');
+    std::fs::write(&log, &text).unwrap();
+    for args in [&["--profile", "kong"][..], &["--profile", "kong", "--skip-errors"], &[]] {
+        let r = crate::replay_file(&log, dir.path(), args);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+        assert!(r.rules().contains(&"impossible-travel".to_string()), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("0 bad lines skipped"), "{}", r.stderr);
+        assert!(r.stderr.contains("not UTF-8 (read with U+FFFD): 1"), "{}", r.stderr);
+        let ev = &r.alerts()[0]["evidences"][1];
+        assert!(ev["http_request"]["user_agent"].as_str().unwrap().contains("Firefox/120.0 \u{fffd}X"), "{ev}");
+    }
+}
