@@ -139,3 +139,24 @@ fn a_byte_that_is_not_utf8_does_not_drop_the_theft() {
         assert!(ev["http_request"]["user_agent"].as_str().unwrap().contains("Firefox/120.0 \u{fffd}X"), "{ev}");
     }
 }
+
+#[test]
+fn a_value_named_like_a_gateway_field_does_not_steer_the_profile() {
+    // an Envoy theft whose thief sends the user agent `started_at` (and a
+    // claim named `started_at`): auto-detection once took the line for Kong
+    let line = |t: &str, ip: &str, ua: &str| {
+        format!(
+            r#"{{"start_time":"{t}","method":"GET","path":"/api/me","response_code":200,"user_agent":"{ua}","downstream_remote_address":"{ip}:443","jwt":{{"iss":"https://idp.acme.example","jti":"envoy-theft","sub":"victim","exp":1893456000,"started_at":1}}}}"#
+        )
+    };
+    let lines = vec![
+        line("2026-11-02T08:00:00Z", "198.18.1.23", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"),
+        line("2026-11-02T08:15:00Z", "198.18.126.77", "started_at"),
+    ];
+    for args in [&[][..], &["--skip-errors"]] {
+        let r = replay_lines(&lines, args);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(r.rules().contains(&"impossible-travel".to_string()), "{:?}: {}", r.rules(), r.stderr);
+        assert!(r.stderr.contains("0 bad lines skipped"), "{}", r.stderr);
+    }
+}
