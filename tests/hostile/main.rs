@@ -8,6 +8,8 @@
 //! - `crash`: inputs that once aborted the process (deep nesting).
 //! - `blind`: inputs that once hid a theft (garbage bearers, a bad record in
 //!   a Kong batch, odd claims of signed tokens, a forged verdict, a spray).
+//! - `drown`: floods that once spent what real tokens need (the revocation
+//!   budget).
 //! - `forge`: forgeries that once raised nothing.
 //! - `aim`: forged claims that once aimed a revocation at someone else.
 //! - `leak`: tokens in paths, queries, user agents, request ids, gateways.
@@ -20,6 +22,7 @@ mod common;
 mod aim;
 mod blind;
 mod crash;
+mod drown;
 mod forge;
 mod leak;
 mod people;
