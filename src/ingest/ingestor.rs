@@ -55,16 +55,23 @@ pub struct Ingestor {
 pub struct IngestCounts {
     /// Lines with bytes that are not UTF-8, read with U+FFFD in their place.
     pub lossy_utf8: u64,
+    /// Events whose bearer token is not the token the gateway vouched for
+    /// (its logged claims name another): the claims named the event.
+    pub bearer_mismatch: u64,
 }
 
 impl IngestCounts {
     /// `self - before`, field by field.
     pub fn since(&self, before: &IngestCounts) -> IngestCounts {
-        IngestCounts { lossy_utf8: self.lossy_utf8 - before.lossy_utf8 }
+        IngestCounts {
+            lossy_utf8: self.lossy_utf8 - before.lossy_utf8,
+            bearer_mismatch: self.bearer_mismatch - before.bearer_mismatch,
+        }
     }
 
     pub fn add(&mut self, o: &IngestCounts) {
         self.lossy_utf8 += o.lossy_utf8;
+        self.bearer_mismatch += o.bearer_mismatch;
     }
 }
 
@@ -211,12 +218,44 @@ impl Ingestor {
         }
     }
 
-    /// The raw token wins when present (it can be verified); else claims.
+    /// The event's token. Claims a verifying gateway logged (vouched) name
+    /// the event: a raw bearer beside them is used only when it is the same
+    /// token (it can be verified again); one that is not (`Bearer x` next
+    /// to a real token's claims) is counted and noted, never the identity,
+    /// or any client could hide a theft behind a garbage header. Without
+    /// vouched claims, the raw token wins (it can be verified); else claims.
     fn token(&mut self, p: &Parsed<'_>) -> Option<Arc<TokenInfo>> {
         let raw = p.raw_token.as_deref().or_else(|| p.authorization.as_deref().and_then(bearer));
-        if let Some(raw) = raw {
-            return Some(self.tokens.from_raw(raw));
+        let claims = || p.claims.as_ref();
+        let Some(raw) = raw else {
+            return self.tokens.from_claims(claims()?, p.lenient_claims);
+        };
+        let vouched = match claims() {
+            Some(c) => self.tokens.from_claims(c, p.lenient_claims).filter(|t| t.vouched),
+            None => None,
+        };
+        let from_raw = self.tokens.from_raw(raw);
+        match vouched {
+            Some(c) if !same_token(&from_raw, &c) => {
+                self.counts.bearer_mismatch += 1;
+                let mut c = c;
+                Arc::make_mut(&mut c).detail = Some(BEARER_MISMATCH.into());
+                Some(c)
+            }
+            _ => Some(from_raw),
         }
-        self.tokens.from_claims(p.claims.as_ref()?, p.lenient_claims)
     }
+}
+
+/// The note on an event whose bearer was not the token the gateway vouched for.
+const BEARER_MISMATCH: &str = "the request's bearer token is not the one whose claims the gateway verified";
+
+/// A decoded bearer and logged claims describe the same token: same issuer
+/// and `jti` (or, without one, same subject and issue time).
+fn same_token(raw: &TokenInfo, claims: &TokenInfo) -> bool {
+    raw.iss == claims.iss
+        && match &claims.jti {
+            Some(j) => raw.jti.as_ref() == Some(j),
+            None => raw.jti.is_none() && raw.sub == claims.sub && raw.iat == claims.iat && claims.sub.is_some(),
+        }
 }

@@ -170,7 +170,7 @@ impl Metrics {
         );
         reg.register(
             "ingest_repairs",
-            "Records read in spite of something odd, by what (lossy_utf8: bytes that are not UTF-8 read as U+FFFD)",
+            "Records read in spite of something odd, by what (lossy_utf8: bytes that are not UTF-8 read as U+FFFD; bearer_mismatch: a bearer that is not the token whose claims the gateway verified)",
             m.ingest_repairs.clone(),
         );
         m
@@ -180,6 +180,10 @@ impl Metrics {
     pub fn ingested(&self, c: &crate::ingest::IngestCounts) {
         if c.lossy_utf8 > 0 {
             self.ingest_repairs.get_or_create(&OutcomeOnly { outcome: "lossy_utf8".into() }).inc_by(c.lossy_utf8);
+        }
+        if c.bearer_mismatch > 0 {
+            let l = OutcomeOnly { outcome: "bearer_mismatch".into() };
+            self.ingest_repairs.get_or_create(&l).inc_by(c.bearer_mismatch);
         }
     }
 }

@@ -160,3 +160,34 @@ fn a_value_named_like_a_gateway_field_does_not_steer_the_profile() {
         assert!(r.stderr.contains("0 bad lines skipped"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn a_garbage_bearer_beside_vouched_claims_does_not_rename_the_theft() {
+    // Kong verified the thief's token and logged its claims; the thief also
+    // sends `Authorization: Bearer x`: the claims name the event, not `x`
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace(r#""authorization":"REDACTED""#, r#""authorization":"Bearer x""#);
+    // and a real, signed token that is someone else's beside the claims
+    let other = jws(
+        r#"{"alg":"RS256","kid":"idp-2026-11"}"#,
+        r#"{"iss":"https://idp.acme.example","jti":"decoy","sub":"decoy"}"#,
+        "idp",
+    );
+    let c = theft_at(1_793_600_000_000)[1]
+        .replace(r#""authorization":"REDACTED""#, &format!(r#""authorization":"Bearer {other}""#))
+        .replace("198.18.126.77", "198.18.126.78");
+    let cfg = crate::common::root().join("sample-logs/tokenhound.toml");
+    let r = replay_lines(&[a, b, c], &["--config", cfg.to_str().unwrap(), "--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let travel: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "impossible-travel").collect();
+    assert_eq!(travel.len(), 1, "{:?}", r.rules());
+    assert_eq!(travel[0]["actor"]["session"]["uid"], "https://idp.acme.example|blind-theft");
+    assert!(!r.rules().contains(&"forged-token".to_string()), "{:?}", r.rules());
+    assert!(r.stderr.contains("not the token the gateway verified (its claims named the event): 2"), "{}", r.stderr);
+    // without trusted claims the raw token still wins (it can be verified)
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace(r#""authorization":"REDACTED""#, r#""authorization":"Bearer x""#);
+    let r = replay_lines(&[a, b], &["--profile", "kong"]);
+    assert!(r.rules().contains(&"forged-token".to_string()), "{:?}", r.rules());
+}
