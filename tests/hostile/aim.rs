@@ -104,3 +104,47 @@ fn a_joined_key_cannot_land_on_a_protected_account() {
     assert!(!k.contains(&"th:sub:https%3A%2F%2Fidp.acme.example:svc-backup".to_string()), "{k:?}");
     assert_eq!(k, ["th:sub:https:%2F%2Fidp.acme.example%3Asvc-backup"], "its own, encoded");
 }
+
+/// Investigate once proposed a password reset for the `sub` of any token
+/// seen from a thief's address, vouched or not: an unverified claim named
+/// the CEO, and the CEO was told to change the password.
+#[test]
+fn investigate_proposes_no_reset_for_an_unvouched_subject() {
+    let claims = |jti: &str, sub: &str| {
+        format!(r#","jwt":{{"iss":"https://idp.acme.example","jti":"{jti}","sub":"{sub}","exp":1893456000}}"#)
+    };
+    let t0 = 1_793_600_000_000u64;
+    let theft = claims("pivot-theft", "victim");
+    let lines = [
+        kong(t0, "198.18.1.23", "REDACTED", 200, &theft),
+        kong(t0 + 900_000, "198.18.126.77", "REDACTED", 200, &theft),
+        // from the thief's address, a minute later: claims nobody vouched for
+        kong(t0 + 960_000, "198.18.126.77", "REDACTED", 200, &claims("pivot-other", "ceo@acme.example")),
+    ];
+    let dir = crate::common::tempdir();
+    let log = dir.path().join("p.ndjson");
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let report = |trusted: bool| {
+        let out = dir.path().join(format!("r-{trusted}"));
+        let mut a: Vec<String> = vec!["investigate".into(), "--profile".into(), "kong".into()];
+        a.extend(["--out".into(), out.display().to_string()]);
+        a.extend(crate::common::sample_flags().into_iter().filter(|f| !f.contains("revocations")));
+        a.push(log.display().to_string());
+        let mut cmd = crate::common::bin();
+        cmd.env("TOKENHOUND_TOKEN__TRUST_GATEWAY_CLAIMS", trusted.to_string());
+        let o = cmd.args(&a).output().unwrap();
+        assert!(o.status.success(), "{}", crate::common::text(&o.stderr));
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+        r
+    };
+    let r = report(false);
+    let suspects = r["likely_also_compromised"].as_array().unwrap();
+    assert_eq!(suspects.len(), 1, "{r}");
+    assert!(suspects[0]["sub"].is_null(), "an unvouched subject is not named: {}", suspects[0]);
+    assert_eq!(r["password_resets"], serde_json::json!([]), "{r}");
+    // the gateway vouched for the claims: that subject may be told
+    let r = report(true);
+    let resets = r["password_resets"].as_array().unwrap();
+    assert!(resets.contains(&serde_json::json!("ceo@acme.example")), "{r}");
+}
