@@ -96,9 +96,12 @@ pub fn replay_file(log: &Path, dir: &Path, args: &[&str]) -> Run {
     let req: PathBuf = dir.join("requests.ndjson");
     let mut a: Vec<String> = vec!["replay".into()];
     let mut flags = common::sample_flags();
-    if args.contains(&"--revocations") {
-        let i = flags.iter().position(|f| f == "--revocations").unwrap();
-        flags.drain(i..i + 2);
+    // a flag given in `args` replaces the sample one
+    for f in ["--revocations", "--rules"] {
+        if args.contains(&f) {
+            let i = flags.iter().position(|x| x == f).unwrap();
+            flags.drain(i..i + 2);
+        }
     }
     a.extend(flags);
     a.extend(["--revocation-requests".to_string(), req.display().to_string()]);
