@@ -1,7 +1,7 @@
 //! Drowning: floods that once spent something the real tokens need. A spray
 //! of garbage bearers (fingerprint-scope revocations of forgeries anyone can
 //! mint) once used up the revocation budget, so the real theft's revocation
-//! was parked for a person.
+//! was parked for a person; promoted cache entries once weighed nothing.
 
 use crate::{common, kong, replay_lines};
 
@@ -56,4 +56,29 @@ fn a_spray_of_garbage_bearers_cannot_park_the_real_revocation() {
     let parked = a.iter().filter(|v| v["record"] == "parked").count();
     assert_eq!(parked, 15);
     assert!(r.stderr.contains("fingerprint revocation budget exhausted"), "{}", r.stderr);
+}
+
+/// The token caches are bounded by bytes as well as entries (claims are
+/// attacker-chosen and long). A hit in the old generation was promoted at
+/// the young generation's average weight: with the young one full of tiny
+/// entries, large values came back weighing nothing and the byte bound no
+/// longer held.
+#[test]
+fn promoted_cache_entries_keep_their_weight() {
+    use tokenhound::token::TwoGenCache;
+    let max = 10_000;
+    let mut c: TwoGenCache<u32, Vec<u8>> = TwoGenCache::new(1_000_000).with_max_bytes(max);
+    let big = |k: u32| 1_000_000 + k;
+    for round in 0..50u32 {
+        c.insert_weighed(big(round), vec![0; 4096], 4096);
+        for t in 0..100 {
+            c.insert_weighed(round * 1000 + t, vec![0; 1], 1);
+        }
+        for b in 0..=round {
+            let _ = c.get(&big(b));
+        }
+    }
+    let bigs = (0..50).filter(|&b| c.contains(&big(b))).count();
+    let held = bigs * 4096 + c.len() - bigs;
+    assert!(held <= 2 * max + 4096, "{bigs} large values held ({held} bytes) under a bound of 2 x {max}");
 }

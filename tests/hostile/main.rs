@@ -9,7 +9,7 @@
 //! - `blind`: inputs that once hid a theft (garbage bearers, a bad record in
 //!   a Kong batch, odd claims of signed tokens, a forged verdict, a spray).
 //! - `drown`: floods that once spent what real tokens need (the revocation
-//!   budget).
+//!   budget, the caches' byte bound).
 //! - `forge`: forgeries that once raised nothing.
 //! - `aim`: forged claims that once aimed a revocation at someone else.
 //! - `leak`: tokens in paths, queries, user agents, request ids, gateways.
