@@ -191,3 +191,39 @@ fn a_garbage_bearer_beside_vouched_claims_does_not_rename_the_theft() {
     let r = replay_lines(&[a, b], &["--profile", "kong"]);
     assert!(r.rules().contains(&"forged-token".to_string()), "{:?}", r.rules());
 }
+
+#[test]
+fn an_ipv4_mapped_address_is_the_ipv4_address() {
+    // a dual-stack listener logs the thief as ::ffff:198.18.126.77: once no
+    // GeoIP record (no travel) and no match in the trusted-proxy list
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace(r#""client_ip":"198.18.126.77""#, r#""client_ip":"::ffff:198.18.126.77""#);
+    let r = replay_lines(&[a, b], &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let travel: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "impossible-travel").collect();
+    assert_eq!(travel.len(), 1, "{:?}", r.rules());
+    assert_eq!(travel[0]["evidences"][1]["src_endpoint"]["ip"], "198.18.126.77");
+}
+
+#[test]
+fn a_tab_after_bearer_does_not_lose_the_token() {
+    // `Authorization: Bearer<TAB><token>` once carried no token at all
+    let tok = jws(
+        r#"{"alg":"RS256","kid":"idp-2026-11"}"#,
+        r#"{"iss":"https://idp.acme.example","jti":"tab-theft","sub":"victim","exp":1893456000}"#,
+        "idp",
+    );
+    let t0 = 1_793_600_000_000u64;
+    let lines = [
+        kong(t0, "198.18.1.23", &format!("Bearer {tok}"), 200, ""),
+        kong(t0 + 900_000, "198.18.126.77", &format!("Bearer\\t{tok}"), 200, ""),
+    ];
+    let r = replay_lines(&lines, &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("(0 without a token)"), "{}", r.stderr);
+    let travel: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "impossible-travel").collect();
+    assert_eq!(travel.len(), 1, "{:?}", r.rules());
+    assert_eq!(travel[0]["actor"]["session"]["uid"], "https://idp.acme.example|tab-theft");
+}
