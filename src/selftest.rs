@@ -1,6 +1,7 @@
 //! The rule self-test driver: each inline test's events go through the real
 //! reader (tokenhound profile, the configured GeoIP) and a fresh engine
 //! session holding only that rule, the same session every driver uses.
+//! Claims in a test are a verifying gateway's (`trust_gateway_claims`).
 
 use std::sync::Arc;
 
@@ -28,7 +29,10 @@ pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Resul
     for (i, r) in case.revocations.iter().enumerate() {
         parse_revocation_line(&r.to_string()).map_err(|e| format!("revocations[{i}]: {e}"))?.apply(&mut view);
     }
-    let resolver = TokenResolver::new(IdentityKeys::new(b"rule-tests"), None, ResolverConfig::default());
+    // a test's `claims` are a verifying gateway's (subject and client
+    // exceptions apply to them); its raw `token`s are judged as given
+    let rc = ResolverConfig { claims_vouched: true, ..ResolverConfig::default() };
+    let resolver = TokenResolver::new(IdentityKeys::new(b"rule-tests"), None, rc);
     let cfg = IngestConfig { profile: Profile::Tokenhound, ..Default::default() };
     let mut reader = Reader::new(Ingestor::new(cfg, resolver), geo.map(|g| GeoLookup::new(g.clone(), 1024)));
     let mut session = Session::new(Arc::new(RuleSet::new(vec![rule.clone()])), Arc::new(view), EngineConfig::default());

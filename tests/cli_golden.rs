@@ -7,13 +7,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 
-fn replay(format: &str) -> (String, String) {
+/// Replay the samples with the default settings (`trusted`: with
+/// `token.trust_gateway_claims`, as sample-logs/tokenhound.toml says of the
+/// Kong gateway that logged them).
+fn replay_as(format: &str, trusted: bool) -> (String, String) {
     let mut args = vec!["replay".to_string(), "--format".into(), format.into()];
     args.extend(sample_flags());
     args.push("sample-logs/logs".into());
-    let out = bin().args(&args).output().expect("run");
+    let mut cmd = bin();
+    if trusted {
+        cmd.env("TOKENHOUND_TOKEN__TRUST_GATEWAY_CLAIMS", "true");
+    }
+    let out = cmd.args(&args).output().expect("run");
     assert!(out.status.success(), "replay failed: {}", text(&out.stderr));
     (text(&out.stdout), text(&out.stderr))
+}
+
+fn replay(format: &str) -> (String, String) {
+    replay_as(format, false)
 }
 
 #[test]
@@ -26,6 +37,18 @@ fn sample_alerts_match_golden_ocsf_and_table() {
     golden(&root().join("tests/golden/sample-alerts.ecs.ndjson"), &ecs);
     assert!(stderr.contains("37 lines"), "summary on stderr: {stderr}");
     assert!(stderr.contains("findings: 9"), "summary on stderr: {stderr}");
+    // claims nobody vouched for (the default: the gateway is not marked as
+    // verifying) name no actor and no iss|jti: they are the sender's words
+    let mut unvouched = 0;
+    for line in ocsf.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["unmapped"]["tokenhound"]["token_vouched"] == false {
+            assert!(v["actor"]["user"].is_null(), "{line}");
+            assert!(v["actor"]["session"]["uid"].as_str().unwrap().starts_with("fp:"), "{line}");
+            unvouched += 1;
+        }
+    }
+    assert_eq!(unvouched, 8, "the Kong stories' claims and the forgeries");
 }
 
 #[test]
@@ -42,7 +65,8 @@ fn sample_readme_promises_exactly_these_alerts() {
         promised.insert(subject.to_string(), set);
     }
     assert!(promised.len() >= 12, "README table parsed: {promised:?}");
-    let (ocsf, _) = replay("ocsf");
+    // the stories' subjects, as the verifying gateway vouched for them
+    let (ocsf, _) = replay_as("ocsf", true);
     let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in ocsf.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -65,7 +89,7 @@ fn sample_readme_promises_exactly_these_alerts() {
 
 #[test]
 fn ocsf_shape_is_a_detection_finding() {
-    let (ocsf, _) = replay("ocsf");
+    let (ocsf, _) = replay_as("ocsf", true);
     let first: serde_json::Value = serde_json::from_str(ocsf.lines().next().unwrap()).unwrap();
     assert_eq!(first["class_uid"], 2004);
     assert_eq!(first["category_uid"], 2);
@@ -119,17 +143,17 @@ fn requests(trust_gateway_claims: bool) -> Vec<serde_json::Value> {
 
 #[test]
 fn revocation_requests_for_revoking_rules() {
+    // claims nobody vouched for revoke nothing by name: neither the jti
+    // they claim (a forged copy would revoke the real token) nor a subject
     let lines = requests(false);
+    assert!(lines.iter().all(|l| l["scope"] == "fingerprint"), "{lines:?}");
+    let trusted = requests(true);
     // impossible-travel and concurrent-use revoke the token
-    let alice = lines.iter().find(|l| l["jti"] == "a1b2c3d4-alice").expect("alice's token");
+    let alice = trusted.iter().find(|l| l["jti"] == "a1b2c3d4-alice").expect("alice's token");
     assert_eq!(alice["scope"], "token");
     assert_eq!(alice["key"], "https://idp.acme.example|a1b2c3d4-alice");
     assert!(alice["exp"].as_i64().is_some());
-    // revoked-use asks for the subject: only the token, unless the gateway's
-    // claims are trusted
-    let carol = lines.iter().find(|l| l["sub"] == "carol").expect("carol's request");
-    assert_eq!(carol["scope"], "token");
-    let trusted = requests(true);
+    // revoked-use asks for the subject: the gateway's claims are trusted
     let carol = trusted.iter().find(|l| l["sub"] == "carol").expect("carol's subject");
     assert_eq!(carol["scope"], "subject");
     assert_eq!(carol["key"], "https://idp.acme.example|sub|carol");
@@ -140,6 +164,6 @@ fn revocation_requests_for_revoking_rules() {
         assert!(l.get("sub").is_none() && l.get("jti").is_none() && l.get("iss").is_none(), "{l}");
     }
     assert_eq!(lines.iter().filter(|l| l["rule"] == "forged-token").count(), 2);
-    assert!(lines.iter().all(|l| l["idempotency_key"].is_string() && l["finding_uid"].is_string()));
-    assert!(lines.iter().all(|l| l["rule"] != "ua-drift"), "ua-drift only alerts");
+    assert!(trusted.iter().all(|l| l["idempotency_key"].is_string() && l["finding_uid"].is_string()));
+    assert!(trusted.iter().all(|l| l["rule"] != "ua-drift"), "ua-drift only alerts");
 }

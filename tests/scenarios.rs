@@ -1,7 +1,8 @@
 //! Scenario folders: `tests/scenarios/<case>/events.ndjson` (tokenhound
 //! profile, geo inline) and `expected` (one `time rule token` line per
 //! finding, sorted; empty for benign stories), plus an optional
-//! `revocations.ndjson`. Each case runs through the real binary.
+//! `revocations.ndjson`. Each case runs through the real binary, with the
+//! claims trusted as a verifying gateway's (`token.trust_gateway_claims`).
 
 mod common;
 
@@ -23,7 +24,8 @@ fn every_scenario_gives_exactly_its_expected_findings() {
             args.extend(["--revocations".to_string(), revs.display().to_string()]);
         }
         args.push(case.join("events.ndjson").display().to_string());
-        let out = bin().args(&args).output().unwrap();
+        // the scenarios' claims are a verifying gateway's: named by iss|jti
+        let out = bin().env("TOKENHOUND_TOKEN__TRUST_GATEWAY_CLAIMS", "true").args(&args).output().unwrap();
         if !out.status.success() {
             failures.push(format!("{}: exit {:?}: {}", case.display(), out.status.code(), text(&out.stderr)));
             continue;

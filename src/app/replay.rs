@@ -140,6 +140,15 @@ fn summary(r: &ReplayReport, secs: f64) -> String {
         secs,
         r.events as f64 / secs.max(1e-9)
     );
+    if r.ingest.lossy_utf8 > 0 {
+        s.push_str(&format!("\nlines with bytes that are not UTF-8 (read with U+FFFD): {}", r.ingest.lossy_utf8));
+    }
+    if r.ingest.bearer_mismatch > 0 {
+        s.push_str(&format!(
+            "\nbearer tokens that are not the token the gateway verified (its claims named the event): {}",
+            r.ingest.bearer_mismatch
+        ));
+    }
     if e.forced > 0 {
         s.push_str(&format!("\nforced out of the reorder buffer (engine.max_buffered): {}", e.forced));
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::GeoLookup;
-use crate::ingest::{IngestError, Ingestor, Profile};
+use crate::ingest::{IngestCounts, IngestError, Ingestor, Profile};
 use crate::model::{AccessEvent, SourcePos};
 
 pub struct Reader {
@@ -32,6 +32,11 @@ impl Reader {
                 g.enrich(ev);
             }
         }
+    }
+
+    /// What ingest repaired or distrusted so far.
+    pub fn counts(&self) -> IngestCounts {
+        self.ingest.counts
     }
 
     /// Distinct raw tokens decoded so far.

@@ -100,7 +100,9 @@ pub fn pivot(events: LazyFrame, incidents: &[Incident], ind: &Indicators) -> Res
         .filter(col("hit_ip").or(col("hit_prefix")).or(col("hit_asn")).or(col("hit_ua")))
         .group_by([col("token_id")])
         .agg([
-            col("sub").first().alias("sub"),
+            // a subject only on the word of a vouched token (a password
+            // reset may follow): never the claim of an unverified one
+            col("sub").filter(col("vouched").fill_null(lit(false))).first().alias("sub"),
             len().alias("requests"),
             col("hit_ip").sum().alias("ip_hits"),
             col("hit_prefix").sum().alias("prefix_hits"),

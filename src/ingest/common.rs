@@ -9,10 +9,13 @@ use ipnet::IpNet;
 use super::IngestError;
 use crate::model::IStr;
 
-/// Parse `1.2.3.4`, `1.2.3.4:80`, `[::1]:80` or `::1`.
+/// Parse `1.2.3.4`, `1.2.3.4:80`, `[::1]:80` or `::1`; an IPv4-mapped
+/// IPv6 address (`::ffff:1.2.3.4`, how dual-stack listeners log IPv4 peers)
+/// is the IPv4 address it maps, for GeoIP and the trusted-proxy list.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let t = s.trim();
-    t.parse::<IpAddr>().ok().or_else(|| t.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    let ip = t.parse::<IpAddr>().ok().or_else(|| t.parse::<SocketAddr>().ok().map(|a| a.ip()))?;
+    Some(ip.to_canonical())
 }
 
 /// The client address: the gateway's peer, unless the peer is a trusted
@@ -42,7 +45,8 @@ pub fn client_ip(peer: Option<&str>, xff: Option<&str>, trusted: &[IpNet]) -> Op
 /// schemes and for values gateways redact.
 pub fn bearer(auth: &str) -> Option<&str> {
     let t = auth.trim();
-    let (scheme, rest) = t.split_once(' ')?;
+    // RFC 9110: the scheme ends at whitespace (a tab as well as a space)
+    let (scheme, rest) = t.split_once(|c: char| c.is_ascii_whitespace())?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
@@ -175,12 +179,16 @@ mod tests {
         // garbage hop stops the walk
         assert_eq!(client_ip(Some("10.0.0.5"), Some("1.1.1.1, junk"), &trusted), ip("10.0.0.5"));
         assert_eq!(client_ip(Some("[2001:db8::1]:80"), None, &[]), ip("2001:db8::1"));
+        // IPv4-mapped IPv6: the IPv4 address, trusted as such
+        assert_eq!(client_ip(Some("[::ffff:10.0.0.5]:443"), Some("1.1.1.1"), &trusted), ip("1.1.1.1"));
+        assert_eq!(client_ip(Some("::ffff:198.18.1.23"), None, &[]), ip("198.18.1.23"));
     }
 
     #[test]
     fn bearer_and_scrub() {
         assert_eq!(bearer("Bearer abc.def.ghi"), Some("abc.def.ghi"));
         assert_eq!(bearer("bearer  x"), Some("x"));
+        assert_eq!(bearer("Bearer\tabc.def.ghi"), Some("abc.def.ghi"));
         assert_eq!(bearer("Bearer REDACTED"), None);
         assert_eq!(bearer("Basic dXNlcg=="), None);
         let m = scrub("bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln here");

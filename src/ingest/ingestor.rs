@@ -46,13 +46,40 @@ pub struct Ingestor {
     cfg: IngestConfig,
     pub tokens: TokenResolver,
     strings: Interner,
+    /// What ingest repaired or distrusted on the way (never a line lost).
+    pub counts: IngestCounts,
+}
+
+/// Lines ingest read in spite of something odd in them, by what it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Lines with bytes that are not UTF-8, read with U+FFFD in their place.
+    pub lossy_utf8: u64,
+    /// Events whose bearer token is not the token the gateway vouched for
+    /// (its logged claims name another): the claims named the event.
+    pub bearer_mismatch: u64,
+}
+
+impl IngestCounts {
+    /// `self - before`, field by field.
+    pub fn since(&self, before: &IngestCounts) -> IngestCounts {
+        IngestCounts {
+            lossy_utf8: self.lossy_utf8 - before.lossy_utf8,
+            bearer_mismatch: self.bearer_mismatch - before.bearer_mismatch,
+        }
+    }
+
+    pub fn add(&mut self, o: &IngestCounts) {
+        self.lossy_utf8 += o.lossy_utf8;
+        self.bearer_mismatch += o.bearer_mismatch;
+    }
 }
 
 const SHORT: usize = 256;
 
 impl Ingestor {
     pub fn new(cfg: IngestConfig, tokens: TokenResolver) -> Self {
-        Ingestor { cfg, tokens, strings: Interner::new(16_384) }
+        Ingestor { cfg, tokens, strings: Interner::new(16_384), counts: IngestCounts::default() }
     }
 
     /// Parse one line into zero or more events (Kong batches hold many).
@@ -79,6 +106,18 @@ impl Ingestor {
         if line.len() > self.cfg.max_line_bytes {
             return errors.push(IngestError::TooLong { len: line.len(), max: self.cfg.max_line_bytes });
         }
+        // A byte that is not UTF-8 (a user agent with 0xff) costs the line
+        // nothing: every field is the sender's anyway, so the line is read
+        // with U+FFFD in place of the bad bytes, and counted.
+        let repaired: String;
+        let line = match std::str::from_utf8(line) {
+            Ok(_) => line,
+            Err(_) => {
+                self.counts.lossy_utf8 += 1;
+                repaired = String::from_utf8_lossy(line).into_owned();
+                repaired.as_bytes()
+            }
+        };
         if let Err(at) = scan::check_depth(line, self.cfg.max_depth) {
             return errors.push(IngestError::TooDeep { at, max: self.cfg.max_depth });
         }
@@ -96,7 +135,7 @@ impl Ingestor {
             }
             let Some(parts) = scan::split_array(line) else {
                 let why = super::common::from_json::<serde::de::IgnoredAny>(line, "kong").err();
-                return errors.push(self.whole_line(line, why));
+                return errors.push(self.whole_line(why));
             };
             for (index, (a, b)) in parts.into_iter().enumerate() {
                 if let Err(e) = self.one(profile, &line[a..b], source, out) {
@@ -106,7 +145,7 @@ impl Ingestor {
             return;
         }
         if let Err(e) = self.one(profile, line, source, out) {
-            errors.push(self.whole_line(line, Some(e)));
+            errors.push(self.whole_line(Some(e)));
         }
     }
 
@@ -125,12 +164,9 @@ impl Ingestor {
         false
     }
 
-    /// A clearer reason than the JSON parser's for binary garbage.
-    fn whole_line(&self, line: &[u8], e: Option<IngestError>) -> IngestError {
-        match std::str::from_utf8(line) {
-            Err(u) => IngestError::NotUtf8 { at: u.valid_up_to() },
-            Ok(_) => e.unwrap_or(IngestError::Json { profile: "kong", why: "not a JSON array of records".into() }),
-        }
+    /// The reason a whole line is bad (the parser's, or not an array).
+    fn whole_line(&self, e: Option<IngestError>) -> IngestError {
+        e.unwrap_or(IngestError::Json { profile: "kong", why: "not a JSON array of records".into() })
     }
 
     /// One record (one object) of a profile; nothing is appended on error.
@@ -200,12 +236,44 @@ impl Ingestor {
         }
     }
 
-    /// The raw token wins when present (it can be verified); else claims.
+    /// The event's token. Claims a verifying gateway logged (vouched) name
+    /// the event: a raw bearer beside them is used only when it is the same
+    /// token (it can be verified again); one that is not (`Bearer x` next
+    /// to a real token's claims) is counted and noted, never the identity,
+    /// or any client could hide a theft behind a garbage header. Without
+    /// vouched claims, the raw token wins (it can be verified); else claims.
     fn token(&mut self, p: &Parsed<'_>) -> Option<Arc<TokenInfo>> {
         let raw = p.raw_token.as_deref().or_else(|| p.authorization.as_deref().and_then(bearer));
-        if let Some(raw) = raw {
-            return Some(self.tokens.from_raw(raw));
+        let claims = || p.claims.as_ref();
+        let Some(raw) = raw else {
+            return self.tokens.from_claims(claims()?, p.lenient_claims);
+        };
+        let vouched = match claims() {
+            Some(c) => self.tokens.from_claims(c, p.lenient_claims).filter(|t| t.vouched),
+            None => None,
+        };
+        let from_raw = self.tokens.from_raw(raw);
+        match vouched {
+            Some(c) if !same_token(&from_raw, &c) => {
+                self.counts.bearer_mismatch += 1;
+                let mut c = c;
+                Arc::make_mut(&mut c).detail = Some(BEARER_MISMATCH.into());
+                Some(c)
+            }
+            _ => Some(from_raw),
         }
-        self.tokens.from_claims(p.claims.as_ref()?, p.lenient_claims)
     }
+}
+
+/// The note on an event whose bearer was not the token the gateway vouched for.
+const BEARER_MISMATCH: &str = "the request's bearer token is not the one whose claims the gateway verified";
+
+/// A decoded bearer and logged claims describe the same token: same issuer
+/// and `jti` (or, without one, same subject and issue time).
+fn same_token(raw: &TokenInfo, claims: &TokenInfo) -> bool {
+    raw.iss == claims.iss
+        && match &claims.jti {
+            Some(j) => raw.jti.as_ref() == Some(j),
+            None => raw.jti.is_none() && raw.sub == claims.sub && raw.iat == claims.iat && claims.sub.is_some(),
+        }
 }

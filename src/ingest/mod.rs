@@ -17,7 +17,7 @@ mod traefik;
 
 pub use common::{clean_path, client_ip, scrub, Interner};
 pub use fields::{Parsed, Str};
-pub use ingestor::{IngestConfig, Ingestor};
+pub use ingestor::{IngestConfig, IngestCounts, Ingestor};
 
 /// Where a profile parser hands each record of a line (Kong batches hold
 /// several): straight to the finishing step, without moving it around.
@@ -39,32 +39,33 @@ pub enum Profile {
 }
 
 impl Profile {
-    /// Guess a line's profile from the keys it carries (cheap byte search).
+    /// Guess a line's profile from the keys it carries at its top level
+    /// (never from nested objects or string values: those the sender can
+    /// choose, and a user agent `started_at` once steered a line to Kong).
     pub fn detect(line: &[u8]) -> Option<Profile> {
-        use memchr::memmem::Finder;
-        use std::sync::LazyLock;
-        // The keys that give a profile away, in order; searchers built once.
-        static KEYS: LazyLock<Vec<(Finder<'static>, Profile)>> = LazyLock::new(|| {
-            [
-                (&b"\"started_at\""[..], Profile::Kong),
-                (b"\"StartUTC\"", Profile::Traefik),
-                (b"\"ClientHost\"", Profile::Traefik),
-                (b"\"requestTimeEpoch\"", Profile::AwsApigw),
-                (b"\"httpMethod\"", Profile::AwsApigw),
-                (b"\"response_code\"", Profile::Envoy),
-                (b"\"downstream_remote_address\"", Profile::Envoy),
-                (b"\"remote_addr\"", Profile::Nginx),
-                (b"\"client_ip\"", Profile::Tokenhound),
-                (b"\"time\"", Profile::Tokenhound),
-            ]
-            .into_iter()
-            .map(|(k, p)| (Finder::new(k).into_owned(), p))
-            .collect()
-        });
+        // The keys that give a profile away, in order of precedence.
+        const KEYS: [(&[u8], Profile); 10] = [
+            (b"started_at", Profile::Kong),
+            (b"StartUTC", Profile::Traefik),
+            (b"ClientHost", Profile::Traefik),
+            (b"requestTimeEpoch", Profile::AwsApigw),
+            (b"httpMethod", Profile::AwsApigw),
+            (b"response_code", Profile::Envoy),
+            (b"downstream_remote_address", Profile::Envoy),
+            (b"remote_addr", Profile::Nginx),
+            (b"client_ip", Profile::Tokenhound),
+            (b"time", Profile::Tokenhound),
+        ];
         if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Some(Profile::Kong);
         }
-        KEYS.iter().find(|(f, _)| f.find(line).is_some()).map(|(_, p)| *p)
+        let mut best: Option<usize> = None;
+        scan::top_level_keys(line, |k| {
+            if let Some(i) = KEYS.iter().position(|(name, _)| *name == k) {
+                best = Some(best.map_or(i, |b| b.min(i)));
+            }
+        });
+        best.map(|i| KEYS[i].1)
     }
 }
 
@@ -83,8 +84,6 @@ pub enum IngestError {
     Missing { profile: &'static str, field: &'static str },
     #[error("{profile}: field `{field}` has a bad value: {value:?}")]
     BadValue { profile: &'static str, field: &'static str, value: String },
-    #[error("line is not valid UTF-8 (first bad byte at offset {at})")]
-    NotUtf8 { at: usize },
     #[error("cannot tell the gateway profile of this line (use --profile)")]
     UnknownProfile,
 }
@@ -100,7 +99,6 @@ impl IngestError {
             IngestError::Missing { .. } => "missing_field",
             IngestError::BadValue { .. } => "bad_value",
             IngestError::UnknownProfile => "unknown_profile",
-            IngestError::NotUtf8 { .. } => "invalid_utf8",
         }
     }
 }

@@ -124,6 +124,60 @@ fn split_array_bytes(line: &[u8]) -> Option<Vec<(usize, usize)>> {
     None
 }
 
+/// Call `each` with the raw bytes (escapes as written) of every key of a
+/// top-level JSON object, in order; nothing for a line that is no object.
+/// Keys of nested objects and string values are skipped, so what a sender
+/// chose (a user agent `started_at`, a claim named like a gateway's field)
+/// is never taken for a key of the line. Stops at the object's end.
+pub fn top_level_keys(line: &[u8], mut each: impl FnMut(&[u8])) {
+    let Some(open) = line.iter().position(|b| !b.is_ascii_whitespace()) else { return };
+    if line[open] != b'{' {
+        return;
+    }
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    // at depth 1, a string right after `{` or `,` is a key
+    let mut expect_key = false;
+    let mut key_start: Option<usize> = None;
+    for (i, &b) in line.iter().enumerate().skip(open) {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => {
+                    in_str = false;
+                    if let Some(k) = key_start.take() {
+                        each(&line[k..i]);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_str = true;
+                if depth == 1 && expect_key {
+                    key_start = Some(i + 1);
+                }
+                expect_key = false;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                expect_key = depth == 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return;
+                }
+            }
+            b',' => expect_key = depth == 1,
+            b if b.is_ascii_whitespace() => {}
+            _ => expect_key = false,
+        }
+    }
+}
+
 /// One element's range, trimmed; an empty element (`[1,,2]`) is kept as an
 /// empty range (a bad record of its own), except in `[]`.
 fn push_elem(line: &[u8], start: usize, end: usize, closing_empty_ok: bool, out: &mut Vec<(usize, usize)>) {
@@ -148,6 +202,20 @@ mod tests {
         // brackets in strings (and escaped quotes) are text
         let s = format!(r#"{{"ua":"{}\"{}"}}"#, "[".repeat(200), "{".repeat(200));
         assert!(check_depth(s.as_bytes(), 2).is_ok());
+    }
+
+    #[test]
+    fn top_level_keys_only() {
+        let keys = |l: &str| {
+            let mut v = Vec::new();
+            top_level_keys(l.as_bytes(), |k| v.push(String::from_utf8(k.to_vec()).unwrap()));
+            v
+        };
+        let l = r#" { "a" : "started_at", "b\"c":{"started_at":1,"x":[{"y":2}]}, "d":[1,"e"] ,"f":null} "#;
+        assert_eq!(keys(l), ["a", r#"b\"c"#, "d", "f"]);
+        assert!(keys(r#"[{"a":1}]"#).is_empty());
+        assert!(keys("started_at").is_empty());
+        assert_eq!(keys(r#"{"a":1"#), ["a"], "unbalanced: the keys seen");
     }
 
     #[test]

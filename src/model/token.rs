@@ -232,14 +232,17 @@ impl TokenInfo {
         }
     }
 
-    /// The subject, when its word counts (not the claim of a token that
-    /// failed verification).
+    /// The claims' word counts: vouched for (a valid signature, or a
+    /// verifying gateway) and not since found forged.
+    pub fn trusted(&self) -> bool {
+        self.vouched && !self.verdict.is_forged()
+    }
+
+    /// The subject, when its word counts: only a vouched token's. An
+    /// unverified raw token (`not_checked`) or unvouched claims are the
+    /// sender's words, never an alert's actor.
     pub fn trusted_sub(&self) -> Option<&str> {
-        if self.verdict.is_forged() {
-            None
-        } else {
-            self.sub.as_deref()
-        }
+        self.sub.as_deref().filter(|_| self.trusted())
     }
 }
 

@@ -72,7 +72,7 @@ pub fn ecs_json(f: &Finding, version: &str) -> Value {
     if let Some(sub) = t.trusted_sub() {
         v["user"] = json!({ "id": sub });
     }
-    if t.verdict.is_forged() {
+    if !t.trusted() {
         v["tokenhound"]["claimed"] = json!({ "sub": t.sub, "iss": t.iss, "jti": t.jti });
     }
     if let Some(e) = last {

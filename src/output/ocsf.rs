@@ -152,7 +152,7 @@ pub fn ocsf_json(f: &Finding, version: &str) -> Value {
     if let Some(sub) = t.trusted_sub() {
         actor["user"] = json!({ "uid": sub });
     }
-    if let (false, Some(c)) = (t.verdict.is_forged(), &t.client_id) {
+    if let (true, Some(c)) = (t.trusted(), &t.client_id) {
         actor["app_uid"] = json!(c);
     }
     let mut v = json!({
@@ -198,7 +198,7 @@ pub fn ocsf_json(f: &Finding, version: &str) -> Value {
             "details": f.details,
         }},
     });
-    if t.verdict.is_forged() {
+    if !t.trusted() {
         v["unmapped"]["tokenhound"]["claimed"] =
             json!({ "sub": t.sub, "iss": t.iss, "jti": t.jti, "client_id": t.client_id });
     }

@@ -5,7 +5,7 @@
 //! | token | rule says `revoke` | rule says `revoke-subject` |
 //! |---|---|---|
 //! | vouched (valid signature, or a verifying gateway's claims) | `token` (`iss`+`jti`) | `subject` (`iss`+`sub`, cutoff) |
-//! | logged claims, gateway not marked as verifying | `token` | `token` |
+//! | logged claims, gateway not marked as verifying | none (no raw bytes to name) | none |
 //! | raw and unverified, or failed verification | `fingerprint` (SHA-256 of the token) | `fingerprint` |
 //!
 //! so a forged token's `sub`, `iss` or `jti` never names anyone but itself.

@@ -19,6 +19,7 @@ use crate::rules::RuleSet;
 fn tally(report: &mut ReplayReport, p: super::pipeline::Parsed, skip: bool) -> Result<Option<EventTime>, ReplayError> {
     report.lines += p.lines;
     report.events += p.events;
+    report.ingest.add(&p.counts);
     for (pos, err) in p.errors {
         if !skip {
             return Err(ReplayError::BadLine { pos, err });

@@ -21,7 +21,7 @@ use super::read::{expand_inputs, Chunk, ReadError};
 use super::ErrorTally;
 use crate::engine::{EngineConfig, EngineStats, RevocationView, Session};
 use crate::enrich::Reader;
-use crate::ingest::IngestError;
+use crate::ingest::{IngestCounts, IngestError};
 use crate::model::{AccessEvent, EventTime, Finding, SourcePos};
 use crate::rules::RuleSet;
 
@@ -55,6 +55,8 @@ pub struct ReplayReport {
     pub errors: ErrorTally,
     pub engine: EngineStats,
     pub tokens_decoded: u64,
+    /// Lines read in spite of something odd (bytes that are not UTF-8).
+    pub ingest: IngestCounts,
 }
 
 impl ReplayReport {
@@ -84,6 +86,8 @@ pub(super) struct Parsed {
     /// The newest event time of the chunk.
     pub newest: Option<EventTime>,
     pub errors: Vec<(SourcePos, IngestError)>,
+    /// What ingest repaired or distrusted in this chunk.
+    pub counts: IngestCounts,
 }
 
 /// Replay `opts.inputs`: every finding goes to `emit`, in order.
@@ -152,6 +156,7 @@ pub fn run(
                         report.lines += p.lines;
                         report.events += p.events;
                         report.tokens_decoded += decoded;
+                        report.ingest.add(&p.counts);
                         for (pos, err) in p.errors {
                             if opts.skip_errors {
                                 report.errors.add(err.kind(), format!("{pos}: {err}"));
@@ -213,8 +218,14 @@ fn read_all(
 /// Parse and enrich one chunk: every event goes to `emit`, every bad line
 /// (with its position) into the returned record.
 pub(super) fn parse_chunk(c: &Chunk, reader: &mut Reader, mut emit: impl FnMut(AccessEvent)) -> Parsed {
-    let mut p =
-        Parsed { lines: (c.lines.len() + c.oversize.len()) as u64, events: 0, newest: None, errors: Vec::new() };
+    let before = reader.counts();
+    let mut p = Parsed {
+        lines: (c.lines.len() + c.oversize.len()) as u64,
+        events: 0,
+        newest: None,
+        errors: Vec::new(),
+        counts: IngestCounts::default(),
+    };
     for &(line, len) in &c.oversize {
         let err = IngestError::TooLong { len, max: c.max_line };
         p.errors.push((SourcePos::File { path: c.file.clone(), line }, err));
@@ -234,6 +245,7 @@ pub(super) fn parse_chunk(c: &Chunk, reader: &mut Reader, mut emit: impl FnMut(A
             emit(ev);
         }
     }
+    p.counts = reader.counts().since(&before);
     p
 }
 

@@ -110,7 +110,12 @@ pub enum Emit {
 
 pub struct Responder {
     mode: Mode,
+    /// Requests that name a token or a subject.
     budget: Budget,
+    /// Requests that name one token's own bytes (`fingerprint` scope, the
+    /// forgeries anyone can mint): a budget of their own, so a spray of
+    /// garbage bearers cannot spend the budget of real revocations.
+    fingerprint_budget: Budget,
     never: NeverRevoke,
     hooks: Vec<Box<dyn Hook>>,
     disabled: BTreeSet<&'static str>,
@@ -123,6 +128,7 @@ impl Responder {
         Responder {
             mode: s.mode,
             budget: Budget::new(s.budget_per_minute),
+            fingerprint_budget: Budget::new(s.fingerprint_budget_per_minute),
             never: NeverRevoke::new(s),
             hooks,
             disabled: BTreeSet::new(),
@@ -169,18 +175,23 @@ impl Responder {
             return vec![self.audit(r, "guard", "revoke", "", "never_revoke", list, now)];
         }
         if r.approved_by.is_none() {
-            if let Admit::Park { storm_starts } = self.budget.admit(now_ms) {
+            let fingerprint = matches!(r.scope, request::Scope::Fingerprint { .. });
+            let (budget, which) = match fingerprint {
+                true => (&mut self.fingerprint_budget, "fingerprint revocation budget"),
+                false => (&mut self.budget, "revocation budget"),
+            };
+            if let Admit::Park { storm_starts } = budget.admit(now_ms) {
                 let mut out = vec![
                     Emit::Parked(r.raw.clone()),
-                    self.audit(r, "guard", "revoke", "", "parked", "over the revocation budget", now),
+                    self.audit(r, "guard", "revoke", "", "parked", &format!("over the {which}"), now),
                 ];
                 if storm_starts {
                     out.push(Emit::Alert(system_alert(
                         "revocation-storm",
                         &format!(
-                        "revocation budget exhausted: requests are parked for approval (first: rule {}, finding {})",
-                        r.rule, r.finding_uid
-                    ),
+                            "{which} exhausted: requests are parked for approval (first: rule {}, finding {})",
+                            r.rule, r.finding_uid
+                        ),
                         now_ms,
                         &r.finding_uid,
                     )));

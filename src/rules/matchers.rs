@@ -15,10 +15,13 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// A forgery's `iss` and `client_id` are the sender's words: it cannot
+    /// step out of a rule's scope by claiming another issuer or client.
     pub fn matches(&self, ev: &Use, tok: &TokenInfo) -> bool {
         let any = |list: &[String], v: Option<&str>| list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v));
-        any(&self.issuers, tok.iss.as_deref())
-            && any(&self.clients, tok.client_id.as_deref())
+        let forged = tok.verdict.is_forged();
+        let claims_in_scope = any(&self.issuers, tok.iss.as_deref()) && any(&self.clients, tok.client_id.as_deref());
+        (forged || claims_in_scope)
             && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(&ev.method)))
             && (self.paths.is_empty() || self.paths.iter().any(|g| glob(g, &ev.path)))
     }
@@ -37,8 +40,13 @@ pub struct Exceptions {
 }
 
 impl Exceptions {
-    /// True when the token's principal is excepted.
+    /// True when the token's principal is excepted: only on the word of a
+    /// vouched token (a forgery claiming an excepted client or subject once
+    /// silenced forged-token).
     pub fn principal(&self, tok: &TokenInfo) -> bool {
+        if !tok.trusted() {
+            return false;
+        }
         let hit = |list: &[String], v: Option<&str>| v.is_some_and(|v| list.iter().any(|x| x == v));
         hit(&self.subjects, tok.sub.as_deref()) || hit(&self.clients, tok.client_id.as_deref())
     }

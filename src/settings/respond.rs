@@ -17,6 +17,9 @@ use super::duration;
 pub struct RawRespond {
     pub mode: Option<Mode>,
     pub budget_per_minute: Option<u32>,
+    /// The budget of `fingerprint` requests (one forged token's own bytes),
+    /// apart so a spray of garbage bearers cannot park real revocations.
+    pub fingerprint_budget_per_minute: Option<u32>,
     #[serde(default)]
     pub never_revoke_subjects: Vec<String>,
     #[serde(default)]
@@ -88,6 +91,7 @@ pub struct RawWebhook {
 pub struct RespondSettings {
     pub mode: Mode,
     pub budget_per_minute: u32,
+    pub fingerprint_budget_per_minute: u32,
     pub never_revoke_subjects: Vec<String>,
     pub never_revoke_clients: Vec<String>,
     pub never_revoke_issuers: Vec<String>,
@@ -118,6 +122,7 @@ impl std::fmt::Debug for RespondSettings {
         f.debug_struct("RespondSettings")
             .field("mode", &self.mode)
             .field("budget_per_minute", &self.budget_per_minute)
+            .field("fingerprint_budget_per_minute", &self.fingerprint_budget_per_minute)
             .field("redis", &self.redis.as_ref().map(|_| "<configured>"))
             .field("ssf", &self.ssf.as_ref().map(|s| &s.endpoint))
             .field("webhook", &self.webhook.as_ref().map(|w| &w.url))
@@ -157,6 +162,7 @@ impl RawRespond {
         let s = RespondSettings {
             mode: self.mode.unwrap_or_default(),
             budget_per_minute: self.budget_per_minute.unwrap_or(60),
+            fingerprint_budget_per_minute: self.fingerprint_budget_per_minute.unwrap_or(600),
             never_revoke_subjects: self.never_revoke_subjects,
             never_revoke_clients: self.never_revoke_clients,
             never_revoke_issuers: self.never_revoke_issuers,

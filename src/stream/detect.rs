@@ -176,7 +176,12 @@ enum Decoded {
 
 /// Decode a record; the problem to dead-letter, if any (a Kong batch
 /// read directly may have good records beside it).
-fn decode(decoder: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>) -> Decoded {
+fn decode(
+    decoder: &mut Decoder,
+    m: &BorrowedMessage<'_>,
+    events: &mut Vec<(AccessEvent, u32)>,
+    metrics: &super::metrics::Metrics,
+) -> Decoded {
     let payload = m.payload().unwrap_or_default();
     match decoder {
         Decoder::Wire(strings) => match wire::decode(payload, strings) {
@@ -190,6 +195,7 @@ fn decode(decoder: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(Acce
         Decoder::Raw(p) => {
             let mut evs = Vec::new();
             let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
+            metrics.ingested(&p.take_counts());
             events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
             Decoded::Events(bad)
         }
@@ -223,7 +229,7 @@ impl Handler for Detect {
         let tp = self.topics.tp(m.topic(), m.partition());
         let off = m.offset();
         self.events.clear();
-        let decoded = decode(&mut self.deps.decoder, m, &mut self.events);
+        let decoded = decode(&mut self.deps.decoder, m, &mut self.events, &self.shared.metrics);
         let Some(mut part) = self.parts.remove(&tp) else {
             tracing::warn!(topic = m.topic(), partition = m.partition(), "record from a partition not assigned");
             return;

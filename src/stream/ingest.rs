@@ -26,7 +26,7 @@ use super::out::{DeadLetter, Outputs};
 use super::stage::{self, Handler, TopicNames};
 use super::wire;
 use crate::enrich::{Reader, ReaderFactory};
-use crate::ingest::IngestError;
+use crate::ingest::{IngestCounts, IngestError};
 use crate::model::{AccessEvent, EventTime, IStr, SourcePos};
 use crate::settings::StreamSettings;
 
@@ -60,13 +60,26 @@ impl BadRecord {
 /// A reader per input topic (each may have its own profile).
 pub struct Parsers {
     by_topic: HashMap<String, (Reader, IStr)>,
+    /// The readers' counts when [`Parsers::take_counts`] last looked.
+    counted: IngestCounts,
 }
 
 impl Parsers {
     pub fn new(s: &StreamSettings, factory: &ReaderFactory) -> Self {
         let by_topic =
             s.inputs.iter().map(|i| (i.topic.clone(), (factory(i.profile), IStr::from(i.topic.as_str())))).collect();
-        Parsers { by_topic }
+        Parsers { by_topic, counted: IngestCounts::default() }
+    }
+
+    /// What ingest repaired or distrusted since the last call (for metrics).
+    pub fn take_counts(&mut self) -> IngestCounts {
+        let mut now = IngestCounts::default();
+        for (r, _) in self.by_topic.values() {
+            now.add(&r.counts());
+        }
+        let d = now.since(&self.counted);
+        self.counted = now;
+        d
     }
 
     /// Parse one record into events (a Kong batch holds several), enriched.
@@ -223,6 +236,7 @@ impl Handler for Ingest {
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
         let bad = self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events);
+        self.shared.metrics.ingested(&self.parsers.take_counts());
         let now = EventTime(wall_ms().saturating_mul(1000));
         let mut ok = 0;
         for (i, ev) in self.events.iter().enumerate() {

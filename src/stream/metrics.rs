@@ -113,6 +113,8 @@ pub struct Metrics {
     pub max_tokens: Gauge,
     pub untrusted_tokens: Gauge,
     pub watermark_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Records read in spite of something odd, by what (`lossy_utf8`).
+    pub ingest_repairs: Family<OutcomeOnly, Counter>,
 }
 
 impl Metrics {
@@ -144,6 +146,7 @@ impl Metrics {
             max_tokens: Gauge::default(),
             untrusted_tokens: Gauge::default(),
             watermark_lag: Gauge::default(),
+            ingest_repairs: Family::default(),
         };
         reg.register("events", "Records and events handled, by stage and outcome", m.events.clone());
         reg.register("findings", "Findings produced to the alerts topic, by rule", m.findings.clone());
@@ -194,7 +197,23 @@ impl Metrics {
             Unit::Seconds,
             m.watermark_lag.clone(),
         );
+        reg.register(
+            "ingest_repairs",
+            "Records read in spite of something odd, by what (lossy_utf8: bytes that are not UTF-8 read as U+FFFD; bearer_mismatch: a bearer that is not the token whose claims the gateway verified)",
+            m.ingest_repairs.clone(),
+        );
         m
+    }
+
+    /// Count what ingest repaired or distrusted.
+    pub fn ingested(&self, c: &crate::ingest::IngestCounts) {
+        if c.lossy_utf8 > 0 {
+            self.ingest_repairs.get_or_create(&OutcomeOnly { outcome: "lossy_utf8".into() }).inc_by(c.lossy_utf8);
+        }
+        if c.bearer_mismatch > 0 {
+            let l = OutcomeOnly { outcome: "bearer_mismatch".into() };
+            self.ingest_repairs.get_or_create(&l).inc_by(c.bearer_mismatch);
+        }
     }
 }
 

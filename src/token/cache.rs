@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 
 pub struct TwoGenCache<K, V, S = std::hash::RandomState> {
-    young: HashMap<K, V, S>,
-    old: HashMap<K, V, S>,
+    /// Values with the weight they were given (promotion keeps it: an
+    /// average weight let an attacker promote large values as small ones).
+    young: HashMap<K, (V, usize), S>,
+    old: HashMap<K, (V, usize), S>,
     capacity: usize,
     /// Bytes one generation may hold (by the weights given at insert).
     max_bytes: usize,
@@ -42,14 +44,12 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> TwoGenCache<K, V, S> {
     where
         K: Clone,
     {
-        if let Some(v) = self.young.get(k) {
+        if let Some((v, _)) = self.young.get(k) {
             self.hits += 1;
             return Some(v.clone());
         }
-        if let Some(v) = self.old.remove(k) {
+        if let Some((v, w)) = self.old.remove(k) {
             self.hits += 1;
-            // promoted at the average weight: exact weights are not kept
-            let w = self.young_bytes / self.young.len().max(1);
             self.insert_weighed(k.clone(), v.clone(), w);
             return Some(v);
         }
@@ -68,7 +68,12 @@ impl<K: Eq + Hash, V: Clone, S: BuildHasher + Default> TwoGenCache<K, V, S> {
             self.young_bytes = 0;
         }
         self.young_bytes = self.young_bytes.saturating_add(bytes);
-        self.young.insert(k, v);
+        self.young.insert(k, (v, bytes));
+    }
+
+    /// The key is held (in either generation), without promoting it.
+    pub fn contains(&self, k: &K) -> bool {
+        self.young.contains_key(k) || self.old.contains_key(k)
     }
 
     pub fn len(&self) -> usize {

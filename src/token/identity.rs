@@ -72,9 +72,42 @@ impl IdentityKeys {
     }
 
     /// Keyed HMAC-SHA256 fingerprint of a raw token: (state key, hex id).
+    /// The names of claims (below) always hold a NUL and a raw token never
+    /// does as it is hashed (one that holds a NUL is hashed behind a `raw`
+    /// prefix), so a bearer value cannot take the name of logged claims.
     pub fn fingerprint(&self, raw: &str) -> (TokenKey, String) {
+        if raw.contains('\0') {
+            return self.hmac_of(&[b"raw\0", raw.as_bytes()]);
+        }
+        self.hmac_of(&[raw.as_bytes()])
+    }
+
+    /// Keyed fingerprint of a name made of parts: `domain`, then each part
+    /// length-prefixed (`<len>:<part>`, NUL-separated), so no part can
+    /// forge a boundary whatever bytes it holds.
+    pub fn fingerprint_parts(&self, domain: &str, parts: &[&str]) -> (TokenKey, String) {
+        let mut name = String::from(domain);
+        for p in parts {
+            name.push('\0');
+            name.push_str(&p.len().to_string());
+            name.push(':');
+            name.push_str(p);
+        }
+        self.hmac_of(&[name.as_bytes()])
+    }
+
+    /// A logged name (`claims\0...`, one NUL-joined string) as it was always
+    /// hashed; callers make sure no part holds a NUL.
+    pub fn fingerprint_name(&self, name: &str) -> (TokenKey, String) {
+        debug_assert!(name.contains('\0'));
+        self.hmac_of(&[name.as_bytes()])
+    }
+
+    fn hmac_of(&self, bytes: &[&[u8]]) -> (TokenKey, String) {
         let mut m = <Hmac<Sha256>>::new_from_slice(&self.hmac).expect("any key length");
-        m.update(raw.as_bytes());
+        for b in bytes {
+            m.update(b);
+        }
         let out = m.finalize().into_bytes();
         let mut k = [0u8; 16];
         k.copy_from_slice(&out[..16]);

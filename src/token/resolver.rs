@@ -243,34 +243,28 @@ impl TokenResolver {
         let max = self.cfg.max_claim_bytes;
         let jti = opt(&claims.jti).filter(|j| claims.odd.is_none() && j.len() <= max && iss.len() <= max);
         let (key, id) = match jti {
-            Some(jti) => {
+            // vouched: the identity a revocation can name
+            Some(jti) if self.cfg.claims_vouched => {
                 let key = self.ids.jti_key(iss, jti);
                 if let Some(hit) = self.claims_cache.get(&key) {
                     return Some(hit);
                 }
                 (key, TokenId::Jti { iss: shown(iss, usize::MAX).0, jti: shown(jti, usize::MAX).0 })
             }
+            // claims nobody vouched for are the sender's words: named in a
+            // namespace of their own, so a forged copy of a real jti shares
+            // no state with the real token and never names it in a request
+            Some(jti) => {
+                let (key, h) = self.ids.fingerprint_parts("claims-jti", &[iss, jti]);
+                if let Some(hit) = self.claims_cache.get(&key) {
+                    return Some(hit);
+                }
+                (key, TokenId::Fingerprint(h.into()))
+            }
             None => {
                 // No jti (or claims that cannot be trusted to name one): the
                 // claims present name the token, through the keyed fingerprint.
-                let text = |o: &Option<super::Text<'_>>| opt(o).unwrap_or("").to_string();
-                let date = |d: &Option<super::NumericDate<'_>>| format!("{d:?}");
-                let iat = claims.iat.as_ref().and_then(|d| d.secs("iat", lenient).ok().flatten());
-                let canon = match (opt(&claims.sub), iat, claims.odd, opt(&claims.jti)) {
-                    // the (iss, sub, iat) triple, as every earlier version named it
-                    (Some(sub), Some(iat), None, None) => format!("claims\0{iss}\0{sub}\0{iat}"),
-                    _ => format!(
-                        "claims\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
-                        text(&claims.iss),
-                        text(&claims.sub),
-                        date(&claims.iat),
-                        text(&claims.jti),
-                        date(&claims.exp),
-                        text(&claims.client_id).len(),
-                        claims.odd.unwrap_or("")
-                    ),
-                };
-                let (k, h) = self.ids.fingerprint(&canon);
+                let (k, h) = self.claims_name(claims, iss, lenient);
                 (k, TokenId::Fingerprint(h.into()))
             }
         };
@@ -285,6 +279,35 @@ impl TokenResolver {
         let info = Arc::new(info);
         self.claims_cache.insert_weighed(key, info.clone(), weight(&info));
         Some(info)
+    }
+}
+
+impl TokenResolver {
+    /// The keyed fingerprint of claims without a usable jti. The NUL-joined
+    /// names every earlier version used, while no part holds a NUL (then
+    /// they are unambiguous); else the parts length-prefixed, apart.
+    fn claims_name(&self, claims: &RawClaims<'_>, iss: &str, lenient: bool) -> (TokenKey, String) {
+        let text = |o: &Option<super::Text<'_>>| opt(o).unwrap_or("").to_string();
+        let date = |d: &Option<super::NumericDate<'_>>| format!("{d:?}");
+        let iat = claims.iat.as_ref().and_then(|d| d.secs("iat", lenient).ok().flatten());
+        let parts: Vec<String> = match (opt(&claims.sub), iat, claims.odd, opt(&claims.jti)) {
+            // the (iss, sub, iat) triple, as every earlier version named it
+            (Some(sub), Some(iat), None, None) => vec![iss.to_string(), sub.to_string(), iat.to_string()],
+            _ => vec![
+                text(&claims.iss),
+                text(&claims.sub),
+                date(&claims.iat),
+                text(&claims.jti),
+                date(&claims.exp),
+                text(&claims.client_id).len().to_string(),
+                claims.odd.unwrap_or("").to_string(),
+            ],
+        };
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        if refs.iter().any(|p| p.contains('\0')) {
+            return self.ids.fingerprint_parts("claims-lp", &refs);
+        }
+        self.ids.fingerprint_name(&format!("claims\0{}", refs.join("\0")))
     }
 }
 

@@ -112,3 +112,118 @@ fn a_spray_of_forgeries_cannot_evict_the_victims_state() {
     assert!(stdout.contains("\"uid\":\"impossible-travel\""), "the theft is found amid the spray");
     assert_eq!(stdout.lines().filter(|l| l.contains("\"uid\":\"forged-token\"")).count(), 20_000);
 }
+
+#[test]
+fn a_byte_that_is_not_utf8_does_not_drop_the_theft() {
+    // the thief's user agent carries 0xff: the line is the sender's words
+    // anyway, so it is read (U+FFFD in place of the byte) and counted
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace("Firefox/120.0", "Firefox/120.0 \u{1}X").into_bytes();
+    let at = b.windows(2).position(|w| w == b"\x01X").unwrap();
+    let mut b = b;
+    b[at] = 0xff;
+    let dir = crate::common::tempdir();
+    let log = dir.path().join("utf8.ndjson");
+    let mut text = a.into_bytes();
+    text.push(b'\n');
+    text.extend_from_slice(&b);
+    text.push(b'\n');
+    std::fs::write(&log, &text).unwrap();
+    for args in [&["--profile", "kong"][..], &["--profile", "kong", "--skip-errors"], &[]] {
+        let r = crate::replay_file(&log, dir.path(), args);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+        assert!(r.rules().contains(&"impossible-travel".to_string()), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("0 bad lines skipped"), "{}", r.stderr);
+        assert!(r.stderr.contains("not UTF-8 (read with U+FFFD): 1"), "{}", r.stderr);
+        let ev = &r.alerts()[0]["evidences"][1];
+        assert!(ev["http_request"]["user_agent"].as_str().unwrap().contains("Firefox/120.0 \u{fffd}X"), "{ev}");
+    }
+}
+
+#[test]
+fn a_value_named_like_a_gateway_field_does_not_steer_the_profile() {
+    // an Envoy theft whose thief sends the user agent `started_at` (and a
+    // claim named `started_at`): auto-detection once took the line for Kong
+    let line = |t: &str, ip: &str, ua: &str| {
+        format!(
+            r#"{{"start_time":"{t}","method":"GET","path":"/api/me","response_code":200,"user_agent":"{ua}","downstream_remote_address":"{ip}:443","jwt":{{"iss":"https://idp.acme.example","jti":"envoy-theft","sub":"victim","exp":1893456000,"started_at":1}}}}"#
+        )
+    };
+    let lines = vec![
+        line("2026-11-02T08:00:00Z", "198.18.1.23", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"),
+        line("2026-11-02T08:15:00Z", "198.18.126.77", "started_at"),
+    ];
+    for args in [&[][..], &["--skip-errors"]] {
+        let r = replay_lines(&lines, args);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(r.rules().contains(&"impossible-travel".to_string()), "{:?}: {}", r.rules(), r.stderr);
+        assert!(r.stderr.contains("0 bad lines skipped"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_garbage_bearer_beside_vouched_claims_does_not_rename_the_theft() {
+    // Kong verified the thief's token and logged its claims; the thief also
+    // sends `Authorization: Bearer x`: the claims name the event, not `x`
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace(r#""authorization":"REDACTED""#, r#""authorization":"Bearer x""#);
+    // and a real, signed token that is someone else's beside the claims
+    let other = jws(
+        r#"{"alg":"RS256","kid":"idp-2026-11"}"#,
+        r#"{"iss":"https://idp.acme.example","jti":"decoy","sub":"decoy"}"#,
+        "idp",
+    );
+    let c = theft_at(1_793_600_000_000)[1]
+        .replace(r#""authorization":"REDACTED""#, &format!(r#""authorization":"Bearer {other}""#))
+        .replace("198.18.126.77", "198.18.126.78");
+    let cfg = crate::common::root().join("sample-logs/tokenhound.toml");
+    let r = replay_lines(&[a, b, c], &["--config", cfg.to_str().unwrap(), "--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let travel: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "impossible-travel").collect();
+    assert_eq!(travel.len(), 1, "{:?}", r.rules());
+    assert_eq!(travel[0]["actor"]["session"]["uid"], "https://idp.acme.example|blind-theft");
+    assert!(!r.rules().contains(&"forged-token".to_string()), "{:?}", r.rules());
+    assert!(r.stderr.contains("not the token the gateway verified (its claims named the event): 2"), "{}", r.stderr);
+    // without trusted claims the raw token still wins (it can be verified)
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace(r#""authorization":"REDACTED""#, r#""authorization":"Bearer x""#);
+    let r = replay_lines(&[a, b], &["--profile", "kong"]);
+    assert!(r.rules().contains(&"forged-token".to_string()), "{:?}", r.rules());
+}
+
+#[test]
+fn an_ipv4_mapped_address_is_the_ipv4_address() {
+    // a dual-stack listener logs the thief as ::ffff:198.18.126.77: once no
+    // GeoIP record (no travel) and no match in the trusted-proxy list
+    let [a, b] = theft_at(1_793_600_000_000);
+    let b = b.replace(r#""client_ip":"198.18.126.77""#, r#""client_ip":"::ffff:198.18.126.77""#);
+    let r = replay_lines(&[a, b], &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let travel: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "impossible-travel").collect();
+    assert_eq!(travel.len(), 1, "{:?}", r.rules());
+    assert_eq!(travel[0]["evidences"][1]["src_endpoint"]["ip"], "198.18.126.77");
+}
+
+#[test]
+fn a_tab_after_bearer_does_not_lose_the_token() {
+    // `Authorization: Bearer<TAB><token>` once carried no token at all
+    let tok = jws(
+        r#"{"alg":"RS256","kid":"idp-2026-11"}"#,
+        r#"{"iss":"https://idp.acme.example","jti":"tab-theft","sub":"victim","exp":1893456000}"#,
+        "idp",
+    );
+    let t0 = 1_793_600_000_000u64;
+    let lines = [
+        kong(t0, "198.18.1.23", &format!("Bearer {tok}"), 200, ""),
+        kong(t0 + 900_000, "198.18.126.77", &format!("Bearer\\t{tok}"), 200, ""),
+    ];
+    let r = replay_lines(&lines, &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("(0 without a token)"), "{}", r.stderr);
+    let travel: Vec<_> =
+        r.alerts().into_iter().filter(|a| a["finding_info"]["analytic"]["uid"] == "impossible-travel").collect();
+    assert_eq!(travel.len(), 1, "{:?}", r.rules());
+    assert_eq!(travel[0]["actor"]["session"]["uid"], "https://idp.acme.example|tab-theft");
+}

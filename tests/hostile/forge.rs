@@ -75,3 +75,59 @@ fn named_pem_keys_and_kidless_tokens_verify() {
     let idp = jws(r#"{"alg":"RS256"}"#, P, "idp");
     assert_eq!(verdict_of(&idp, 200).0, Vec::<String>::new());
 }
+
+/// A rule's principal exceptions and issuer/client scope once believed a
+/// forgery's claims: an exception for client `web-portal` silenced
+/// forged-token for any forgery claiming to be `web-portal`, and claiming
+/// another issuer took it out of an issuer-scoped rule.
+#[test]
+fn a_forgery_cannot_claim_its_way_into_an_exception_or_out_of_scope() {
+    let dir = crate::common::tempdir();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    for e in std::fs::read_dir(crate::common::root().join("rules")).unwrap() {
+        let p = e.unwrap().path();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        if p.file_name().unwrap() == "forged-token.yml" {
+            text = text.replace(
+                "response: revoke\n",
+                "response: revoke\nscope:\n  issuers: [\"https://idp.acme.example\"]\nexceptions:\n  clients: [web-portal]\n  subjects: [svc-monitor]\n",
+            );
+            assert!(text.contains("web-portal"));
+        }
+        std::fs::write(rules.join(p.file_name().unwrap()), text).unwrap();
+    }
+    let h = r#"{"alg":"RS256","kid":"idp-2026-11"}"#;
+    let forgeries = [
+        r#"{"iss":"https://idp.acme.example","jti":"x-1","sub":"eve","client_id":"web-portal"}"#,
+        r#"{"iss":"https://idp.acme.example","jti":"x-2","sub":"svc-monitor"}"#,
+        r#"{"iss":"https://elsewhere.example","jti":"x-3","sub":"eve"}"#,
+    ];
+    let lines: Vec<String> = forgeries
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            kong(
+                1_793_600_000_000 + i as u64 * 1000,
+                "198.18.1.23",
+                &format!("Bearer {}", jws(h, p, "attacker")),
+                200,
+                "",
+            )
+        })
+        .collect();
+    let r = replay_lines(&lines, &["--profile", "kong", "--rules", rules.to_str().unwrap()]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.rules(), ["forged-token"; 3], "{}", r.stderr);
+    // the exception still holds for a token the IdP signed
+    let good = jws(
+        h,
+        r#"{"iss":"https://idp.acme.example","jti":"ok-1","sub":"svc-monitor","client_id":"web-portal"}"#,
+        "idp",
+    );
+    let r = replay_lines(
+        &[kong(1_793_600_000_000, "198.18.1.23", &format!("Bearer {good}"), 200, "")],
+        &["--profile", "kong", "--rules", rules.to_str().unwrap()],
+    );
+    assert_eq!(r.rules(), Vec::<String>::new());
+}

@@ -8,6 +8,8 @@
 //! - `crash`: inputs that once aborted the process (deep nesting).
 //! - `blind`: inputs that once hid a theft (garbage bearers, a bad record in
 //!   a Kong batch, odd claims of signed tokens, a forged verdict, a spray).
+//! - `drown`: floods that once spent what real tokens need (the revocation
+//!   budget, the caches' byte bound).
 //! - `forge`: forgeries that once raised nothing.
 //! - `aim`: forged claims that once aimed a revocation at someone else.
 //! - `leak`: tokens in paths, queries, user agents, request ids, gateways.
@@ -20,6 +22,7 @@ mod common;
 mod aim;
 mod blind;
 mod crash;
+mod drown;
 mod forge;
 mod leak;
 mod people;
@@ -93,9 +96,12 @@ pub fn replay_file(log: &Path, dir: &Path, args: &[&str]) -> Run {
     let req: PathBuf = dir.join("requests.ndjson");
     let mut a: Vec<String> = vec!["replay".into()];
     let mut flags = common::sample_flags();
-    if args.contains(&"--revocations") {
-        let i = flags.iter().position(|f| f == "--revocations").unwrap();
-        flags.drain(i..i + 2);
+    // a flag given in `args` replaces the sample one
+    for f in ["--revocations", "--rules"] {
+        if args.contains(&f) {
+            let i = flags.iter().position(|x| x == f).unwrap();
+            flags.drain(i..i + 2);
+        }
     }
     a.extend(flags);
     a.extend(["--revocation-requests".to_string(), req.display().to_string()]);

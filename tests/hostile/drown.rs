@@ -1,0 +1,84 @@
+//! Drowning: floods that once spent something the real tokens need. A spray
+//! of garbage bearers (fingerprint-scope revocations of forgeries anyone can
+//! mint) once used up the revocation budget, so the real theft's revocation
+//! was parked for a person; promoted cache entries once weighed nothing.
+
+use crate::{common, kong, replay_lines};
+
+const CLAIMS: &str = r#","jwt":{"iss":"https://idp.acme.example","jti":"drown-theft","sub":"victim","exp":1893456000}"#;
+
+/// A config with the sample settings and these `[respond]` lines.
+fn config(dir: &std::path::Path, respond: &str) -> std::path::PathBuf {
+    let cfg = dir.join("t.toml");
+    let base = std::fs::read_to_string(common::root().join("sample-logs/tokenhound.toml")).unwrap();
+    std::fs::write(&cfg, format!("{base}\n[respond]\n{respond}\n")).unwrap();
+    cfg
+}
+
+fn audit(p: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_spray_of_garbage_bearers_cannot_park_the_real_revocation() {
+    let t0 = 1_793_600_000_000u64;
+    let mut lines = vec![kong(t0, "198.18.1.23", "REDACTED", 200, CLAIMS)];
+    for i in 0..20u64 {
+        lines.push(kong(t0 + 1000 + i, "198.18.9.9", &format!("Bearer garbage-{i}"), 401, ""));
+    }
+    lines.push(kong(t0 + 900_000, "198.18.126.77", "REDACTED", 200, CLAIMS));
+    let dir = common::tempdir();
+    let cfg = config(
+        dir.path(),
+        "budget_per_minute = 2\nfingerprint_budget_per_minute = 5\n[respond.webhook]\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\nalerts = false",
+    );
+    let au = dir.path().join("audit.ndjson");
+    let r = replay_lines(
+        &lines,
+        &["--config", cfg.to_str().unwrap(), "--profile", "kong", "--respond", "--respond-audit", au.to_str().unwrap()],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.rules().iter().filter(|x| *x == "forged-token").count(), 20);
+    let a = audit(&au);
+    let outcome = |rule: &str, what: &str| {
+        a.iter()
+            .filter(|v| v["record"] == "audit" && v["value"]["rule"] == rule && v["value"]["outcome"] == what)
+            .count()
+    };
+    // the theft's revocation goes through (dry-run: would_revoke)
+    let seen: Vec<String> =
+        a.iter().map(|v| format!("{} {} {}", v["record"], v["value"]["rule"], v["value"]["outcome"])).collect();
+    assert_eq!(outcome("impossible-travel", "parked"), 0, "{seen:?}");
+    assert!(outcome("impossible-travel", "would_revoke") >= 1, "{seen:?} {:?}", r.rules());
+    // the forgeries have a budget of their own, and it still holds
+    assert_eq!(outcome("forged-token", "would_revoke"), 5);
+    assert_eq!(outcome("forged-token", "parked"), 15);
+    let parked = a.iter().filter(|v| v["record"] == "parked").count();
+    assert_eq!(parked, 15);
+    assert!(r.stderr.contains("fingerprint revocation budget exhausted"), "{}", r.stderr);
+}
+
+/// The token caches are bounded by bytes as well as entries (claims are
+/// attacker-chosen and long). A hit in the old generation was promoted at
+/// the young generation's average weight: with the young one full of tiny
+/// entries, large values came back weighing nothing and the byte bound no
+/// longer held.
+#[test]
+fn promoted_cache_entries_keep_their_weight() {
+    use tokenhound::token::TwoGenCache;
+    let max = 10_000;
+    let mut c: TwoGenCache<u32, Vec<u8>> = TwoGenCache::new(1_000_000).with_max_bytes(max);
+    let big = |k: u32| 1_000_000 + k;
+    for round in 0..50u32 {
+        c.insert_weighed(big(round), vec![0; 4096], 4096);
+        for t in 0..100 {
+            c.insert_weighed(round * 1000 + t, vec![0; 1], 1);
+        }
+        for b in 0..=round {
+            let _ = c.get(&big(b));
+        }
+    }
+    let bigs = (0..50).filter(|&b| c.contains(&big(b))).count();
+    let held = bigs * 4096 + c.len() - bigs;
+    assert!(held <= 2 * max + 4096, "{bigs} large values held ({held} bytes) under a bound of 2 x {max}");
+}
