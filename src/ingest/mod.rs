@@ -59,12 +59,35 @@ impl Profile {
         if line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Some(Profile::Kong);
         }
+        let rank = |k: &[u8]| KEYS.iter().position(|(name, _)| *name == k);
         let mut best: Option<usize> = None;
-        scan::top_level_keys(line, |k| {
-            if let Some(i) = KEYS.iter().position(|(name, _)| *name == k) {
-                best = Some(best.map_or(i, |b| b.min(i)));
+        // SIMD: sonic-rs skips each value whole; a line it cannot walk to
+        // the end goes to the byte scanner (the keys before the damage count)
+        let mut clean = true;
+        for kv in sonic_rs::to_object_iter(line) {
+            match kv {
+                Ok((k, _)) => {
+                    if let Some(i) = rank(k.as_bytes()) {
+                        best = Some(best.map_or(i, |b| b.min(i)));
+                    }
+                    if best == Some(0) {
+                        break; // nothing outranks the first key
+                    }
+                }
+                Err(_) => {
+                    clean = false;
+                    break;
+                }
             }
-        });
+        }
+        if !clean {
+            best = None;
+            scan::top_level_keys(line, |k| {
+                if let Some(i) = rank(k) {
+                    best = Some(best.map_or(i, |b| b.min(i)));
+                }
+            });
+        }
         best.map(|i| KEYS[i].1)
     }
 }

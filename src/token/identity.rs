@@ -61,6 +61,15 @@ impl IdentityKeys {
         TokenKey(self.sip128(&[b"jti", iss.as_bytes(), jti.as_bytes()]))
     }
 
+    /// A cache key (not a state key) for `parts` under a domain `tag`: to
+    /// find a token named by a fingerprint without computing the HMAC.
+    pub fn lookup_key(&self, tag: &str, parts: &[&str]) -> TokenKey {
+        let mut v: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+        v.push(tag.as_bytes());
+        v.extend(parts.iter().map(|p| p.as_bytes()));
+        TokenKey(self.sip128(&v))
+    }
+
     /// Key of the raw-token decode cache: keyed SipHash-1-3 (the variant
     /// Rust's HashMap uses; half the rounds of the state keys' 2-4), 128
     /// bits, over every byte of a token hundreds of bytes long on every

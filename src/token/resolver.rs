@@ -242,6 +242,7 @@ impl TokenResolver {
         let iss = opt(&claims.iss).unwrap_or("");
         let max = self.cfg.max_claim_bytes;
         let jti = opt(&claims.jti).filter(|j| claims.odd.is_none() && j.len() <= max && iss.len() <= max);
+        let mut cache_as = None;
         let (key, id) = match jti {
             // vouched: the identity a revocation can name
             Some(jti) if self.cfg.claims_vouched => {
@@ -255,10 +256,13 @@ impl TokenResolver {
             // namespace of their own, so a forged copy of a real jti shares
             // no state with the real token and never names it in a request
             Some(jti) => {
-                let (key, h) = self.ids.fingerprint_parts("claims-jti", &[iss, jti]);
-                if let Some(hit) = self.claims_cache.get(&key) {
+                // looked up by a SipHash key; the HMAC only for a new token
+                let ck = self.ids.lookup_key("lookup:claims-jti", &[iss, jti]);
+                if let Some(hit) = self.claims_cache.get(&ck) {
                     return Some(hit);
                 }
+                let (key, h) = self.ids.fingerprint_parts("claims-jti", &[iss, jti]);
+                cache_as = Some(ck);
                 (key, TokenId::Fingerprint(h.into()))
             }
             None => {
@@ -277,7 +281,7 @@ impl TokenResolver {
         }
         info.vouched = self.cfg.claims_vouched && odd.is_none();
         let info = Arc::new(info);
-        self.claims_cache.insert_weighed(key, info.clone(), weight(&info));
+        self.claims_cache.insert_weighed(cache_as.unwrap_or(key), info.clone(), weight(&info));
         Some(info)
     }
 }
