@@ -21,6 +21,10 @@ fn root() -> PathBuf {
 }
 
 fn lines(profile: Profile, n: u64) -> Vec<Vec<u8>> {
+    lines_shaped(profile, n, Default::default())
+}
+
+fn lines_shaped(profile: Profile, n: u64, shape: tokenhound::gen::Shape) -> Vec<Vec<u8>> {
     let cfg = GenConfig {
         profile,
         lines: n,
@@ -28,7 +32,7 @@ fn lines(profile: Profile, n: u64) -> Vec<Vec<u8>> {
         seed: 9,
         mode: TokenMode::Claims,
         start: EventTime::parse("2026-11-02T08:00:00Z").unwrap(),
-        shape: Default::default(),
+        shape,
     };
     let mut out = Vec::new();
     generate(&cfg, &mut out).unwrap();
@@ -57,6 +61,33 @@ fn parse(c: &mut Criterion) {
         let pos = SourcePos::File { path: "bench".into(), line: 1 };
         let mut i = 0;
         let mut out = Vec::with_capacity(4);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                ing.ingest(black_box(&ls[i % ls.len()]), &pos, &mut out).unwrap();
+                i += 1;
+            })
+        });
+    }
+    // Kong's full log object (~1.1 KB with claims): a single record, and a
+    // kafka-log batch line (per record); the parse skips what it does not read
+    let full = lines_shaped(Profile::Kong, 4000, tokenhound::gen::Shape::Full);
+    let (batches, singles): (Vec<_>, Vec<_>) = full.into_iter().partition(|l| l.first() == Some(&b'['));
+    for (name, ls, per) in [("kong-full", singles, 1u64), ("kong-full-batch", batches, 0)] {
+        let mut ing = ingestor(Profile::Kong);
+        let pos = SourcePos::File { path: "bench".into(), line: 1 };
+        let mut out = Vec::with_capacity(8);
+        let records: usize = ls
+            .iter()
+            .map(|l| {
+                out.clear();
+                ing.ingest(l, &pos, &mut out).unwrap();
+                out.len()
+            })
+            .sum();
+        let per = if per == 0 { (records / ls.len()).max(1) as u64 } else { per };
+        g.throughput(Throughput::Elements(per));
+        let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();

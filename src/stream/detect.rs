@@ -26,7 +26,7 @@ use super::clock::Clocks;
 use super::feed::Feed;
 use super::ingest::{BadRecord, Parsers};
 use super::kafka::{consumer_config, wall_ms, Ctx};
-use super::metrics::{CauseLabel, Outcomes, Shared};
+use super::metrics::{CauseLabel, Metrics, Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::partition::Partition;
@@ -176,14 +176,9 @@ enum Decoded {
 
 /// Decode a record; the problem to dead-letter, if any (a Kong batch
 /// read directly may have good records beside it).
-fn decode(
-    decoder: &mut Decoder,
-    m: &BorrowedMessage<'_>,
-    events: &mut Vec<(AccessEvent, u32)>,
-    metrics: &super::metrics::Metrics,
-) -> Decoded {
+fn decode(d: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>, mx: &Metrics) -> Decoded {
     let payload = m.payload().unwrap_or_default();
-    match decoder {
+    match d {
         Decoder::Wire(strings) => match wire::decode(payload, strings) {
             Ok(Record::Event(ev, i)) => {
                 events.push((ev, i));
@@ -195,7 +190,7 @@ fn decode(
         Decoder::Raw(p) => {
             let mut evs = Vec::new();
             let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
-            metrics.ingested(&p.take_counts());
+            mx.ingested(&p.take_counts());
             events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
             Decoded::Events(bad)
         }

@@ -13,6 +13,7 @@ mod keyring;
 mod keys;
 mod redact;
 mod resolver;
+mod shared;
 mod text;
 
 pub use cache::TwoGenCache;

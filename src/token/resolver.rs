@@ -53,42 +53,7 @@ impl Default for ResolverConfig {
 const SHOWN_CLAIM_BYTES: usize = 256;
 
 /// One per worker thread (caches are not shared, keys are).
-/// (key-ring version, decoded token) by cache key.
-type SharedShard = TwoGenCache<u128, (u64, Arc<TokenInfo>), KeyHash>;
-
-/// Decodes shared by the workers of one process: a raw token is decoded
-/// and verified once, whichever worker meets it first (RSA verification is
-/// the dearest step of a replay). Sharded locks, each shard a bounded
-/// [`TwoGenCache`] by count and bytes; an entry remembers the key-ring
-/// version it was verified under and is ignored under another.
-pub struct SharedDecodes {
-    shards: Box<[std::sync::Mutex<SharedShard>]>,
-}
-
-impl SharedDecodes {
-    const SHARDS: usize = 16;
-
-    /// `capacity` entries and `bytes` per generation, over all shards.
-    pub fn new(capacity: usize, bytes: usize) -> Arc<Self> {
-        let (c, b) = ((capacity / Self::SHARDS).max(64), (bytes / Self::SHARDS).max(1 << 16));
-        Arc::new(SharedDecodes {
-            shards: (0..Self::SHARDS).map(|_| std::sync::Mutex::new(TwoGenCache::new(c).with_max_bytes(b))).collect(),
-        })
-    }
-
-    fn shard(&self, k: u128) -> std::sync::MutexGuard<'_, SharedShard> {
-        // a poisoned shard (a panic elsewhere) is still a valid cache
-        self.shards[(k as usize) % Self::SHARDS].lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, k: u128, version: u64) -> Option<Arc<TokenInfo>> {
-        self.shard(k).get(&k).filter(|(v, _)| *v == version).map(|(_, i)| i)
-    }
-
-    fn insert(&self, k: u128, version: u64, info: Arc<TokenInfo>, w: usize) {
-        self.shard(k).insert_weighed(k, (version, info), w);
-    }
-}
+pub use super::shared::SharedDecodes;
 
 pub struct TokenResolver {
     shared: Option<Arc<SharedDecodes>>,
