@@ -36,7 +36,12 @@ pub fn settings(common: &Common, overlay: impl FnOnce(&mut RawSettings)) -> Resu
 }
 
 pub fn rules(s: &Settings) -> Result<Arc<RuleSet>> {
-    Ok(Arc::new(load(s.rules_dir.as_deref(), &s.extra_rules)?))
+    let set = load(s.rules_dir.as_deref(), &s.extra_rules)?;
+    for r in set.rules.iter().filter(|r| r.replaces.is_some()) {
+        // a built-in rule can be tuned away: say so at every start
+        tracing::warn!(rule = &*r.id, file = %r.file, replaces = r.replaces.as_deref(), "rule replaces a loaded rule");
+    }
+    Ok(Arc::new(set))
 }
 
 pub fn geo(s: &Settings) -> Result<Option<Arc<GeoDb>>> {

@@ -22,9 +22,11 @@ pub fn run_rules_list(c: &Common) -> Result<Outcome> {
     println!("{:<w$}  {:<8}  {:<24}  SOURCE", "ID", "SEVERITY", "KIND");
     for r in &set.rules {
         let replaces = r.replaces.as_ref().map(|p| format!(" (replaces {p})")).unwrap_or_default();
-        println!("{:<w$}  {:<8}  {:<24}  {}{replaces}", r.id, r.severity.as_str(), r.detector.kind(), r.file);
+        // paths and ids are printed to a terminal: no control characters
+        let line = format!("{:<w$}  {:<8}  {:<24}  {}{replaces}", r.id, r.severity.as_str(), r.detector.kind(), r.file);
+        println!("{}", crate::output::escape_controls(&line));
     }
-    println!("{} rule(s) from {}", set.rules.len(), sources(&s));
+    println!("{}", crate::output::escape_controls(&format!("{} rule(s) from {}", set.rules.len(), sources(&s))));
     Ok(Outcome::Ok)
 }
 

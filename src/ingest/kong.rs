@@ -72,13 +72,43 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
     emit(convert(l)?)
 }
 
-/// A kafka-log batch (a JSON array of records) in one pass. `Err` when any
-/// record is bad: the caller then splits the batch and parses each record
-/// on its own, so a bad record costs only itself (nothing is emitted here
-/// before every record converted).
+/// Most records a batch takes in one pass (Kong's kafka-log batches hold
+/// tens to hundreds); a longer array goes record by record.
+const FAST_BATCH_MAX: usize = 4096;
+
+/// A kafka-log batch (a JSON array of records) in one pass: each record is
+/// converted as it is read and the first bad one stops the pass, so memory
+/// is the converted records, never a vector of every raw record first.
+/// `Err` when any record is bad (or the batch is over [`FAST_BATCH_MAX`]):
+/// the caller then splits the batch and parses each record on its own, so
+/// a bad record costs only itself (nothing is emitted here before every
+/// record converted).
 pub fn parse_batch<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), ()> {
-    let recs: Vec<Line<'a>> = sonic_rs::from_slice(line).map_err(|_| ())?;
-    let parsed: Vec<Parsed<'a>> = recs.into_iter().map(convert).collect::<Result<_, _>>().map_err(|_| ())?;
+    struct Batch<'a>(Vec<Parsed<'a>>);
+    impl<'de> serde::Deserialize<'de> for Batch<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Batch<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an array of Kong records")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Batch<'de>, A::Error> {
+                    use serde::de::Error;
+                    let mut out = Vec::new();
+                    while let Some(l) = seq.next_element::<Line<'de>>()? {
+                        if out.len() == FAST_BATCH_MAX {
+                            return Err(A::Error::custom("long batch"));
+                        }
+                        out.push(convert(l).map_err(|_| A::Error::custom("bad record"))?);
+                    }
+                    Ok(Batch(out))
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
+    let Batch(parsed) = sonic_rs::from_slice(line).map_err(|_| ())?;
     for p in parsed {
         emit(p).map_err(|_| ())?;
     }

@@ -54,6 +54,11 @@ pub fn split_array(line: &[u8]) -> Option<Vec<(usize, usize)>> {
 /// cleanly (a malformed element, an empty one) goes to the byte scanner,
 /// which keeps the good neighbours of a bad record.
 fn split_array_simd(line: &[u8]) -> Option<Vec<(usize, usize)>> {
+    // sonic-rs's skipper takes `\u` + any four bytes: it could swallow a
+    // quote the byte scanner sees; lines with `\u` take the byte scanner
+    if memchr::memmem::find(line, b"\\u").is_some() {
+        return None;
+    }
     let base = line.as_ptr() as usize;
     let mut out = Vec::with_capacity(8);
     for v in sonic_rs::to_array_iter(line) {
@@ -242,6 +247,8 @@ mod tests {
             b"[]",
             b"[ ]",
             br#"[{"a":1},{"b":2}"#,
+            br#"[ "\u00"-0"]"#,
+            br#"[{"a":"\u00"},{"b":"\u0041"}]"#,
         ] {
             assert_eq!(split_array(l), split_array_bytes(l), "{}", String::from_utf8_lossy(l));
         }

