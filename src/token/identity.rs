@@ -63,11 +63,8 @@ impl IdentityKeys {
 
     /// A cache key (not a state key) for `parts` under a domain `tag`: to
     /// find a token named by a fingerprint without computing the HMAC.
-    pub fn lookup_key(&self, tag: &str, parts: &[&str]) -> TokenKey {
-        let mut v: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
-        v.push(tag.as_bytes());
-        v.extend(parts.iter().map(|p| p.as_bytes()));
-        TokenKey(self.sip128(&v))
+    pub fn lookup_key(&self, parts: &[&[u8]]) -> TokenKey {
+        TokenKey(self.sip128(parts))
     }
 
     /// Key of the raw-token decode cache: keyed SipHash-1-3 (the variant

@@ -227,3 +227,21 @@ fn a_tab_after_bearer_does_not_lose_the_token() {
     assert_eq!(travel.len(), 1, "{:?}", r.rules());
     assert_eq!(travel[0]["actor"]["session"]["uid"], "https://idp.acme.example|tab-theft");
 }
+
+/// Claims nobody vouched for may differ from use to use: a thief who sends
+/// one request first with the stolen jti and an `exp` far in the future
+/// must not lend that `exp` to the real, expired token's later uses.
+#[test]
+fn the_first_claims_of_a_jti_do_not_stick_to_later_uses() {
+    let claims =
+        |exp: u64| format!(r#","jwt":{{"iss":"https://idp.acme.example","jti":"sticky-1","sub":"alice","exp":{exp}}}"#);
+    let t0 = 1_793_600_000_000u64;
+    let lines = [
+        kong(t0, "198.18.1.23", "REDACTED", 200, &claims(4_102_444_800)),
+        kong(t0 + 3_600_000, "198.18.1.23", "REDACTED", 200, &claims(t0 / 1000 - 600)),
+        kong(t0 + 3_700_000, "198.18.1.23", "REDACTED", 200, &claims(t0 / 1000 - 600)),
+    ];
+    let r = replay_lines(&lines, &["--profile", "kong"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.rules().iter().any(|x| x == "expired-use"), "the expired uses raised nothing: {}", r.stdout);
+}
