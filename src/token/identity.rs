@@ -67,6 +67,50 @@ impl IdentityKeys {
         TokenKey(self.sip128(parts))
     }
 
+    /// The cache key of unvouched claims: every claim `fill` reads, each with
+    /// its presence, so two uses whose claims differ in anything (an `exp`, a
+    /// `client_id`, an odd type) never share a cached entry.
+    pub fn claims_lookup(&self, c: &super::RawClaims<'_>, lenient: bool) -> TokenKey {
+        use super::{Aud, NumericDate};
+        let mut nums = [[0u8; 9]; 3];
+        for (n, d) in nums.iter_mut().zip([&c.exp, &c.iat, &c.nbf]) {
+            match d {
+                Some(NumericDate::Num(f)) => {
+                    n[0] = 1;
+                    n[1..].copy_from_slice(&f.to_le_bytes());
+                }
+                Some(NumericDate::Str(_)) => n[0] = 2,
+                None => {}
+            }
+        }
+        let n_aud = match &c.aud {
+            Some(Aud::Many(v)) => (v.len() as u64).to_le_bytes(),
+            _ => [0; 8],
+        };
+        let mut parts: smallvec::SmallVec<[&[u8]; 32]> = smallvec::smallvec![&b"lookup:claims"[..]];
+        for t in [&c.iss, &c.jti, &c.sub, &c.azp, &c.client_id, &c.kid, &c.alg] {
+            parts.push(if t.is_some() { b"1" } else { b"0" });
+            parts.push(t.as_deref().map_or(&b""[..], str::as_bytes));
+        }
+        for (n, d) in nums.iter().zip([&c.exp, &c.iat, &c.nbf]) {
+            parts.push(n);
+            if let Some(NumericDate::Str(t)) = d {
+                parts.push(t.as_bytes());
+            }
+        }
+        match &c.aud {
+            None => parts.push(b"aud0"),
+            Some(Aud::One(t)) => parts.extend([&b"aud1"[..], t.as_bytes()]),
+            Some(Aud::Many(v)) => {
+                parts.extend([&b"audn"[..], &n_aud[..]]);
+                parts.extend(v.iter().map(|t| t.as_bytes()));
+            }
+        }
+        parts.push(c.odd.unwrap_or("").as_bytes());
+        parts.push(if lenient { b"lenient" } else { b"strict" });
+        self.lookup_key(&parts)
+    }
+
     /// Key of the raw-token decode cache: keyed SipHash-1-3 (the variant
     /// Rust's HashMap uses; half the rounds of the state keys' 2-4), 128
     /// bits, over every byte of a token hundreds of bytes long on every

@@ -225,7 +225,7 @@ impl TokenResolver {
                 // holds (unvouched claims may differ from use to use: the
                 // first must not stick to the later ones); the HMAC only
                 // for claims not seen yet
-                let ck = claims_lookup(&self.ids, claims, lenient);
+                let ck = self.ids.claims_lookup(claims, lenient);
                 if let Some(hit) = self.claims_cache.get(&ck) {
                     return Some(hit);
                 }
@@ -366,48 +366,4 @@ fn is_jwe(raw: &str) -> bool {
 /// base64url (no padding) SHA-256 of the raw token.
 pub fn sha256_b64(raw: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(raw.as_bytes()))
-}
-
-/// The cache key of unvouched claims: every claim `fill` reads, each with
-/// its presence, so two uses whose claims differ in anything (an `exp`, a
-/// `client_id`, an odd type) never share a cached entry.
-fn claims_lookup(ids: &IdentityKeys, c: &RawClaims<'_>, lenient: bool) -> TokenKey {
-    use super::{Aud, NumericDate};
-    let mut nums = [[0u8; 9]; 3];
-    for (n, d) in nums.iter_mut().zip([&c.exp, &c.iat, &c.nbf]) {
-        match d {
-            Some(NumericDate::Num(f)) => {
-                n[0] = 1;
-                n[1..].copy_from_slice(&f.to_le_bytes());
-            }
-            Some(NumericDate::Str(_)) => n[0] = 2,
-            None => {}
-        }
-    }
-    let n_aud = match &c.aud {
-        Some(Aud::Many(v)) => (v.len() as u64).to_le_bytes(),
-        _ => [0; 8],
-    };
-    let mut parts: smallvec::SmallVec<[&[u8]; 32]> = smallvec::smallvec![&b"lookup:claims"[..]];
-    for t in [&c.iss, &c.jti, &c.sub, &c.azp, &c.client_id, &c.kid, &c.alg] {
-        parts.push(if t.is_some() { b"1" } else { b"0" });
-        parts.push(t.as_deref().map_or(&b""[..], str::as_bytes));
-    }
-    for (n, d) in nums.iter().zip([&c.exp, &c.iat, &c.nbf]) {
-        parts.push(n);
-        if let Some(NumericDate::Str(t)) = d {
-            parts.push(t.as_bytes());
-        }
-    }
-    match &c.aud {
-        None => parts.push(b"aud0"),
-        Some(Aud::One(t)) => parts.extend([&b"aud1"[..], t.as_bytes()]),
-        Some(Aud::Many(v)) => {
-            parts.extend([&b"audn"[..], &n_aud[..]]);
-            parts.extend(v.iter().map(|t| t.as_bytes()));
-        }
-    }
-    parts.push(c.odd.unwrap_or("").as_bytes());
-    parts.push(if lenient { b"lenient" } else { b"strict" });
-    ids.lookup_key(&parts)
 }
