@@ -45,15 +45,7 @@ pub fn line(p: Profile, e: &GenEvent, out: &mut Vec<u8>) {
     let iso = EventTime(e.t).to_rfc3339();
     let r = match p {
         Profile::Kong | Profile::Auto => {
-            let auth = match raw {
-                Some(r) => format!(r#","authorization":"Bearer {r}""#),
-                None if tok.is_some() => r#","authorization":"REDACTED""#.to_string(),
-                None => String::new(),
-            };
-            let jwt = match (tok, raw) {
-                (Some(t), None) => format!(r#","jwt":{}"#, claims(t, false)),
-                _ => String::new(),
-            };
+            let (auth, jwt) = kong_token(e);
             writeln!(
                 out,
                 r#"{{"started_at":{ms},"client_ip":"{}","request":{{"method":"{}","uri":"{}","size":{},"id":"{}","headers":{{"user-agent":"{ua}","host":"api.acme.example"{auth}}}}},"response":{{"status":{},"size":{}}},"route":{{"name":"{}"}},"service":{{"name":"{}-svc"}},"latencies":{{"request":12,"kong":1,"proxy":11}}{jwt}}}"#,
@@ -157,6 +149,24 @@ pub fn line(p: Profile, e: &GenEvent, out: &mut Vec<u8>) {
     r.expect("writing to a Vec cannot fail");
 }
 
+/// How Kong logs the token of a request: the `authorization` header (the
+/// raw bearer, or `REDACTED` when the claims are logged instead) and the
+/// `jwt` object of `custom_fields_by_lua`.
+fn kong_token(e: &GenEvent) -> (String, String) {
+    let raw = e.token.as_ref().and_then(|t| t.raw.as_deref());
+    let tok = e.token.as_deref();
+    let auth = match raw {
+        Some(r) => format!(r#","authorization":"Bearer {r}""#),
+        None if tok.is_some() => r#","authorization":"REDACTED""#.to_string(),
+        None => String::new(),
+    };
+    let jwt = match (tok, raw) {
+        (Some(t), None) => format!(r#","jwt":{}"#, claims(t, false)),
+        _ => String::new(),
+    };
+    (auth, jwt)
+}
+
 /// A UUID-shaped id, stable for a name (Kong's route / service / workspace ids).
 fn uuid_of(name: &str) -> String {
     let h = crate::gen::rng::fnv(name.as_bytes());
@@ -176,19 +186,9 @@ fn uuid_of(name: &str) -> String {
 /// kafka-log batch holds several.
 pub fn kong_full(e: &GenEvent, out: &mut Vec<u8>) {
     let ua = esc(&e.ua);
-    let raw = e.token.as_ref().and_then(|t| t.raw.as_deref());
-    let tok = e.token.as_deref();
     let ms = e.t / 1000;
     let id = rid(e);
-    let auth = match raw {
-        Some(r) => format!(r#","authorization":"Bearer {r}""#),
-        None if tok.is_some() => r#","authorization":"REDACTED""#.to_string(),
-        None => String::new(),
-    };
-    let jwt = match (tok, raw) {
-        (Some(t), None) => format!(r#","jwt":{}"#, claims(t, false)),
-        _ => String::new(),
-    };
+    let (auth, jwt) = kong_token(e);
     let (route, svc) = (uuid_of(e.route), uuid_of(&format!("{}-svc", e.route)));
     let upstream = 8 + (e.seq % 20) as u32;
     let kong = 1 + (e.seq % 3) as u32;
