@@ -25,6 +25,17 @@ pub struct Outcome {
 
 /// Run one test case of `rule`; returns the findings or a setup error.
 pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Result<Vec<Finding>, String> {
+    run_case_with(rule, case, geo, &[])
+}
+
+/// [`run_case`] with the other rules in force: a `risk-level-change` rule
+/// scores their findings (only its own findings are returned).
+pub fn run_case_with(
+    rule: &Rule,
+    case: &TestCase,
+    geo: Option<&Arc<GeoDb>>,
+    others: &[Rule],
+) -> Result<Vec<Finding>, String> {
     let mut view = RevocationView::default();
     for (i, r) in case.revocations.iter().enumerate() {
         parse_revocation_line(&r.to_string()).map_err(|e| format!("revocations[{i}]: {e}"))?.apply(&mut view);
@@ -35,10 +46,14 @@ pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Resul
     let resolver = TokenResolver::new(IdentityKeys::new(b"rule-tests"), None, rc);
     let cfg = IngestConfig { profile: Profile::Tokenhound, ..Default::default() };
     let mut reader = Reader::new(Ingestor::new(cfg, resolver), geo.map(|g| GeoLookup::new(g.clone(), 1024)));
-    let mut session = Session::new(Arc::new(RuleSet::new(vec![rule.clone()])), Arc::new(view), EngineConfig::default());
+    let mut set = vec![rule.clone()];
+    if matches!(rule.detector, crate::rules::Detector::RiskLevelChange(_)) {
+        set.extend(others.iter().filter(|r| r.id != rule.id).cloned());
+    }
+    let mut session = Session::new(Arc::new(RuleSet::new(set)), Arc::new(view), EngineConfig::default());
     let name: IStr = case.name.as_str().into();
     let mut findings = Vec::new();
-    for (i, ev) in case.events.iter().enumerate() {
+    for (i, ev) in expand(&case.events)?.iter().enumerate() {
         let src = SourcePos::Test { name: name.clone(), index: i as u64 };
         let (mut evs, mut errs) = (Vec::new(), Vec::new());
         reader.read(ev.to_string().as_bytes(), &src, &mut evs, &mut errs);
@@ -51,7 +66,39 @@ pub fn run_case(rule: &Rule, case: &TestCase, geo: Option<&Arc<GeoDb>>) -> Resul
         session.advance(&mut findings);
     }
     session.finish(&mut findings);
+    findings.retain(|f| f.rule_id == rule.id);
     Ok(findings)
+}
+
+/// Expand events with `"repeat": {"count": N, "every": "1d"}` into N copies,
+/// `every` apart, each a new token of the same subject (`-<i>` appended to
+/// its `jti`): a subject's history in one line.
+fn expand(events: &[serde_json::Value]) -> Result<Vec<serde_json::Value>, String> {
+    let mut out = Vec::with_capacity(events.len());
+    for (i, ev) in events.iter().enumerate() {
+        let Some(rep) = ev.get("repeat") else {
+            out.push(ev.clone());
+            continue;
+        };
+        let bad = |m: &str| format!("events[{i}].repeat: {m}");
+        let count = rep.get("count").and_then(|c| c.as_u64()).filter(|c| (1..=10_000).contains(c));
+        let count = count.ok_or_else(|| bad("count must be 1..=10000"))?;
+        let every = rep.get("every").and_then(|e| e.as_str()).ok_or_else(|| bad("every is a duration"))?;
+        let every = crate::rules::parse_duration(every).map_err(|e| bad(&e))?;
+        let time = ev.get("time").and_then(|t| t.as_str()).ok_or_else(|| bad("the event needs a time"))?;
+        let t0 = crate::model::EventTime::parse(time).map_err(|e| bad(&e.to_string()))?;
+        for n in 0..count {
+            let mut e = ev.clone();
+            let o = e.as_object_mut().ok_or_else(|| bad("not an object"))?;
+            o.remove("repeat");
+            o.insert("time".into(), t0.plus_secs(every * n as i64).to_rfc3339().into());
+            if let Some(j) = o.get_mut("claims").and_then(|c| c.get_mut("jti")) {
+                *j = format!("{}-{n}", j.as_str().unwrap_or("")).into();
+            }
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 /// Run every test of every rule.
@@ -80,7 +127,7 @@ pub fn run_all(set: &RuleSet, geo: Option<&Arc<GeoDb>>) -> Vec<Outcome> {
             });
         }
         for case in &rule.tests {
-            let (passed, detail) = match run_case(rule, case, geo) {
+            let (passed, detail) = match run_case_with(rule, case, geo, &set.rules) {
                 Err(e) => (false, e),
                 Ok(f) => judge(case, &f),
             };

@@ -91,6 +91,11 @@ fn alerts(dir: &Path) -> Vec<std::path::PathBuf> {
         log.to_str().unwrap(),
     ]);
     put("generated.ndjson", gen);
+    // weeks of subject history with tokens stolen at issuance
+    let story = dir.join("story.ndjson");
+    let g = run(&["gen", "--story", "subjects", "--users", "60", "--seed", "2", "-o", story.to_str().unwrap()]);
+    assert!(g.status.success());
+    put("story.ndjson", replay(&["--config", "sample-logs/tokenhound.toml", story.to_str().unwrap()]));
     // forgeries of each verdict, with hostile methods, paths and agents
     let forged = dir.join("forged.ndjson");
     std::fs::write(&forged, forgeries()).unwrap();

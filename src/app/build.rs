@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::cli::{Common, InputArgs, PipelineArgs};
-use crate::engine::{EngineConfig, StateLimits};
+use crate::engine::{BaselineLimits, EngineConfig, RiskConfig, StateLimits};
 use crate::enrich::{GeoDb, GeoLookup, Reader, ReaderFactory};
 use crate::ingest::{IngestConfig, Ingestor, Profile};
 use crate::replay::{ReplayOptions, Worker};
@@ -95,6 +95,8 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
             exp_margin_secs: s.exp_margin_secs,
         },
         max_buffered: s.max_buffered,
+        baselines: BaselineLimits { max_subjects: s.risk.max_subjects, window_secs: s.risk.baseline_window_secs },
+        risk: RiskConfig { half_life_secs: s.risk.half_life_secs, low: s.risk.low, medium: s.risk.medium, high: s.risk.high },
     }
 }
 

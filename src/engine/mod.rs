@@ -6,7 +6,10 @@
 
 pub mod detectors;
 mod reorder;
+pub mod risk;
+mod scoring;
 mod session;
+pub mod subjects;
 pub mod state;
 pub mod ua;
 
@@ -19,7 +22,9 @@ use crate::model::{AccessEvent, EventTime, Finding, TokenInfo, Use};
 use crate::rules::{Detector, RuleSet};
 use detectors::{place_key, Ctx};
 pub use session::{Session, SessionStats, SourceId};
+pub use risk::RiskConfig;
 pub use state::{Evictions, StateLimits};
+pub use subjects::BaselineLimits;
 use state::{States, TokenState};
 
 #[derive(Clone, Copy, Debug)]
@@ -31,11 +36,19 @@ pub struct EngineConfig {
     /// At most this many events wait in a session's reorder buffer; beyond
     /// it the oldest are judged anyway (counted as forced).
     pub max_buffered: usize,
+    pub baselines: BaselineLimits,
+    pub risk: RiskConfig,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { allowed_lateness_secs: 5, limits: StateLimits::default(), max_buffered: 2_000_000 }
+        EngineConfig {
+            allowed_lateness_secs: 5,
+            limits: StateLimits::default(),
+            max_buffered: 2_000_000,
+            baselines: BaselineLimits::default(),
+            risk: RiskConfig::default(),
+        }
     }
 }
 
@@ -58,6 +71,10 @@ pub struct EngineStats {
     /// Events waiting in the reorder buffer.
     pub buffered: usize,
     pub evictions: Evictions,
+    /// Subjects with a baseline.
+    pub subjects: usize,
+    /// Subjects dropped (unseen for the window, or over the cap).
+    pub subject_evictions: Evictions,
 }
 
 impl EngineStats {
@@ -75,6 +92,9 @@ impl EngineStats {
         self.buffered += b.buffered;
         self.evictions.ttl += b.evictions.ttl;
         self.evictions.cap += b.evictions.cap;
+        self.subjects += b.subjects;
+        self.subject_evictions.ttl += b.subject_evictions.ttl;
+        self.subject_evictions.cap += b.subject_evictions.cap;
     }
 }
 
@@ -88,6 +108,8 @@ pub(crate) struct Engine {
     keep_recent_secs: i64,
     /// The place kinds concurrent-use rules count by.
     places: Places,
+    subjects: subjects::Baselines,
+    risk: RiskConfig,
 }
 
 impl Engine {
@@ -106,7 +128,13 @@ impl Engine {
             stats: EngineStats::default(),
             keep_recent_secs,
             places,
+            subjects: subjects::Baselines::new(cfg.baselines),
+            risk: cfg.risk,
         }
+    }
+
+    fn is_new_place(&self, f: &Finding) -> bool {
+        self.rules.rules.iter().any(|r| r.id == f.rule_id && matches!(r.detector, Detector::NewPlaceForSubject(_)))
     }
 
     /// Replace the revocation view (stream: the feed updated it).
@@ -119,12 +147,15 @@ impl Engine {
         s.tracked_tokens = self.states.len();
         s.untrusted_tokens = self.states.untrusted();
         s.evictions = self.states.evicted;
+        s.subjects = self.subjects.len();
+        s.subject_evictions = Evictions { ttl: self.subjects.evicted_ttl, cap: self.subjects.evicted_cap };
         s
     }
 
     /// Drop the state of tokens whose deadline the watermark has passed.
     fn expire(&mut self, wm: EventTime) {
         self.states.expire(wm);
+        self.subjects.expire(wm);
     }
 
     /// Judge one released event.
@@ -144,7 +175,12 @@ impl Engine {
         if let Some(st) = self.states.get_mut(&tok.key) {
             update_recent(st, &cur, keep, places, false);
         }
-        let ctx = Ctx { revocations: &self.revocations };
+        let subject = subjects::subject_of(&tok);
+        let ctx = Ctx {
+            revocations: &self.revocations,
+            subject: subject.as_ref().and_then(|id| self.subjects.get(id)),
+            window_secs: self.subjects.limits.window_secs,
+        };
         let st = self.states.get_mut(&tok.key);
         let st_ref: Option<&TokenState> = st.map(|s| &*s);
         let mut hits = Vec::new();
@@ -172,14 +208,32 @@ impl Engine {
                     recent: Default::default(),
                     deadline,
                     fired: None,
+                    risk: None,
                     untrusted: tok.verdict.is_forged() || (tok.origin == crate::model::Origin::Raw && !tok.vouched),
                 };
                 update_recent(&mut st, &cur, keep, places, true);
                 self.states.insert(tok.key, st);
             }
         }
+        let quiet = hits.is_empty();
+        let start = out.len();
         for (i, h) in hits {
             self.emit(i, h, &tok, time, out);
+        }
+        self.score(&tok, &cur, subject.as_ref(), start, out);
+        if let Some(id) = subject.as_ref().filter(|_| out[start..].iter().any(|f| self.is_new_place(f))) {
+            let window = self.subjects.limits.window_secs;
+            let s = self.subjects.entry(id, time.as_secs());
+            for k in [subjects::country_key(&cur), subjects::network_key(&cur)].into_iter().flatten() {
+                s.report(detectors::reported_tag(k), time.as_secs(), window);
+            }
+        }
+        // a subject learns only from uses that raised nothing, of tokens not at risk
+        if let Some(id) = subject.filter(|_| quiet) {
+            let at_risk = self.states.get_mut(&tok.key).is_some_and(|s| s.risk.is_some());
+            if !at_risk {
+                self.subjects.learn(&id, &cur);
+            }
         }
     }
 
@@ -216,6 +270,7 @@ impl Engine {
             confidence: rule.confidence.unwrap_or(h.confidence),
             evidence: h.evidence,
             details: h.details,
+            risk: None,
         });
     }
 }

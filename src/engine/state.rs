@@ -42,6 +42,8 @@ pub struct TokenState {
     pub fired: Option<Box<Vec<(u16, EventTime)>>>,
     /// In the pool of tokens anyone can mint.
     pub untrusted: bool,
+    /// The token's risk score, once a finding added to it.
+    pub risk: Option<Box<super::risk::Score>>,
 }
 
 impl TokenState {

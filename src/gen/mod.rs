@@ -9,6 +9,7 @@
 mod clients;
 mod rng;
 mod session;
+mod subjects;
 mod world;
 mod write;
 
@@ -196,8 +197,41 @@ pub fn create(path: &Path) -> Result<Box<dyn Write>> {
     })
 }
 
+/// `--story subjects`: weeks of per-subject history with silent thefts.
+fn run_story(a: &GenArgs, start: EventTime) -> Result<()> {
+    let profile = if a.profile == Profile::Auto { Profile::Kong } else { a.profile };
+    let mode = if profile == Profile::Traefik { TokenMode::Raw } else { a.mode };
+    let (events, truth) = subjects::story(a.seed, a.users.unwrap_or(200), a.days, mode, start.0);
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => create(p)?,
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut buf = Vec::with_capacity(1 << 16);
+    for e in &events {
+        write::line(profile, e, &mut buf);
+        if buf.len() > 60_000 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+    if let Some(p) = &a.truth {
+        let mut w = create(p)?;
+        for t in &truth {
+            writeln!(w, "{t}")?;
+        }
+    }
+    let thefts = truth.iter().filter(|t| t["kind"] == "issuance-theft").count();
+    eprintln!("tokenhound gen: {} lines over {} days, {thefts} tokens stolen at issuance", events.len(), a.days);
+    Ok(())
+}
+
 pub fn run(a: &GenArgs) -> Result<()> {
     let start = EventTime::parse(&a.start).map_err(|e| anyhow::anyhow!("--start: {e}"))?;
+    if a.story == Story::Subjects {
+        return run_story(a, start);
+    }
     let cfg = GenConfig {
         profile: if a.profile == Profile::Auto { Profile::Kong } else { a.profile },
         lines: a.lines,
@@ -236,8 +270,26 @@ pub fn run(a: &GenArgs) -> Result<()> {
     Ok(())
 }
 
+/// What the generated log tells.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Story {
+    /// One day of sessions with a planted theft of every rule kind.
+    #[default]
+    Thefts,
+    /// `--days` of per-subject history (every session a new token), then
+    /// tokens stolen at issuance and used only abroad, benign trips abroad,
+    /// commuters and new phones (`--lines` is ignored).
+    Subjects,
+}
+
 #[derive(Args, Debug)]
 pub struct GenArgs {
+    /// What the log tells.
+    #[arg(long, value_enum, default_value = "thefts")]
+    pub story: Story,
+    /// Days of history (`--story subjects`).
+    #[arg(long, default_value_t = 14)]
+    pub days: u64,
     /// Output profile.
     #[arg(long, value_enum, default_value = "kong")]
     pub profile: Profile,

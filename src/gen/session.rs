@@ -13,11 +13,11 @@ use super::{GenEvent, GenToken, TokenMode, ISSUER, KID};
 use crate::model::EventTime;
 
 const MIN: i64 = 60_000_000;
-struct User {
-    sub: String,
-    city: String,
-    isp: usize,
-    client: usize,
+pub(super) struct User {
+    pub sub: String,
+    pub city: String,
+    pub isp: usize,
+    pub client: usize,
 }
 
 /// One planted theft: the ground truth a test checks detections against.
@@ -56,8 +56,8 @@ const KINDS: &[&str] = &[
 
 pub struct Generator {
     pub rng: Rng,
-    world: World,
-    users: Vec<User>,
+    pub(super) world: World,
+    pub(super) users: Vec<User>,
     leaky: Vec<usize>,
     mode: TokenMode,
     seq: u64,
@@ -104,7 +104,7 @@ impl Generator {
         Generator { rng, world, users, leaky, mode, seq: 0, key, thefts: Vec::new(), revocations: Vec::new() }
     }
 
-    fn token(&mut self, sub: &str, client_id: &'static str, iat: i64, forged: Option<bool>) -> Rc<GenToken> {
+    pub(super) fn token(&mut self, sub: &str, client_id: &'static str, iat: i64, forged: Option<bool>) -> Rc<GenToken> {
         let jti = format!("{:016x}", self.rng.next_u64());
         let exp = iat + 3600;
         // mixed: half the tokens (by jti) are logged raw, half as claims;
@@ -130,7 +130,7 @@ impl Generator {
         Rc::new(GenToken { jti, sub: sub.into(), client_id, iat, exp, raw })
     }
 
-    fn event(&mut self, t: i64, ip: IpAddr, ua: &Rc<str>, tok: &Rc<GenToken>, attack: bool) -> GenEvent {
+    pub(super) fn event(&mut self, t: i64, ip: IpAddr, ua: &Rc<str>, tok: &Rc<GenToken>, attack: bool) -> GenEvent {
         const BENIGN: &[(&str, &str, &str, u32)] = &[
             ("GET", "/api/me", "me", 25),
             ("GET", "/api/orders", "orders", 20),

@@ -122,4 +122,6 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// Detector measurements (distance_km, speed_kmh, ...), for the alert.
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// Set on `risk-level-change` findings: whose risk moved, from what to what.
+    pub risk: Option<Box<super::RiskChange>>,
 }

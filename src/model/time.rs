@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// An instant in event time, UTC, microsecond resolution.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct EventTime(pub i64);
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -244,6 +244,25 @@ impl TokenInfo {
     pub fn trusted_sub(&self) -> Option<&str> {
         self.sub.as_deref().filter(|_| self.trusted())
     }
+
+    /// Where the token's events are judged (a replay shard, an events-topic
+    /// partition): by its vouched subject, so one engine holds a subject's
+    /// baseline and risk; by its own key otherwise. A key names either a
+    /// trusted token or an untrusted one, never both (separate namespaces),
+    /// so a token's events never split between two engines.
+    pub fn route(&self) -> u64 {
+        match self.trusted_sub() {
+            Some(sub) => {
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                let iss = self.iss.as_deref().unwrap_or("");
+                for b in iss.bytes().chain([0xff]).chain(sub.bytes()) {
+                    h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+                }
+                h ^ (h >> 29)
+            }
+            None => self.key.lo64(),
+        }
+    }
 }
 
 impl fmt::Debug for TokenInfo {

@@ -136,6 +136,7 @@ pub fn run(
                 let (rules, revs, mut cfg, out) = (rules.clone(), revocations.clone(), opts.engine, out_tx.clone());
                 // the caps are for the whole run: each shard holds its share
                 cfg.limits = cfg.limits.share(shards);
+                cfg.baselines = cfg.baselines.share(shards);
                 s.spawn(move || shard(i, Session::new(rules, revs, cfg), sources, rx, out))
             })
             .collect();
@@ -261,7 +262,7 @@ fn parse_worker(
     for (source, c) in rx.iter() {
         let mut out: Vec<Vec<AccessEvent>> = (0..n).map(|_| Vec::new()).collect();
         let p = parse_chunk(&c, &mut reader, |ev| {
-            let shard = ev.token.as_ref().map_or(0, |t| t.key.lo64() % n);
+            let shard = ev.token.as_ref().map_or(0, |t| t.route() % n);
             out[shard as usize].push(ev);
         });
         if let Some(t) = p.newest {

@@ -26,6 +26,8 @@ pub struct Rule {
     pub dedup_secs: i64,
     /// OCSF confidence_id override (1..3).
     pub confidence: Option<u8>,
+    /// What one finding adds to its token's and subject's risk score.
+    pub risk: f32,
     pub tests: Vec<TestCase>,
     /// Where the rule was loaded from (`builtin:NAME.yml` or a path).
     pub file: String,
@@ -145,6 +147,17 @@ fn compile_source(files: Vec<SourceFile>, errors: &mut Vec<RuleError>) -> Vec<Ru
     rules
 }
 
+/// A rule's risk weight when its file names none.
+fn default_risk(s: Severity) -> f32 {
+    match s {
+        Severity::Informational => 0.0,
+        Severity::Low => 10.0,
+        Severity::Medium => 30.0,
+        Severity::High => 60.0,
+        Severity::Critical => 100.0,
+    }
+}
+
 fn err(file: &str, id: Option<&str>, field: &str, message: String) -> RuleError {
     RuleError { file: file.into(), rule_id: id.map(Into::into), field: field.into(), message }
 }
@@ -200,7 +213,19 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
             None
         }
     };
+    let risk = match raw.risk {
+        Some(r) if r.is_finite() && (0.0..=1000.0).contains(&r) => r as f32,
+        Some(r) => {
+            e("risk", format!("{r} must be between 0 and 1000"));
+            0.0
+        }
+        None => default_risk(severity),
+    };
     let detector = detector(&raw, &mut e);
+    if matches!(detector, Some(Detector::RiskLevelChange(_))) && raw.risk.is_some_and(|r| r != 0.0) {
+        e("risk", "a risk-level-change finding adds no risk of its own".into());
+    }
+    let risk = if matches!(detector, Some(Detector::RiskLevelChange(_))) { 0.0 } else { risk };
     let scope = Scope {
         issuers: raw.scope.issuers.clone(),
         clients: raw.scope.clients.clone(),
@@ -254,6 +279,7 @@ pub fn compile_file(text: &str, file: &str) -> Result<Rule, Vec<RuleError>> {
         response,
         dedup_secs,
         confidence,
+        risk,
         tests: raw.tests,
         file: file.into(),
         replaces: None,

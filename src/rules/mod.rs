@@ -10,7 +10,7 @@ mod schema;
 
 pub use compile::{builtin, compile_file, load, load_builtin, load_dir, Rule, RuleSet, BUILTIN_PREFIX};
 pub use matchers::{glob, Exceptions, Scope};
-pub use params::{Detector, IpDriftParams, Place, TravelParams, UaDriftParams};
+pub use params::{Detector, IpDriftParams, NewPlaceParams, Place, RiskChangeParams, TravelParams, UaDriftParams};
 pub use schema::{RuleFile, TestCase};
 
 /// One problem in one rule file.

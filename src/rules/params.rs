@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::parse_duration;
 use super::schema::RuleFile;
-use crate::model::Verdict;
+use crate::model::{RiskLevel, Verdict};
 
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +122,70 @@ fn d_verdicts() -> Vec<String> {
     ["bad_signature", "unknown_kid", "alg_none", "alg_not_allowed", "malformed"].map(String::from).to_vec()
 }
 
+/// What counts as new for a subject (new-place-for-subject).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPlaceParams {
+    pub country: bool,
+    /// A new ASN (a new /24 or /48 without an ASN database) far from every
+    /// city the subject was seen in.
+    pub network: bool,
+    /// A new client family / OS.
+    pub client: bool,
+    /// A new network closer than this to a known city is not new.
+    pub min_distance_km: f64,
+    /// The subject's history must span this long before it may alert.
+    pub learning_secs: i64,
+    /// ... and hold this many uses.
+    pub learning_uses: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPlaceIn {
+    #[serde(default = "d_np_attrs")]
+    attributes: Vec<String>,
+    #[serde(default = "d_near")]
+    min_distance_km: f64,
+    #[serde(default = "d_learning")]
+    learning: String,
+    #[serde(default = "d_learning_uses")]
+    learning_uses: u32,
+}
+fn d_np_attrs() -> Vec<String> {
+    vec!["country".into(), "network".into()]
+}
+fn d_learning() -> String {
+    "7d".into()
+}
+fn d_learning_uses() -> u32 {
+    20
+}
+
+/// When risk-level-change fires and what it asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskChangeParams {
+    /// Crossings into this level or above are findings.
+    pub min_level: RiskLevel,
+    /// A token whose own level reaches this is revoked (`None`: never).
+    pub revoke_at: Option<RiskLevel>,
+    /// Also judge each vouched subject's level (the step-up signal).
+    pub subjects: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RiskChangeIn {
+    #[serde(default = "d_min_level")]
+    min_level: String,
+    #[serde(default)]
+    revoke_at: Option<String>,
+    #[serde(default = "yes")]
+    subjects: bool,
+}
+fn d_min_level() -> String {
+    "medium".into()
+}
+
 /// A detector kind with its validated params.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Detector {
@@ -132,6 +196,8 @@ pub enum Detector {
     RevokedUse { grace_secs: i64, only_accepted: bool },
     ExpiredUse { skew_secs: i64 },
     ForgedToken { verdicts: Vec<Verdict>, rejected: crate::model::Severity },
+    NewPlaceForSubject(NewPlaceParams),
+    RiskLevelChange(RiskChangeParams),
 }
 
 impl Detector {
@@ -145,6 +211,8 @@ impl Detector {
             Detector::RevokedUse { .. } => "revoked-use",
             Detector::ExpiredUse { .. } => "expired-use",
             Detector::ForgedToken { .. } => "forged-token",
+            Detector::NewPlaceForSubject(_) => "new-place-for-subject",
+            Detector::RiskLevelChange(_) => "risk-level-change",
         }
     }
 }
@@ -234,10 +302,51 @@ pub(super) fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Opti
             });
             Detector::ForgedToken { verdicts, rejected }
         }
+        "new-place-for-subject" => {
+            let p: NewPlaceIn = params(raw, e)?;
+            let mut np = NewPlaceParams {
+                country: false,
+                network: false,
+                client: false,
+                min_distance_km: p.min_distance_km,
+                learning_secs: duration(&p.learning, "detector.params.learning", e),
+                learning_uses: p.learning_uses,
+            };
+            for a in &p.attributes {
+                match a.as_str() {
+                    "country" => np.country = true,
+                    "network" => np.network = true,
+                    "client" => np.client = true,
+                    _ => e("detector.params.attributes", format!("{a:?} is not country, network or client")),
+                }
+            }
+            if !(np.country || np.network || np.client) {
+                e("detector.params.attributes", "name at least one of country, network, client".into());
+            }
+            if p.min_distance_km.is_nan() || p.min_distance_km < 0.0 {
+                e("detector.params.min_distance_km", "must be >= 0".into());
+            }
+            Detector::NewPlaceForSubject(np)
+        }
+        "risk-level-change" => {
+            let p: RiskChangeIn = params(raw, e)?;
+            let mut level = |s: &str, field: &str| {
+                RiskLevel::parse(s).or_else(|| {
+                    e(field, format!("{s:?} is not low, medium or high"));
+                    None
+                })
+            };
+            let min_level = level(&p.min_level, "detector.params.min_level").unwrap_or(RiskLevel::Medium);
+            let revoke_at = match p.revoke_at.as_deref() {
+                None | Some("never") => None,
+                Some(s) => level(s, "detector.params.revoke_at"),
+            };
+            Detector::RiskLevelChange(RiskChangeParams { min_level, revoke_at, subjects: p.subjects })
+        }
         other => {
             e(
                 "detector.kind",
-                format!("{other:?} is not one of impossible-travel, ip-drift, ua-drift, concurrent-use, revoked-use, expired-use, forged-token"),
+                format!("{other:?} is not one of impossible-travel, ip-drift, ua-drift, concurrent-use, revoked-use, expired-use, forged-token, new-place-for-subject, risk-level-change"),
             );
             return None;
         }

@@ -34,6 +34,10 @@ pub struct RuleFile {
     pub dedup: Option<String>,
     #[serde(default)]
     pub confidence: Option<String>,
+    /// What one finding adds to its token's and subject's risk score
+    /// (default by level: informational 0, low 10, medium 30, high 60, critical 100).
+    #[serde(default)]
+    pub risk: Option<f64>,
     #[serde(default)]
     pub tests: Vec<TestCase>,
 }

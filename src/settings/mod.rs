@@ -16,9 +16,10 @@ use crate::output::Format;
 use crate::rules::parse_duration;
 
 mod respond;
+mod risk;
 mod stream;
 pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
-// (PemIn, PemKey are defined here)
+pub use risk::{RawRisk, RiskSettings};
 pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, Stage, StreamSettings};
 
 #[derive(Deserialize, Default, Debug)]
@@ -45,6 +46,8 @@ pub struct RawSettings {
     pub stream: RawStream,
     #[serde(default)]
     pub respond: RawRespond,
+    #[serde(default)]
+    pub risk: RawRisk,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -201,6 +204,7 @@ pub struct Settings {
     pub format: Format,
     pub stream: StreamSettings,
     pub respond: RespondSettings,
+    pub risk: RiskSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +356,7 @@ impl RawSettings {
             errs.push("engine.allowed_lateness: at most 1h (events are buffered that long)".into());
         }
         let stream = self.stream.validate(&mut errs);
-        let respond = self.respond.validate(&mut errs);
+        let (respond, risk) = (self.respond.validate(&mut errs), self.risk.validate(&mut errs));
         if !errs.is_empty() {
             return Err(SettingsError(errs));
         }
@@ -387,6 +391,7 @@ impl RawSettings {
             format: self.output.format.unwrap_or(Format::Ocsf),
             stream,
             respond,
+            risk,
         })
     }
 }

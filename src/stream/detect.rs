@@ -154,7 +154,7 @@ impl Detect {
 
     fn new_part(&self, live_from: i64, live: bool) -> Part {
         let mut cfg = self.deps.engine;
-        cfg.limits = cfg.limits.share(self.partitions);
+        (cfg.limits, cfg.baselines) = (cfg.limits.share(self.partitions), cfg.baselines.share(self.partitions));
         Part {
             state: Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg, self.clocks.is_none()),
             live_from,

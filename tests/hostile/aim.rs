@@ -99,8 +99,9 @@ fn a_joined_key_cannot_land_on_a_protected_account() {
         &["--config", cfg.to_str().unwrap(), "--profile", "kong", "--respond", "--revocations", revs.to_str().unwrap()],
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert_eq!(r.rules(), ["revoked-use"], "{}", r.stderr);
-    let k = keys(redis.1);
+    // revoked-use, and the subject's risk reaching HIGH (its step-up signal)
+    assert_eq!(r.rules(), ["revoked-use", "risk-level-change"], "{}", r.stderr);
+    let k: Vec<String> = keys(redis.1).into_iter().filter(|k| !k.starts_with("th:risk:")).collect();
     assert!(!k.contains(&"th:sub:https%3A%2F%2Fidp.acme.example:svc-backup".to_string()), "{k:?}");
     assert_eq!(k, ["th:sub:https:%2F%2Fidp.acme.example%3Asvc-backup"], "its own, encoded");
 }

@@ -6,11 +6,13 @@ mod concurrent;
 mod expired;
 mod forged;
 mod ip_drift;
+mod new_place;
 mod revoked;
 mod travel;
 mod ua_drift;
 
 pub use ip_drift::place_key;
+pub use new_place::tag as reported_tag;
 pub use travel::haversine_km;
 
 use std::sync::Arc;
@@ -37,6 +39,10 @@ pub struct Hit {
 
 pub struct Ctx<'a> {
     pub revocations: &'a RevocationView,
+    /// The baseline of the token's vouched subject, if any.
+    pub subject: Option<&'a crate::engine::subjects::Subject>,
+    /// The baseline window, seconds.
+    pub window_secs: i64,
 }
 
 /// Run the rule's detector. `st` is `None` on a token's first use.
@@ -53,6 +59,11 @@ pub fn evaluate(rule: &Rule, st: Option<&TokenState>, tok: &TokenInfo, cur: &Arc
         Detector::ConcurrentUse { min_distinct, by, window_secs } => {
             concurrent::check(*min_distinct, *by, *window_secs, &rule.exceptions, st?, cur)
         }
+        // judged on a token's first use only
+        Detector::NewPlaceForSubject(p) if st.is_none() => new_place::check(p, ctx.subject?, ctx.window_secs, cur),
+        Detector::NewPlaceForSubject(_) => None,
+        // fires on the engine's scores, not on a use
+        Detector::RiskLevelChange(_) => None,
     }
 }
 

@@ -150,15 +150,27 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError>
     }
 }
 
-/// The partition key of an event: its token's display id (`iss|jti` or `fp:...`).
+/// The partition key of an event: `%s|iss|sub` for a vouched subject's
+/// token (its tokens share a partition: one engine holds the subject's
+/// baseline and risk), else its token's display id (`iss|jti` or `fp:...`).
+/// A display id never holds `%s` (its `%` are escaped), so the shapes stay apart.
 pub fn key(ev: &AccessEvent) -> Option<String> {
-    ev.token.as_ref().map(|t| t.id.display_id())
+    let mut k = String::new();
+    key_into(ev, &mut k).then_some(k)
 }
 
 /// [`key`] written into `out` (cleared first): false for an event without a token.
 pub fn key_into(ev: &AccessEvent, out: &mut String) -> bool {
     use crate::model::{escape_part, TokenId};
     out.clear();
+    // a vouched subject's tokens share a partition (its baseline and risk)
+    if let Some(t) = ev.token.as_ref().filter(|t| t.trusted_sub().is_some()) {
+        out.push_str("%s|");
+        out.push_str(&escape_part(t.iss.as_deref().unwrap_or("")));
+        out.push('|');
+        out.push_str(&escape_part(t.trusted_sub().unwrap_or("")));
+        return true;
+    }
     match ev.token.as_ref().map(|t| &t.id) {
         None => return false,
         Some(TokenId::Jti { iss, jti }) => {
