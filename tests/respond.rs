@@ -149,7 +149,7 @@ fn stolen_token_story_revoked_in_redis_ssf_and_webhook() {
         let got = received(&rec);
         let sets = got.iter().filter(|g| g["kind"] == "set" && g["ok"] == true).count();
         let hooks = got.iter().filter(|g| g["kind"] == "webhook" && g["ok"] == true).count();
-        sets >= 2 && hooks >= 2
+        sets >= 3 && hooks >= 3
     });
     let got = received(&rec);
     assert!(got.iter().all(|g| g["ok"] == true), "every delivery verified: {got:?}");
@@ -160,6 +160,22 @@ fn stolen_token_story_revoked_in_redis_ssf_and_webhook() {
     assert_eq!(cred["claims"]["sub_id"]["sub"], "erin");
     assert!(got.iter().any(|g| g["type"] == "tokenhound.revocation.requested" && g["data"]["jti"] == jti.as_str()));
     assert!(got.iter().any(|g| g["type"] == "tokenhound.finding.created"));
+    // the step-up signal: erin's risk reached HIGH (a verified CAEP
+    // risk-level-change SET, a verified webhook, a Redis key with its TTL)
+    let risk = got.iter().find(|g| g["event"].as_str().is_some_and(|e| e.ends_with("risk-level-change")));
+    let risk = risk.unwrap_or_else(|| panic!("no risk-level-change SET: {got:?}"));
+    assert_eq!(risk["claims"]["sub_id"], json!({"format": "iss_sub", "iss": "https://idp.acme.example", "sub": "erin"}));
+    let body = &risk["claims"]["events"]["https://schemas.openid.net/secevent/caep/event-type/risk-level-change"];
+    assert_eq!((body["principal"].as_str(), body["current_level"].as_str()), (Some("USER"), Some("HIGH")), "{body}");
+    assert!(body.get("previous_level").is_none(), "no level before: previous_level omitted ({body})");
+    assert!(body["risk_reason"].as_str().unwrap().contains("impossible-travel"), "{body}");
+    let hook = got.iter().find(|g| g["type"] == "tokenhound.risk.changed").expect("a tokenhound.risk.changed webhook");
+    assert_eq!((hook["data"]["sub"].as_str(), hook["data"]["current_level"].as_str()), (Some("erin"), Some("HIGH")));
+    let rkey = "tokenhound:deny:risk:https%3A%2F%2Fidp.acme.example:erin";
+    let level: String = redis::cmd("GET").arg(rkey).query(&mut conn).unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(rkey).query(&mut conn).unwrap();
+    assert_eq!(level, "HIGH");
+    assert!((86_000..=86_400).contains(&ttl), "risk key TTL {ttl} (risk_ttl 24h)");
     // the transmitter's metadata points at the JWKS it signs with
     let (code, conf) = r.get("/.well-known/ssf-configuration").unwrap();
     assert_eq!(code, 200);
@@ -390,6 +406,12 @@ fn replay_respond_dry_run_then_enforce() {
     let ttl: i64 =
         redis::cmd("TTL").arg(format!("replay:https%3A%2F%2Fidp.acme.example:{jti}")).query(&mut conn).unwrap();
     assert!(ttl > 3000, "TTL {ttl}");
+    // frank's risk is HIGH: the key an IdP reads to demand MFA, with its TTL
+    let rkey = "replay:risk:https%3A%2F%2Fidp.acme.example:frank";
+    let level: String = redis::cmd("GET").arg(rkey).query(&mut conn).unwrap();
+    let rttl: i64 = redis::cmd("TTL").arg(rkey).query(&mut conn).unwrap();
+    assert_eq!(level, "HIGH");
+    assert!((86_000..=86_400).contains(&rttl), "risk TTL {rttl}");
 }
 
 /// The sample logs' tokens expired long ago: no deny-list entry for them,

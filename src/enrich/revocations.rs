@@ -84,6 +84,8 @@ pub fn parse_revocation_record(text: &str) -> Result<RevocationLine, String> {
     };
     match (r.scope.as_str(), r.jti, r.sub) {
         ("fingerprint", _, _) => Ok(RevocationLine::Fingerprint),
+        // a subject's risk change revokes nothing (the step-up hooks act on it)
+        ("risk", _, _) => Ok(RevocationLine::Fingerprint),
         ("token", Some(jti), _) => {
             Ok(RevocationLine::Token { iss: r.iss, jti, at: time(r.requested_at, "requested_at")? })
         }

@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{escape_part, Finding, Origin, Response, TokenId};
+use crate::model::{escape_part, Finding, Origin, Response, RiskScope, TokenId};
 
 /// What a request revokes.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,9 +56,36 @@ pub fn scope_key(s: &Scope<'_>) -> String {
     }
 }
 
-/// The request for a finding whose rule asks to revoke; `None` otherwise,
-/// or when nothing can be named.
+/// The record of a vouched subject's risk change (a `risk-level-change`
+/// finding of subject scope): what the step-up hooks act on (a Redis risk
+/// key, a CAEP `risk-level-change` SET, a `tokenhound.risk.changed`
+/// webhook). Keyed `iss|risk|sub` on the compacted requests topic, so the
+/// latest level of each subject is kept.
+pub fn risk_signal(f: &Finding) -> Option<Value> {
+    let r = f.risk.as_deref()?;
+    let RiskScope::Subject { iss, sub } = &r.scope else { return None };
+    if !f.token.trusted() {
+        return None; // never from a token whose claims are the sender's words
+    }
+    Some(json!({
+        "scope": "risk", "iss": &**iss, "sub": &**sub,
+        "current_level": r.current.as_str(), "previous_level": r.previous.as_str(),
+        "score": (r.score * 10.0).round() / 10.0,
+        "key": format!("{}|risk|{}", escape_part(iss), escape_part(sub)),
+        "finding_uid": f.uid, "rule": &*f.rule_id, "reason": f.message,
+        "requested_at": f.time.to_rfc3339(), "vouched": true,
+        "client_id": f.token.client_id.as_deref(),
+        "contributing": r.contributing.iter().map(|c| json!({"finding_uid": c.finding_uid, "rule": &*c.rule_id})).collect::<Vec<_>>(),
+        "idempotency_key": format!("{}:risk", f.uid),
+    }))
+}
+
+/// The request for a finding whose rule asks to revoke (or a subject's risk
+/// change, [`risk_signal`]); `None` otherwise, or when nothing can be named.
 pub fn revocation_request(f: &Finding) -> Option<Value> {
+    if f.risk.as_ref().is_some_and(|r| matches!(r.scope, RiskScope::Subject { .. })) {
+        return risk_signal(f);
+    }
     let t = &f.token;
     let sc = scope(f)?;
     let mut v = match &sc {

@@ -174,7 +174,9 @@ impl Responder {
         if let Some(list) = self.never.protects(r) {
             return vec![self.audit(r, "guard", "revoke", "", "never_revoke", list, now)];
         }
-        if r.approved_by.is_none() {
+        // a risk signal revokes nothing: it spends no revocation budget
+        let risk = matches!(r.scope, request::Scope::Risk { .. });
+        if r.approved_by.is_none() && !risk {
             let fingerprint = matches!(r.scope, request::Scope::Fingerprint { .. });
             let (budget, which) = match fingerprint {
                 true => (&mut self.fingerprint_budget, "fingerprint revocation budget"),

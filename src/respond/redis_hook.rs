@@ -8,7 +8,10 @@
 //!   tokens of the subject with `iat` below it are revoked. The cutoff only
 //!   moves forward (a Lua script keeps the latest) and lives `subject_ttl`;
 //! - `<prefix>:fp:sha256:<base64url SHA-256 of the token>` = finding uid: one
-//!   token whose claims cannot be believed (a forgery), by its own bytes.
+//!   token whose claims cannot be believed (a forgery), by its own bytes;
+//! - `<prefix>:risk:<iss>:<sub>` = `LOW` / `MEDIUM` / `HIGH`, the subject's
+//!   latest risk level (the step-up signal: an IdP or gateway demands MFA at
+//!   the next sign-in of a HIGH subject), living `risk_ttl` (24h).
 
 use super::http::{Attempt, Retry};
 use super::request::{Request, Scope};
@@ -24,6 +27,11 @@ pub fn token_key(prefix: &str, iss: &str, jti: &str) -> String {
 /// The "revoked before" key of a subject, parts percent-encoded.
 pub fn subject_key(prefix: &str, iss: &str, sub: &str) -> String {
     format!("{prefix}:sub:{}:{}", key_part(iss), key_part(sub))
+}
+
+/// The risk-level key of a subject, parts percent-encoded.
+pub fn risk_key(prefix: &str, iss: &str, sub: &str) -> String {
+    format!("{prefix}:risk:{}:{}", key_part(iss), key_part(sub))
 }
 
 /// The deny-list key of one token by its hash.
@@ -96,8 +104,8 @@ impl Hook for RedisHook {
         sleep: &mut dyn FnMut(std::time::Duration),
     ) -> Vec<ActionResult> {
         let id = r.action_id("redis");
-        let subject = matches!(r.scope, Scope::Subject { .. });
-        let ttl = match r.exp {
+        let subject = matches!(r.scope, Scope::Subject { .. } | Scope::Risk { .. });
+        let ttl = match r.exp.filter(|_| !matches!(r.scope, Scope::Risk { .. })) {
             // a subject's cutoff outlives this one token
             Some(exp) if exp <= now_secs && !subject => {
                 return vec![ActionResult::new(
@@ -130,6 +138,11 @@ impl Hook for RedisHook {
                     .arg(*before)
                     .arg(self.cfg.subject_ttl_secs);
                 (c, "revoked-before")
+            }
+            Scope::Risk { iss, sub, level, .. } => {
+                let mut c = redis::cmd("SET");
+                c.arg(risk_key(prefix, iss, sub)).arg(level).arg("EX").arg(self.cfg.risk_ttl_secs);
+                (c, "risk-level")
             }
         };
         let d = retry.run(&id, || self.run(&cmd), sleep);

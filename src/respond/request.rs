@@ -25,6 +25,16 @@ pub enum Scope {
     Fingerprint {
         sha256: String,
     },
+    /// Not a revocation: a vouched subject's risk level changed (the
+    /// step-up signal: the next sign-in demands MFA at HIGH).
+    Risk {
+        iss: String,
+        sub: String,
+        /// `LOW`, `MEDIUM`, `HIGH`.
+        level: String,
+        /// The level before (`NONE` below LOW).
+        previous: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +75,8 @@ struct In {
     reason: String,
     idempotency_key: String,
     approved_by: Option<String>,
+    current_level: Option<String>,
+    previous_level: Option<String>,
 }
 
 impl Request {
@@ -85,6 +97,18 @@ impl Request {
                 }
                 _ => return Err("a \"fingerprint\" request without a base64url SHA-256".into()),
             },
+            ("risk", _, Some(sub), _) => {
+                let level = |l: &Option<String>, none: bool| match l.as_deref() {
+                    Some(x @ ("LOW" | "MEDIUM" | "HIGH")) => Ok(x.to_string()),
+                    Some("NONE") | None if none => Ok("NONE".to_string()),
+                    other => Err(format!("a \"risk\" request with level {other:?} (LOW, MEDIUM or HIGH)")),
+                };
+                if !r.vouched {
+                    return Err("a \"risk\" request for a subject nobody vouched for".into());
+                }
+                let (level, previous) = (level(&r.current_level, false)?, level(&r.previous_level, true)?);
+                Scope::Risk { iss: r.iss, sub, level, previous }
+            }
             ("token", Some(jti), _, _) => Scope::Token { iss: r.iss, jti },
             ("subject", _, Some(sub), Some(b)) => {
                 let before = crate::model::EventTime::parse(&b).map_err(|e| e.to_string())?.as_secs();
@@ -111,7 +135,7 @@ impl Request {
 
     pub fn iss(&self) -> &str {
         match &self.scope {
-            Scope::Token { iss, .. } | Scope::Subject { iss, .. } => iss,
+            Scope::Token { iss, .. } | Scope::Subject { iss, .. } | Scope::Risk { iss, .. } => iss,
             Scope::Fingerprint { .. } => "",
         }
     }

@@ -19,6 +19,7 @@ use super::{ActionResult, Hook, Outcome, RespondError};
 use crate::settings::RawSsf;
 
 pub const SESSION_REVOKED: &str = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+pub const RISK_LEVEL_CHANGE: &str = "https://schemas.openid.net/secevent/caep/event-type/risk-level-change";
 pub const CREDENTIAL_COMPROMISE: &str = "https://schemas.openid.net/secevent/risc/event-type/credential-compromise";
 
 pub struct SsfHook {
@@ -143,7 +144,26 @@ impl Hook for SsfHook {
         sleep: &mut dyn FnMut(std::time::Duration),
     ) -> Vec<ActionResult> {
         let reason = json!({ "en": format!("{}: {}", r.rule, r.reason) });
+        if let Scope::Risk { iss, sub, level, previous } = &r.scope {
+            // CAEP 1.0 risk-level-change: principal, current_level, risk_reason
+            // required; previous_level when there was one
+            let mut body = json!({
+                "principal": "USER", "current_level": level, "risk_reason": format!("{}: {}", r.rule, r.reason),
+                "event_timestamp": now, "initiating_entity": "policy",
+            });
+            if previous != "NONE" {
+                body["previous_level"] = json!(previous);
+            }
+            let id = r.action_id("ssf:risk-level-change");
+            let sub_id = json!({ "format": "iss_sub", "iss": iss, "sub": sub });
+            let outcome = match self.set(&id, &r.finding_uid, sub_id, RISK_LEVEL_CHANGE, body, now) {
+                Ok(jwt) => self.push(&jwt, &id, retry, sleep),
+                Err(e) => Outcome::Failed(e),
+            };
+            return vec![ActionResult::new("ssf", "risk-level-change", id, outcome)];
+        }
         let sub_id = match &r.scope {
+            Scope::Risk { .. } => unreachable!("handled above"),
             Scope::Token { iss, jti } => json!({ "format": "jwt_id", "iss": iss, "jti": jti }),
             Scope::Subject { iss, sub, .. } => json!({ "format": "iss_sub", "iss": iss, "sub": sub }),
             Scope::Fingerprint { .. } => {

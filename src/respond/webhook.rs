@@ -3,7 +3,8 @@
 //! deduplicate), `webhook-timestamp` (fresh on every attempt),
 //! `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>` keyed by
 //! the base64 part of the `whsec_` secret. Payloads are typed:
-//! `tokenhound.revocation.requested` and `tokenhound.finding.created`.
+//! `tokenhound.revocation.requested`, `tokenhound.risk.changed` (a vouched
+//! subject's risk level moved) and `tokenhound.finding.created`.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -86,6 +87,11 @@ impl Hook for WebhookHook {
         retry: &Retry,
         sleep: &mut dyn FnMut(std::time::Duration),
     ) -> Vec<ActionResult> {
+        if matches!(r.scope, super::request::Scope::Risk { .. }) {
+            let id = r.action_id("webhook:risk");
+            let outcome = self.send(&id, "tokenhound.risk.changed", r.raw.clone(), now, retry, sleep);
+            return vec![ActionResult::new("webhook", "risk.changed", id, outcome)];
+        }
         let id = r.action_id("webhook:revocation");
         let outcome = self.send(&id, "tokenhound.revocation.requested", r.raw.clone(), now, retry, sleep);
         vec![ActionResult::new("webhook", "revocation.requested", id, outcome)]

@@ -63,6 +63,8 @@ pub struct RawRedis {
     pub prefix: Option<String>,
     pub skew: Option<String>,
     pub subject_ttl: Option<String>,
+    /// How long a subject's risk-level key lives (default 24h).
+    pub risk_ttl: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -115,6 +117,7 @@ pub struct Redis {
     pub prefix: String,
     pub skew_secs: i64,
     pub subject_ttl_secs: i64,
+    pub risk_ttl_secs: i64,
 }
 
 impl std::fmt::Debug for RespondSettings {
@@ -137,6 +140,7 @@ impl RawRespond {
             prefix: r.prefix.unwrap_or_else(|| "tokenhound:deny".into()),
             skew_secs: duration(&r.skew, "respond.redis.skew", 300, errs),
             subject_ttl_secs: duration(&r.subject_ttl, "respond.redis.subject_ttl", 86_400, errs),
+            risk_ttl_secs: duration(&r.risk_ttl, "respond.redis.risk_ttl", 86_400, errs).max(1),
             url: r.url,
         });
         let url_ok = |u: &str| u.starts_with("https://") || u.starts_with("http://");

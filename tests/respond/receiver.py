@@ -26,6 +26,9 @@ from standardwebhooks.webhooks import Webhook
 
 SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
 CREDENTIAL_COMPROMISE = "https://schemas.openid.net/secevent/risc/event-type/credential-compromise"
+RISK_LEVEL_CHANGE = "https://schemas.openid.net/secevent/caep/event-type/risk-level-change"
+LEVELS = ("LOW", "MEDIUM", "HIGH")
+PRINCIPALS = ("USER", "DEVICE", "SESSION", "TENANT", "ORG_UNIT", "GROUP")
 
 args = None
 lock = threading.Lock()
@@ -75,6 +78,19 @@ def check_set(token):
     elif event == CREDENTIAL_COMPROMISE:
         if sub_id.get("format") != "iss_sub" or body.get("credential_type") != "password":
             raise ValueError("credential-compromise must name the subject and the password")
+    elif event == RISK_LEVEL_CHANGE:
+        # CAEP 1.0 section 3.8: principal, current_level and risk_reason
+        # are required; previous_level is optional
+        if sub_id.get("format") != "iss_sub" or not sub_id.get("sub"):
+            raise ValueError("risk-level-change must name the subject (iss_sub)")
+        if body.get("principal") not in PRINCIPALS:
+            raise ValueError(f"principal {body.get('principal')!r}")
+        if body.get("current_level") not in LEVELS:
+            raise ValueError(f"current_level {body.get('current_level')!r}")
+        if "previous_level" in body and body["previous_level"] not in LEVELS:
+            raise ValueError(f"previous_level {body.get('previous_level')!r}")
+        if not isinstance(body.get("risk_reason"), str) or not body["risk_reason"]:
+            raise ValueError("risk_reason is a required string")
     else:
         raise ValueError(f"unexpected event {event}")
     return claims, event
