@@ -404,3 +404,48 @@ fn tansu_two_detectors_share_partitions_and_a_rebalance_loses_nothing() {
     wait_for(240, "every alert", || alert_set(&alerts_of(&brokers, &t, usize::MAX, 2)) == alert_set(&expected));
     assert!(a.stop(30).success());
 }
+
+/// Weeks of subject history through the stream: every token stolen at
+/// issuance is caught live by `new-place-for-subject`, and the stream's
+/// findings (baselines, risk levels) are replay's, whatever the partitioning
+/// (4 events partitions, 3 gateway partitions).
+#[test]
+fn tansu_subject_baselines_catch_silent_thefts_like_replay() {
+    let Some(brokers) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (log, truth) = (dir.path().join("story.ndjson"), dir.path().join("truth.ndjson"));
+    let out = common::bin()
+        .args(["gen", "--story", "subjects", "--users", "120", "--seed", "5", "-o"])
+        .arg(&log)
+        .arg("--truth")
+        .arg(&truth)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected = replay_alerts(&["--config", "sample-logs/tokenhound.toml", log.to_str().unwrap()]);
+    let stolen: BTreeSet<String> = std::fs::read_to_string(&truth)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|t| t["kind"] == "issuance-theft")
+        .map(|t| t["token"].as_str().unwrap().to_string())
+        .collect();
+    assert!(stolen.len() >= 5);
+    let t = Topics::on_tansu_with(&brokers, &prefix("subjects"), 4, 3);
+    let cfg = stream_config(dir.path(), &brokers, &t, "");
+    produce_spread(&brokers, &t.gateway(), lines(log.to_str().unwrap()), 3);
+    let p = StreamProc::start(&cfg, &["--input", &format!("{}:kong", t.gateway())]);
+    wait_for(240, "every alert", || p.metric("tokenhound_findings_total", "") >= expected.len() as f64);
+    std::thread::sleep(Duration::from_secs(2));
+    let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
+    assert_eq!(alert_set(&alerts), alert_set(&expected), "stream and replay disagree on subject baselines");
+    let caught: BTreeSet<String> = alerts
+        .iter()
+        .filter(|a| a["finding_info"]["analytic"]["uid"] == "new-place-for-subject")
+        .map(|a| a["actor"]["session"]["uid"].as_str().unwrap_or("").to_string())
+        .collect();
+    for s in &stolen {
+        assert!(caught.contains(s), "the stream missed the silent theft {s}");
+    }
+    assert!(p.stop(30).success());
+}
