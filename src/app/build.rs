@@ -45,11 +45,13 @@ pub fn rules(s: &Settings) -> Result<Arc<RuleSet>> {
 }
 
 pub fn geo(s: &Settings) -> Result<Option<Arc<GeoDb>>> {
-    if s.geo_city.is_empty() && s.geo_asn.is_none() {
+    if s.geo_city.is_empty() && s.geo_asn.is_none() && s.geo_anon.is_empty() {
         return Ok(None);
     }
     let cities: Vec<&std::path::Path> = s.geo_city.iter().map(|p| p.as_path()).collect();
-    let db = GeoDb::open_many(&cities, s.geo_asn.as_deref(), s.geo_schema)?;
+    let lists: Vec<(u8, &std::path::Path)> = s.geo_anon.lists.iter().map(|(k, p)| (*k, p.as_path())).collect();
+    let anonymizers = crate::enrich::Anonymizers::open(s.geo_anon.anonymous_ip.as_deref(), &lists)?;
+    let db = GeoDb::open_many(&cities, s.geo_asn.as_deref(), s.geo_schema)?.with_anonymizers(anonymizers);
     for a in &db.attribution {
         tracing::info!("{a}");
     }

@@ -66,6 +66,14 @@ impl Engine {
             let s = self.subjects.entry(id, t.as_secs());
             add(s.risk.get_or_insert_with(Default::default))
         });
+        // each finding says where it left the scores (the SOC sees risk move)
+        let level = |m: &Option<Moved>| {
+            m.as_ref().map(|m| json!({ "score": (m.2 * 10.0).round() / 10.0, "level": m.1.as_str() }))
+        };
+        let risk = json!({ "token": level(&token_moved), "subject": level(&subject_moved) });
+        for f in &mut out[start..] {
+            f.details.insert("risk".into(), risk.clone());
+        }
         let rules = self.rules.clone();
         for (i, rule) in rules.rules.iter().enumerate() {
             let Detector::RiskLevelChange(p) = &rule.detector else { continue };

@@ -109,6 +109,7 @@ struct Asn<'a> {
 pub struct GeoDb {
     city: Vec<(Reader<Vec<u8>>, GeoSchema)>,
     asn: Option<Reader<Vec<u8>>>,
+    anonymizers: super::Anonymizers,
     /// Sources to credit in reports (DB-IP Lite requires attribution).
     pub attribution: Vec<String>,
 }
@@ -143,7 +144,13 @@ impl GeoDb {
             city.push((r, s));
         }
         let asn = asn.map(open).transpose()?;
-        Ok(GeoDb { city, asn, attribution })
+        Ok(GeoDb { city, asn, anonymizers: Default::default(), attribution })
+    }
+
+    /// Mark the addresses of anonymizers (VPN, Tor, proxies, relays).
+    pub fn with_anonymizers(mut self, a: super::Anonymizers) -> Self {
+        self.anonymizers = a;
+        self
     }
 
     /// Look an address up (uncached). `None` for special addresses and
@@ -168,6 +175,11 @@ impl GeoDb {
                 g.as_org = a.autonomous_system_organization.map(Into::into);
                 found |= g.asn.is_some();
             }
+        }
+        let bits = self.anonymizers.lookup(ip);
+        if bits != 0 {
+            g.anonymizer = bits;
+            found = true;
         }
         found.then_some(g)
     }

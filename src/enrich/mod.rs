@@ -2,10 +2,12 @@
 //! the revocation view loaded from a file, and the [`Reader`] that turns a
 //! line into enriched events for every driver.
 
+mod anon;
 mod geo;
 mod reader;
 mod revocations;
 
+pub use anon::Anonymizers;
 pub use geo::{GeoDb, GeoError, GeoLookup, GeoSchema};
 pub use reader::{Reader, ReaderFactory};
 pub use revocations::{

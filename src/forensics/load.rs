@@ -233,6 +233,7 @@ fn for_each_event(
                 city: arc(city.get(i)),
                 country: arc(country.get(i)),
                 asn: asn.get(i),
+                anonymizer: 0,
                 as_org: arc(org.get(i)),
             })
         });

@@ -68,6 +68,9 @@ struct GeoIn {
     country: Option<String>,
     asn: Option<u32>,
     as_org: Option<String>,
+    /// Anonymizer kinds (`vpn`, `tor`, `proxy`, `residential-proxy`, `relay`, `listed`).
+    #[serde(default)]
+    anonymizer: Vec<String>,
 }
 
 pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
@@ -84,6 +87,7 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
         country: g.country.map(Into::into),
         asn: g.asn,
         as_org: g.as_org.map(Into::into),
+        anonymizer: g.anonymizer.iter().fold(0, |b, k| b | crate::model::anon::parse(k).unwrap_or(crate::model::anon::LISTED)),
     });
     emit(Parsed {
         time,

@@ -47,9 +47,52 @@ pub struct Geo {
     pub country: Option<Arc<str>>,
     pub asn: Option<u32>,
     pub as_org: Option<Arc<str>>,
+    /// What hides the client behind this address ([`anon`] bits; 0: nothing
+    /// known). Hosting is not an anonymizer: thieves rent servers.
+    pub anonymizer: u8,
+}
+
+/// The kinds of anonymizer a [`Geo`] may name (bits of `Geo::anonymizer`).
+pub mod anon {
+    pub const VPN: u8 = 1;
+    pub const TOR: u8 = 1 << 1;
+    pub const PUBLIC_PROXY: u8 = 1 << 2;
+    pub const RESIDENTIAL_PROXY: u8 = 1 << 3;
+    /// A privacy relay (Apple iCloud Private Relay's egress ranges).
+    pub const RELAY: u8 = 1 << 4;
+    /// On an operator's own list.
+    pub const LISTED: u8 = 1 << 5;
+    pub const ALL: u8 = (1 << 6) - 1;
+
+    /// The kinds a bit set names, for alerts (`vpn`, `tor`...).
+    pub fn names(bits: u8) -> Vec<&'static str> {
+        [(VPN, "vpn"), (TOR, "tor"), (PUBLIC_PROXY, "public-proxy"), (RESIDENTIAL_PROXY, "residential-proxy"), (RELAY, "relay"), (LISTED, "listed")]
+            .into_iter()
+            .filter(|(b, _)| bits & b != 0)
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    /// A kind by its name (settings).
+    pub fn parse(s: &str) -> Option<u8> {
+        Some(match s {
+            "vpn" => VPN,
+            "tor" => TOR,
+            "public-proxy" | "proxy" => PUBLIC_PROXY,
+            "residential-proxy" => RESIDENTIAL_PROXY,
+            "relay" => RELAY,
+            "listed" => LISTED,
+            _ => return None,
+        })
+    }
 }
 
 impl Geo {
+    /// Behind a VPN, Tor, a proxy or a relay.
+    pub fn anonymized(&self) -> bool {
+        self.anonymizer & anon::ALL != 0
+    }
+
     pub fn located(&self) -> Option<(f64, f64)> {
         Some((self.lat?, self.lon?))
     }

@@ -81,6 +81,11 @@ impl Use {
         self.geo.as_ref().is_some_and(|g| g.located().is_some())
     }
 
+    /// Behind an anonymizer (VPN, Tor, proxy, relay).
+    pub fn anonymized(&self) -> bool {
+        self.geo.as_ref().is_some_and(|g| g.anonymized())
+    }
+
     /// Take an event apart into its token and its use, without copying.
     pub fn split(ev: AccessEvent) -> (Option<Arc<TokenInfo>>, Use) {
         let u = Use {

@@ -14,7 +14,7 @@ mod secret;
 mod time;
 mod token;
 
-pub use event::{AccessEvent, Geo, SourcePos};
+pub use event::{anon, AccessEvent, Geo, SourcePos};
 pub use finding::{Evidence, Finding, Response, Severity, Use};
 pub use istr::IStr;
 pub use net::{prefix_name, prefix_of};

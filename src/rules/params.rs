@@ -15,6 +15,14 @@ pub struct TravelParams {
     pub max_speed_kmh: f64,
     #[serde(default = "d_dist")]
     pub min_distance_km: f64,
+    /// Travel to or from an anonymizer (VPN, Tor, proxy, relay): `skip`
+    /// (default: where it exits says nothing of where the user is), `only`
+    /// (judge only those: the `anonymized-travel` signal), or `judge` (all).
+    #[serde(default = "d_anon")]
+    pub anonymized: String,
+}
+fn d_anon() -> String {
+    "skip".into()
 }
 fn d_speed() -> f64 {
     1000.0
@@ -197,6 +205,7 @@ pub enum Detector {
     ExpiredUse { skew_secs: i64 },
     ForgedToken { verdicts: Vec<Verdict>, rejected: crate::model::Severity },
     NewPlaceForSubject(NewPlaceParams),
+    AnonymizerDrift,
     RiskLevelChange(RiskChangeParams),
 }
 
@@ -212,6 +221,7 @@ impl Detector {
             Detector::ExpiredUse { .. } => "expired-use",
             Detector::ForgedToken { .. } => "forged-token",
             Detector::NewPlaceForSubject(_) => "new-place-for-subject",
+            Detector::AnonymizerDrift => "anonymizer-drift",
             Detector::RiskLevelChange(_) => "risk-level-change",
         }
     }
@@ -239,6 +249,9 @@ pub(super) fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Opti
                 || p.min_distance_km < 0.0
             {
                 e("detector.params", "max_speed_kmh must be > 0 and min_distance_km >= 0".into());
+            }
+            if !matches!(p.anonymized.as_str(), "skip" | "only" | "judge") {
+                e("detector.params.anonymized", format!("{:?} is not skip, only or judge", p.anonymized));
             }
             Detector::ImpossibleTravel(p)
         }
@@ -328,6 +341,10 @@ pub(super) fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Opti
             }
             Detector::NewPlaceForSubject(np)
         }
+        "anonymizer-drift" => {
+            let _: std::collections::BTreeMap<String, ()> = params(raw, e)?;
+            Detector::AnonymizerDrift
+        }
         "risk-level-change" => {
             let p: RiskChangeIn = params(raw, e)?;
             let mut level = |s: &str, field: &str| {
@@ -346,7 +363,7 @@ pub(super) fn detector(raw: &RuleFile, e: &mut impl FnMut(&str, String)) -> Opti
         other => {
             e(
                 "detector.kind",
-                format!("{other:?} is not one of impossible-travel, ip-drift, ua-drift, concurrent-use, revoked-use, expired-use, forged-token, new-place-for-subject, risk-level-change"),
+                format!("{other:?} is not one of impossible-travel, ip-drift, ua-drift, concurrent-use, revoked-use, expired-use, forged-token, new-place-for-subject, anonymizer-drift, risk-level-change"),
             );
             return None;
         }

@@ -15,10 +15,12 @@ use crate::model::Secret;
 use crate::output::Format;
 use crate::rules::parse_duration;
 
+mod geo;
 mod respond;
 mod risk;
 mod stream;
 pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
+pub use geo::{GeoAnon, OneOrMany, RawAnonList, RawGeo};
 pub use risk::{RawRisk, RiskSettings};
 pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, Stage, StreamSettings};
 
@@ -48,17 +50,6 @@ pub struct RawSettings {
     pub respond: RawRespond,
     #[serde(default)]
     pub risk: RawRisk,
-}
-
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct RawGeo {
-    /// One city database, or several (DB-IP ships IPv4 and IPv6 apart).
-    #[serde(default)]
-    pub city: OneOrMany,
-    pub asn: Option<PathBuf>,
-    pub schema: Option<GeoSchema>,
-    pub cache_size: Option<usize>,
 }
 
 /// A PEM key in the settings: a path (a key for tokens of any kid), or a
@@ -93,26 +84,6 @@ impl PemIn {
                 PemIn::Named { path: path.into(), kid: kid.into() }
             }
             _ => PemIn::Path(arg.into()),
-        }
-    }
-}
-
-/// A path, or a list of paths.
-#[derive(Deserialize, Default, Debug, Clone)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    #[default]
-    None,
-    One(PathBuf),
-    Many(Vec<PathBuf>),
-}
-
-impl OneOrMany {
-    pub fn paths(&self) -> Vec<PathBuf> {
-        match self {
-            OneOrMany::None => Vec::new(),
-            OneOrMany::One(p) => vec![p.clone()],
-            OneOrMany::Many(v) => v.clone(),
         }
     }
 }
@@ -185,6 +156,7 @@ pub struct Settings {
     pub geo_asn: Option<PathBuf>,
     pub geo_schema: GeoSchema,
     pub geo_cache: usize,
+    pub geo_anon: GeoAnon,
     pub identity_key: Option<Secret>,
     pub jwks: Option<PathBuf>,
     pub pem: Vec<PemKey>,
@@ -331,6 +303,7 @@ impl RawSettings {
                 errs.push(format!("{name}: {} is not a directory", d.display()));
             }
         }
+        let geo_anon = self.geo.anonymizers(&mut errs);
         let cities = self.geo.city.paths();
         let mut files: Vec<(&str, &PathBuf)> = cities.iter().map(|p| ("geo.city", p)).collect();
         files.extend(self.geo.asn.iter().map(|p| ("geo.asn", p)));
@@ -368,6 +341,7 @@ impl RawSettings {
             geo_asn: self.geo.asn,
             geo_schema: self.geo.schema.unwrap_or(GeoSchema::Auto),
             geo_cache: self.geo.cache_size.unwrap_or(65_536),
+            geo_anon,
             identity_key: self.token.identity_key,
             jwks: self.token.jwks,
             pem: pems.clone(),

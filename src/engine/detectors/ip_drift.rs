@@ -44,7 +44,8 @@ pub fn place_tag(by: Place) -> u64 {
 
 pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let base = &st.first;
-    if exc.source(base) {
+    // a move into or out of an anonymizer is anonymizer-drift's to judge
+    if exc.source(base) || base.anonymized() || cur.anonymized() {
         return None;
     }
     let (bg, cg) = (base.geo.as_deref(), cur.geo.as_deref());

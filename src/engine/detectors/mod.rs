@@ -2,6 +2,7 @@
 //! token's state (before this event updates it) and may return a [`Hit`];
 //! scope, exceptions, dedup and the finding itself are the engine's job.
 
+mod anonymizer;
 mod concurrent;
 mod expired;
 mod forged;
@@ -62,6 +63,7 @@ pub fn evaluate(rule: &Rule, st: Option<&TokenState>, tok: &TokenInfo, cur: &Arc
         // judged on a token's first use only
         Detector::NewPlaceForSubject(p) if st.is_none() => new_place::check(p, ctx.subject?, ctx.window_secs, cur),
         Detector::NewPlaceForSubject(_) => None,
+        Detector::AnonymizerDrift => anonymizer::check(st?, cur),
         // fires on the engine's scores, not on a use
         Detector::RiskLevelChange(_) => None,
     }

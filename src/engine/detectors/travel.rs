@@ -20,6 +20,13 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let prev = st.last_located()?;
     let (g1, g2) = (prev.geo.as_deref()?, cur.geo.as_deref()?);
+    // where an anonymizer exits says nothing of where its user is
+    let hidden = g1.anonymized() || g2.anonymized();
+    match p.anonymized.as_str() {
+        "only" if !hidden => return None,
+        "skip" if hidden => return None,
+        _ => {}
+    }
     let (a, b) = (g1.located()?, g2.located()?);
     if a == b {
         return None;
@@ -35,9 +42,21 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
         return None;
     }
     let speed_txt = if speed.is_finite() { format!("{speed:.0} km/h") } else { "simultaneous".into() };
+    let via: Vec<&str> = crate::model::anon::names(g1.anonymizer | g2.anonymizer);
+    let lead = if hidden { format!("through an anonymizer ({}): ", via.join(", ")) } else { String::new() };
+    let mut details = super::details(json!({
+        "distance_km": (dist * 10.0).round() / 10.0,
+        "raw_distance_km": (raw * 10.0).round() / 10.0,
+        "seconds_between": secs,
+        "speed_kmh": if speed.is_finite() { json!((speed * 10.0).round() / 10.0) } else { json!(null) },
+        "max_speed_kmh": p.max_speed_kmh,
+    }));
+    if hidden {
+        details.insert("anonymizer".into(), json!(via));
+    }
     Some(Hit {
         message: format!(
-            "token used from {} then {} {} later: {:.0} km apart (after accuracy radii), {}",
+            "{lead}token used from {} then {} {} later: {:.0} km apart (after accuracy radii), {}",
             place_name(prev),
             place_name(cur),
             super::human_secs(secs),
@@ -45,13 +64,7 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
             speed_txt
         ),
         evidence: vec![ev("previous use", &st.last_located_arc()?), ev("this use", cur)],
-        details: super::details(json!({
-            "distance_km": (dist * 10.0).round() / 10.0,
-            "raw_distance_km": (raw * 10.0).round() / 10.0,
-            "seconds_between": secs,
-            "speed_kmh": if speed.is_finite() { json!((speed * 10.0).round() / 10.0) } else { json!(null) },
-            "max_speed_kmh": p.max_speed_kmh,
-        })),
+        details,
         confidence: if speed > 5.0 * p.max_speed_kmh { 3 } else { 2 },
         severity: None,
     })

@@ -14,7 +14,7 @@
 //!           [kid:str] [alg:str] [exp:svar] [iat:svar] [nbf:svar]
 //!           [detail:str] [sha256:str]
 //! id      = iss:str jti:str | fingerprint:str          (flag FINGERPRINT)
-//! geo     = radius_km:f64 flags:uvar [lat:f64] [lon:f64] [city:str]
+//! geo     = radius_km:f64 flags:uvar [lat:f64] [lon:f64] [city:str] (.. [anonymizer:u8] last)
 //!           [country:str] [asn:uvar] [as_org:str]
 //! marks   = count:uvar (source:str watermark_us:svar)*
 //! uvar    = LEB128; svar = zigzag LEB128; str = len:uvar UTF-8 bytes; f64 = 8 bytes LE
@@ -72,7 +72,9 @@ pub(super) const CITY: u64 = 1 << 2;
 pub(super) const COUNTRY: u64 = 1 << 3;
 pub(super) const ASN: u64 = 1 << 4;
 pub(super) const AS_ORG: u64 = 1 << 5;
-pub(super) const GEO_FLAGS: u64 = (1 << 6) - 1;
+/// An anonymizer byte follows (a reader from before it rejects the flag).
+pub(super) const ANON: u64 = 1 << 6;
+pub(super) const GEO_FLAGS: u64 = (1 << 7) - 1;
 
 pub(super) const VERDICTS: [Verdict; 7] = [
     Verdict::NotChecked,
@@ -175,7 +177,8 @@ pub fn encode(ev: &AccessEvent, index: u32, out: &mut Vec<u8>) {
             | flag(g.city.is_some(), CITY)
             | flag(g.country.is_some(), COUNTRY)
             | flag(g.asn.is_some(), ASN)
-            | flag(g.as_org.is_some(), AS_ORG);
+            | flag(g.as_org.is_some(), AS_ORG)
+            | flag(g.anonymizer != 0, ANON);
         put_u(out, flags);
         for x in [g.lat, g.lon].into_iter().flatten() {
             out.extend_from_slice(&x.to_le_bytes());
@@ -186,6 +189,9 @@ pub fn encode(ev: &AccessEvent, index: u32, out: &mut Vec<u8>) {
             put_u(out, u64::from(a));
         }
         put_opt(out, g.as_org.as_deref());
+        if g.anonymizer != 0 {
+            out.push(g.anonymizer);
+        }
     }
 }
 

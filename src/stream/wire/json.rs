@@ -108,6 +108,8 @@ struct WireGeo<'a> {
     asn: Option<u32>,
     #[serde(borrow)]
     as_org: Option<Cow<'a, str>>,
+    #[serde(default)]
+    anonymizer: u8,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -183,6 +185,7 @@ pub(super) fn wire(ev: &AccessEvent, index: u32) -> Wire<'_> {
         country: g.country.as_deref().map(b),
         asn: g.asn,
         as_org: g.as_org.as_deref().map(b),
+        anonymizer: g.anonymizer,
     });
     let source = match &ev.source {
         SourcePos::Kafka { topic, partition, offset } => {
@@ -271,6 +274,7 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError>
             country: arc(g.country),
             asn: g.asn,
             as_org: arc(g.as_org),
+            anonymizer: g.anonymizer,
         })
     });
     let source = match w.source {

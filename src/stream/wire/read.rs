@@ -236,5 +236,6 @@ fn geo(r: &mut Reader<'_>) -> R<Geo> {
     let country = r.opt(f & COUNTRY != 0, "country")?;
     let asn = if f & ASN != 0 { Some(r.narrow("asn")?) } else { None };
     let as_org = r.opt(f & AS_ORG != 0, "as_org")?;
-    Ok(Geo { lat, lon, radius_km, city, country, asn, as_org })
+    let anonymizer = if f & ANON != 0 { r.byte("anonymizer")? & crate::model::anon::ALL } else { 0 };
+    Ok(Geo { lat, lon, radius_km, city, country, asn, as_org, anonymizer })
 }

@@ -240,8 +240,9 @@ fn binary_verdicts() -> Vec<Verdict> {
 
 fn geo() -> impl Strategy<Value = Geo> {
     let f = || prop_oneof![any::<f64>(), Just(f64::INFINITY), Just(-0.0), Just(f64::MIN_POSITIVE)];
-    (prop::option::of(f()), prop::option::of(f()), f(), shared(), shared(), prop::option::of(any::<u32>()), shared())
-        .prop_map(|(lat, lon, radius_km, city, country, asn, as_org)| Geo {
+    let anon = prop_oneof![Just(0u8), 1u8..=crate::model::anon::ALL];
+    (prop::option::of(f()), prop::option::of(f()), f(), shared(), shared(), prop::option::of(any::<u32>()), shared(), anon)
+        .prop_map(|(lat, lon, radius_km, city, country, asn, as_org, anonymizer)| Geo {
             lat,
             lon,
             radius_km,
@@ -249,6 +250,7 @@ fn geo() -> impl Strategy<Value = Geo> {
             country,
             asn,
             as_org,
+            anonymizer,
         })
 }
 

@@ -1,0 +1,160 @@
+//! Anonymizers: the GeoIP2 Anonymous IP database (VPN, Tor exit, public and
+//! residential proxies; its hosting flag is ignored: thieves rent servers,
+//! and calling hosting "anonymous" would blind impossible-travel to them) and
+//! plain lists (Tor exit nodes, Apple iCloud Private Relay's egress ranges, a
+//! VPN provider's CIDRs): one address or CIDR a line, `#` comments, the first
+//! comma-separated column (the Private Relay CSV's shape). Lists are merged
+//! into sorted ranges and searched in O(log n).
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use maxminddb::Reader;
+use serde::Deserialize;
+
+use super::geo::GeoError;
+use crate::model::anon;
+
+#[derive(Deserialize, Default)]
+struct AnonymousIp {
+    #[serde(default)]
+    is_anonymous_vpn: bool,
+    #[serde(default)]
+    is_tor_exit_node: bool,
+    #[serde(default)]
+    is_public_proxy: bool,
+    #[serde(default)]
+    is_residential_proxy: bool,
+}
+
+/// The anonymizer sources, opened.
+#[derive(Default)]
+pub struct Anonymizers {
+    db: Option<Reader<Vec<u8>>>,
+    /// (first, last, kind bits), sorted by first, not overlapping.
+    ranges: Vec<(u128, u128, u8)>,
+}
+
+fn as_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+impl Anonymizers {
+    /// Open the database and the lists (`(kind bits, path)`).
+    pub fn open(db: Option<&Path>, lists: &[(u8, &Path)]) -> Result<Self, GeoError> {
+        let db = match db {
+            Some(p) => {
+                let r = Reader::open_readfile(p)
+                    .map_err(|e| GeoError::Open { path: p.display().to_string(), why: e.to_string() })?;
+                let t = r.metadata().database_type.to_ascii_lowercase();
+                if !t.contains("anonymous") {
+                    let path = p.display().to_string();
+                    return Err(GeoError::Kind { path, found: t, expected: "an Anonymous IP database" });
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let mut raw = Vec::new();
+        for (kind, p) in lists {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| GeoError::Open { path: p.display().to_string(), why: e.to_string() })?;
+            for (i, line) in text.lines().enumerate() {
+                let l = line.split('#').next().unwrap_or("").trim();
+                let first = l.split(',').next().unwrap_or("").trim();
+                if first.is_empty() {
+                    continue;
+                }
+                let net = first
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| first.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| GeoError::Open {
+                        path: format!("{}:{}", p.display(), i + 1),
+                        why: format!("{:?} is not an address or CIDR", crate::ingest::scrub(first)),
+                    })?;
+                let (a, b) = (as_u128(net.network()), as_u128(net.broadcast()));
+                raw.push((a, b, *kind));
+            }
+        }
+        Ok(Anonymizers { db, ranges: merge(raw) })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.db.is_none() && self.ranges.is_empty()
+    }
+
+    /// The anonymizer kinds of an address (0: none known).
+    pub fn lookup(&self, ip: IpAddr) -> u8 {
+        let mut bits = 0;
+        if let Some(r) = &self.db {
+            if let Ok(Ok(Some(a))) = r.lookup(ip).map(|res| res.decode::<AnonymousIp>()) {
+                bits |= if a.is_anonymous_vpn { anon::VPN } else { 0 }
+                    | if a.is_tor_exit_node { anon::TOR } else { 0 }
+                    | if a.is_public_proxy { anon::PUBLIC_PROXY } else { 0 }
+                    | if a.is_residential_proxy { anon::RESIDENTIAL_PROXY } else { 0 };
+            }
+        }
+        let x = as_u128(ip);
+        let i = self.ranges.partition_point(|r| r.0 <= x);
+        if i > 0 && self.ranges[i - 1].1 >= x {
+            bits |= self.ranges[i - 1].2;
+        }
+        bits
+    }
+}
+
+/// Sorted, non-overlapping ranges; where ranges overlap their kinds join.
+fn merge(mut raw: Vec<(u128, u128, u8)>) -> Vec<(u128, u128, u8)> {
+    // cut at every boundary, then join equal neighbours
+    let mut cuts: Vec<u128> = raw.iter().flat_map(|r| [r.0, r.1.saturating_add(1)]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    raw.sort_unstable();
+    let mut out: Vec<(u128, u128, u8)> = Vec::new();
+    let mut active: Vec<(u128, u128, u8)> = Vec::new();
+    let mut next = 0;
+    for w in cuts.windows(2) {
+        let (a, b) = (w[0], w[1] - 1);
+        while next < raw.len() && raw[next].0 <= a {
+            active.push(raw[next]);
+            next += 1;
+        }
+        active.retain(|r| r.1 >= a);
+        let bits = active.iter().fold(0, |k, r| k | r.2);
+        if bits == 0 {
+            continue;
+        }
+        match out.last_mut() {
+            Some(l) if l.2 == bits && l.1.checked_add(1) == Some(a) => l.1 = b,
+            _ => out.push((a, b, bits)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_merge_and_match_by_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tor, relay) = (dir.path().join("tor.txt"), dir.path().join("relay.csv"));
+        std::fs::write(&tor, "# tor exits\n198.51.100.7\n198.51.100.0/30 # overlaps\n").unwrap();
+        std::fs::write(&relay, "172.224.224.0/27,GB,GB-EN,London,\n2a02:26f7:b3c0:4000::/64,GB,GB-EN,London,\n").unwrap();
+        let a = Anonymizers::open(None, &[(anon::TOR, &tor), (anon::RELAY, &relay)]).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(a.lookup(ip("198.51.100.7")), anon::TOR);
+        assert_eq!(a.lookup(ip("198.51.100.2")), anon::TOR);
+        assert_eq!(a.lookup(ip("198.51.100.8")), 0);
+        assert_eq!(a.lookup(ip("172.224.224.31")), anon::RELAY);
+        assert_eq!(a.lookup(ip("172.224.224.32")), 0);
+        assert_eq!(a.lookup(ip("2a02:26f7:b3c0:4000::1")), anon::RELAY);
+        std::fs::write(&tor, "not-an-ip\n").unwrap();
+        let e = Anonymizers::open(None, &[(anon::TOR, &tor)]).err().unwrap().to_string();
+        assert!(e.contains("tor.txt:1"), "{e}");
+    }
+}
