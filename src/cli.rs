@@ -114,6 +114,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub revocation_requests: Option<PathBuf>,
     /// Worker threads (default: all cores).
+    /// Subject baselines to start from and to save back at the end (created
+    /// when missing): a replay of last week starts from the week before.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     #[arg(long)]
     pub threads: Option<usize>,
     /// Deliver the revocation requests (and alerts, to a webhook that takes them) to the `[respond]` hooks.

@@ -116,3 +116,49 @@ fn unverified_tokens_neither_learn_nor_move_a_subject() {
     assert!(!text.contains("new-place-for-subject"), "unvouched claims built a baseline");
     assert!(!text.contains("\"scope\":\"subject\""), "unvouched claims moved a subject's risk");
 }
+
+#[test]
+fn a_replay_of_last_week_starts_from_the_baseline_of_the_week_before() {
+    let s = story("4", "120", &[]);
+    let text = std::fs::read_to_string(&s.log).unwrap();
+    // split at day 9 of the story (2026-11-11T00:00Z): the thefts come after
+    let cut: i64 = 1_794_355_200_000;
+    let at = |l: &str| serde_json::from_str::<Value>(l).unwrap()["started_at"].as_i64().unwrap();
+    let (before, after): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| at(l) < cut);
+    assert!(!before.is_empty() && !after.is_empty());
+    let dir = tempdir();
+    let (w1, w2, base) = (dir.path().join("w1.ndjson"), dir.path().join("w2.ndjson"), dir.path().join("base.ndjson"));
+    std::fs::write(&w1, before.join("\n") + "\n").unwrap();
+    std::fs::write(&w2, after.join("\n") + "\n").unwrap();
+    let replay = |log: &std::path::Path, baseline: Option<&std::path::Path>, threads: &str| -> Vec<Value> {
+        let mut c = bin();
+        c.args(["replay", "--config", "sample-logs/tokenhound.toml", "--threads", threads]);
+        if let Some(b) = baseline {
+            c.arg("--baseline").arg(b);
+        }
+        let out = c.arg(log).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let new_place = |a: &[Value]| -> BTreeSet<String> {
+        a.iter().filter(|a| rule(a) == "new-place-for-subject").map(|a| a["finding_info"]["uid"].to_string()).collect()
+    };
+    let whole: BTreeSet<String> = new_place(
+        &s.alerts.iter().filter(|a| a["time"].as_i64().unwrap() >= cut).cloned().collect::<Vec<_>>(),
+    );
+    assert!(!whole.is_empty());
+    // without the week before, nobody is past the learning period
+    assert!(new_place(&replay(&w2, None, "1")).is_empty());
+    // with it (saved by one replay on 2 threads, loaded by the next on 1)
+    replay(&w1, Some(&base), "2");
+    let saved = std::fs::read_to_string(&base).unwrap();
+    assert!(saved.lines().count() > 100, "a subject a line after the header");
+    assert!(!saved.contains("\"jti\""), "no token identity in a baseline");
+    let second = replay(&w2, Some(&base), "1");
+    assert_eq!(new_place(&second), whole, "the split replay finds what the whole one does");
+    // a damaged file is an error naming its line
+    std::fs::write(&base, saved.lines().take(3).collect::<Vec<_>>().join("\n") + "\n{oops\n").unwrap();
+    let out = bin().args(["replay", "--config", "sample-logs/tokenhound.toml", "--baseline"]).arg(&base).arg(&w2).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("base.ndjson:4"), "{}", String::from_utf8_lossy(&out.stderr));
+}

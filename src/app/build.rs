@@ -181,5 +181,7 @@ pub fn replay_options(i: &InputArgs, s: &Settings, threads: usize) -> ReplayOpti
         max_line_bytes: s.max_line_bytes,
         chunk_bytes: 1 << 20,
         engine: engine_config(s),
+        baselines: Default::default(),
+        keep_baselines: false,
     }
 }

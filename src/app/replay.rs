@@ -102,7 +102,11 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
     if a.respond {
         sink.responder = Some(ReplayResponder::new(&s.respond, a.respond_audit.as_deref())?);
     }
-    let opts = replay_options(&a.input, s, threads);
+    let mut opts = replay_options(&a.input, s, threads);
+    if let Some(b) = &a.baseline {
+        opts.baselines = Arc::new(replay::baseline::load(b)?);
+        opts.keep_baselines = true;
+    }
     let report = replay::run(opts, rules(s)?, Arc::new(revs), p.worker(), &mut |f| sink.take(f));
     let report = match report {
         Ok(r) => r,
@@ -113,6 +117,9 @@ pub fn run_replay(a: ReplayArgs) -> Result<Outcome> {
         }
     };
     sink.finish()?;
+    if let Some(b) = &a.baseline {
+        replay::baseline::save(b, &report.baselines, s.risk.baseline_window_secs)?;
+    }
     eprintln!("{}", summary(&report, started.elapsed().as_secs_f64()));
     Ok(Outcome::Ok)
 }
@@ -124,6 +131,7 @@ fn summary(r: &ReplayReport, secs: f64) -> String {
         "tokenhound replay: {} lines, {} events ({} without a token), {} bad lines skipped\n\
          findings: {} ({})\n\
          tokens tracked: {} ({} unverified), distinct raw tokens decoded: {}, evicted: {} by ttl, {} by cap, late events: {}\n\
+         subject baselines: {} ({} expired, {} evicted by cap)\n\
          {:.2}s, {:.0} events/s",
         r.lines,
         r.events,
@@ -137,6 +145,9 @@ fn summary(r: &ReplayReport, secs: f64) -> String {
         e.evictions.ttl,
         e.evictions.cap,
         e.late,
+        e.subjects,
+        e.subject_evictions.ttl,
+        e.subject_evictions.cap,
         secs,
         r.events as f64 / secs.max(1e-9)
     );

@@ -24,6 +24,7 @@
 use std::sync::Arc;
 
 use super::reorder::Reorder;
+use super::subjects::{Subject, SubjectId};
 use super::{Engine, EngineConfig, EngineStats, RevocationView};
 use crate::model::{AccessEvent, EventTime, Finding};
 use crate::rules::RuleSet;
@@ -229,6 +230,18 @@ impl Session {
         s.duplicates = self.duplicates;
         s.buffered = self.buffer.len();
         s
+    }
+
+    /// Put saved subject baselines back (a baseline file, a snapshot topic).
+    pub fn restore_subjects(&mut self, saved: impl IntoIterator<Item = (SubjectId, Subject)>) {
+        for (id, s) in saved {
+            self.engine.subjects.restore(id, s);
+        }
+    }
+
+    /// Every subject baseline this session holds, sorted by subject.
+    pub fn subjects(&self) -> Vec<(SubjectId, Subject)> {
+        self.engine.subjects.snapshot().into_iter().map(|(k, s)| (k.clone(), s.clone())).collect()
     }
 
     pub fn session_stats(&self) -> SessionStats {

@@ -67,6 +67,7 @@ pub fn run(
 ) -> Result<ReplayReport, ReplayError> {
     let mut reader = make_worker();
     let mut session = Session::new(rules, revocations, opts.engine);
+    session.restore_subjects(opts.baselines.iter().cloned());
     let mut merge = Merge::new(files, opts.max_line_bytes, opts.chunk_bytes);
     for s in 0..merge.sources() as u32 {
         session.open_source(s);
@@ -100,6 +101,9 @@ pub fn run(
     ordered.extend(found);
     ordered.flush(EventTime::MAX, &mut |f| write(f, &mut report));
     report.engine = session.stats();
+    if opts.keep_baselines {
+        report.baselines = session.subjects();
+    }
     report.tokens_decoded = reader.decoded();
     Ok(report)
 }

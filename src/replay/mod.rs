@@ -12,10 +12,11 @@ mod merge;
 mod pipeline;
 mod read;
 
+pub mod baseline;
 pub use findings::Ordered;
 pub use inline::{run as run_inline, scan};
 pub use merge::Merge;
-pub use pipeline::{run, ReplayError, ReplayOptions, ReplayReport, Worker};
+pub use pipeline::{run, Baselines, ReplayError, ReplayOptions, ReplayReport, Worker};
 pub use read::{expand_inputs, open_input, Chunk, LineChunker, ReadError};
 
 use std::collections::BTreeMap;

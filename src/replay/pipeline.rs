@@ -22,7 +22,8 @@ use super::ErrorTally;
 use crate::engine::{EngineConfig, EngineStats, RevocationView, Session};
 use crate::enrich::Reader;
 use crate::ingest::{IngestCounts, IngestError};
-use crate::model::{AccessEvent, EventTime, Finding, SourcePos};
+use crate::engine::subjects::{Subject, SubjectId};
+use crate::model::{subject_route, AccessEvent, EventTime, Finding, SourcePos};
 use crate::rules::RuleSet;
 
 /// Builds one parse/enrich worker (each thread owns its caches).
@@ -35,6 +36,18 @@ pub struct ReplayOptions {
     pub max_line_bytes: usize,
     pub chunk_bytes: usize,
     pub engine: EngineConfig,
+    /// Subject baselines to start from (`--baseline`).
+    pub baselines: Arc<Baselines>,
+    /// Return the subject baselines at the end (in the report).
+    pub keep_baselines: bool,
+}
+
+/// Saved subject baselines.
+pub type Baselines = Vec<(SubjectId, Subject)>;
+
+/// The saved subjects a shard of `n` holds (the engine's routing).
+pub(super) fn share_of(all: &Baselines, i: usize, n: usize) -> impl Iterator<Item = (SubjectId, Subject)> + '_ {
+    all.iter().filter(move |(id, _)| (subject_route(&id.0, &id.1) % n as u64) as usize == i).cloned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +70,8 @@ pub struct ReplayReport {
     pub tokens_decoded: u64,
     /// Lines read in spite of something odd (bytes that are not UTF-8).
     pub ingest: IngestCounts,
+    /// The subject baselines at the end (with `keep_baselines`), sorted.
+    pub baselines: Baselines,
 }
 
 impl ReplayReport {
@@ -137,7 +152,13 @@ pub fn run(
                 // the caps are for the whole run: each shard holds its share
                 cfg.limits = cfg.limits.share(shards);
                 cfg.baselines = cfg.baselines.share(shards);
-                s.spawn(move || shard(i, Session::new(rules, revs, cfg), sources, rx, out))
+                let (saved, keep) = (opts.baselines.clone(), opts.keep_baselines);
+                s.spawn(move || {
+                    let mut session = Session::new(rules, revs, cfg);
+                    session.restore_subjects(share_of(&saved, i, shards));
+                    let stats = shard(i, &mut session, sources, rx, out);
+                    (stats, if keep { session.subjects() } else { Vec::new() })
+                })
             })
             .collect();
         drop(out_tx);
@@ -184,8 +205,11 @@ pub fn run(
         }
         let read_result = reader.join().expect("reader thread");
         for h in handles {
-            report.engine.merge(&h.join().expect("shard thread"));
+            let (stats, subjects) = h.join().expect("shard thread");
+            report.engine.merge(&stats);
+            report.baselines.extend(subjects);
         }
+        report.baselines.sort_by(|a, b| a.0.cmp(&b.0));
         ordered.flush(EventTime::MAX, &mut |f| write(f, &mut report));
         if let Some((pos, err)) = first_error {
             return Err(ReplayError::BadLine { pos, err });
@@ -283,7 +307,7 @@ fn parse_worker(
 }
 
 /// Feed one session in chunk order (chunks arrive from workers in any order).
-fn shard(i: usize, mut session: Session, sources: u32, rx: Receiver<Batch>, out: Sender<ShardOut>) -> EngineStats {
+fn shard(i: usize, session: &mut Session, sources: u32, rx: Receiver<Batch>, out: Sender<ShardOut>) -> EngineStats {
     for s in 0..sources {
         session.open_source(s);
     }
@@ -306,13 +330,13 @@ fn shard(i: usize, mut session: Session, sources: u32, rx: Receiver<Batch>, out:
     for b in rx.iter() {
         pending.insert(b.seq, b);
         while let Some(b) = pending.remove(&next) {
-            take(b, &mut session);
+            take(b, session);
             next += 1;
         }
     }
     // Chunks after a gap (a stopped run) are still judged in order.
     for (_, b) in std::mem::take(&mut pending) {
-        take(b, &mut session);
+        take(b, session);
     }
     let mut found = Vec::new();
     session.finish(&mut found);
