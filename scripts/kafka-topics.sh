@@ -2,7 +2,8 @@
 # Create tokenhound's topics on a broker with tansu's CLI.
 #   scripts/kafka-topics.sh [BROKER] [PREFIX] [PARTITIONS] [GATEWAY_PARTITIONS]
 # PREFIX names a set of topics (tests use one per run): PREFIX.gateway,
-# PREFIX.events, PREFIX.alerts, PREFIX.revocation-requests (compacted),
+# PREFIX.events, PREFIX.subject-baselines (compacted, partitioned like the
+# events topic), PREFIX.alerts, PREFIX.revocation-requests (compacted),
 # PREFIX.dead-letter, PREFIX.revocations, and the responder's PREFIX.parked
 # and PREFIX.audit.
 set -euo pipefail
@@ -19,6 +20,7 @@ mk() {
 }
 mk "$prefix.gateway" "$gw_parts"
 mk "$prefix.events" "$parts"
+mk "$prefix.subject-baselines" "$parts" cleanup.policy=compact
 mk "$prefix.alerts" 1
 mk "$prefix.revocation-requests" 1 cleanup.policy=compact
 mk "$prefix.dead-letter" 1

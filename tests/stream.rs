@@ -53,7 +53,7 @@ fn mock_cluster_sample_logs_alerts_match_replay_and_bad_records_are_dead_lettere
     produce(&brokers, &t.gateway(), records);
 
     let expected = sample_replay();
-    assert_eq!(expected.len(), 9, "the sample logs raise 9 alerts");
+    assert_eq!(expected.len(), 13, "the sample logs raise 13 alerts (4 of them a subject reaching HIGH)");
     let mut p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
     let started = std::time::Instant::now();
     wait_for(60, "alerts on the alerts topic", || {
@@ -448,4 +448,64 @@ fn tansu_subject_baselines_catch_silent_thefts_like_replay() {
         assert!(caught.contains(s), "the stream missed the silent theft {s}");
     }
     assert!(p.stop(30).success());
+}
+
+/// Subject baselines outlive a SIGKILL: the learning weeks go through one
+/// stream process, which is killed; a restarted one (whose token rebuild
+/// reaches back only seconds) reads the baseline snapshots back and catches
+/// the silent thefts of the following days exactly as one replay of the
+/// whole log does. Without the snapshot topic the restarted stream is blind.
+#[test]
+fn tansu_subject_baselines_survive_sigkill_and_restart() {
+    let Some(brokers) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("story.ndjson");
+    let out = common::bin()
+        .args(["gen", "--story", "subjects", "--users", "100", "--seed", "6", "-o"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected = replay_alerts(&["--config", "sample-logs/tokenhound.toml", log.to_str().unwrap()]);
+    // day 9, 08:00: no session spans it; the thefts come after
+    let cut: i64 = 1_794_384_000_000;
+    let at = |l: &[u8]| serde_json::from_slice::<Value>(l).unwrap()["started_at"].as_i64().unwrap();
+    let (before, after): (Vec<Vec<u8>>, Vec<Vec<u8>>) = lines(log.to_str().unwrap()).into_iter().partition(|l| at(l) < cut);
+    let later = |a: &[Value]| -> BTreeSet<String> {
+        a.iter()
+            .filter(|a| a["finding_info"]["analytic"]["uid"] == "new-place-for-subject" && a["time"].as_i64().unwrap() >= cut)
+            .map(|a| a["finding_info"]["uid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let want = later(&expected);
+    assert!(want.len() >= 4, "the story's thefts: {want:?}");
+    let run = |name: &str, extra: &str| -> (Vec<Value>, f64) {
+        let t = Topics::on_tansu_with(&brokers, &prefix(name), 4, 3);
+        let extra = format!("max_token_lifetime = \"5s\"\nidle_timeout = \"2s\"\ninstance_id = \"{name}\"\n{extra}");
+        let cfg = stream_config(dir.path(), &brokers, &t, &extra);
+        let input = format!("{}:kong", t.gateway());
+        produce_spread(&brokers, &t.gateway(), before.clone(), 3);
+        let p = StreamProc::start(&cfg, &["--input", &input]);
+        let n = before.len() as f64;
+        wait_for(180, "the learning weeks", || p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= n);
+        std::thread::sleep(Duration::from_secs(4)); // snapshots (1 s) and offset commits (1 s)
+        let snapshots = p.metric("tokenhound_baseline_snapshots_total", "");
+        p.kill9();
+        std::thread::sleep(Duration::from_secs(6)); // past the token lifetime: no rebuild of the weeks
+        let p = StreamProc::start(&cfg, &["--input", &input]);
+        wait_for(60, "the restarted stream ready", || p.ready());
+        produce_spread(&brokers, &t.gateway(), after.clone(), 3);
+        let m = after.len() as f64;
+        wait_for(180, "the following days", || p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= m);
+        std::thread::sleep(Duration::from_secs(4));
+        let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
+        assert!(p.stop(30).success());
+        (alerts, snapshots)
+    };
+    let (alerts, snapshots) = run("baselines-kill", "");
+    assert!(snapshots > 50.0, "snapshots written before the kill: {snapshots}");
+    assert_eq!(later(&alerts), want, "the restarted stream finds the thefts replay finds");
+    // the control: the same run without a snapshot topic forgets the weeks
+    let (blind, _) = run("baselines-none", "baselines_topic = \"no-such-topic\"");
+    assert!(later(&blind).is_empty(), "without snapshots nobody is past the learning period: {:?}", later(&blind));
 }

@@ -176,6 +176,8 @@ impl Engine {
             update_recent(st, &cur, keep, places, false);
         }
         let subject = subjects::subject_of(&tok);
+        // a subject restored from a snapshot already holds its events up to then
+        let folded = subject.clone().filter(|id| self.subjects.folds(id, time));
         let ctx = Ctx {
             revocations: &self.revocations,
             subject: subject.as_ref().and_then(|id| self.subjects.get(id)),
@@ -220,8 +222,8 @@ impl Engine {
         for (i, h) in hits {
             self.emit(i, h, &tok, time, out);
         }
-        self.score(&tok, &cur, subject.as_ref(), start, out);
-        if let Some(id) = subject.as_ref().filter(|_| out[start..].iter().any(|f| self.is_new_place(f))) {
+        self.score(&tok, &cur, folded.as_ref(), start, out);
+        if let Some(id) = folded.as_ref().filter(|_| out[start..].iter().any(|f| self.is_new_place(f))) {
             let window = self.subjects.limits.window_secs;
             let s = self.subjects.entry(id, time.as_secs());
             for k in [subjects::country_key(&cur), subjects::network_key(&cur)].into_iter().flatten() {
@@ -229,7 +231,7 @@ impl Engine {
             }
         }
         // a subject learns only from uses that raised nothing, of tokens not at risk
-        if let Some(id) = subject.filter(|_| quiet) {
+        if let Some(id) = folded.filter(|_| quiet) {
             let at_risk = self.states.get_mut(&tok.key).is_some_and(|s| s.risk.is_some());
             if !at_risk {
                 self.subjects.learn(&id, &cur);

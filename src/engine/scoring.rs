@@ -64,6 +64,7 @@ impl Engine {
         let token_moved = self.states.get_mut(&tok.key).map(|st| add(st.risk.get_or_insert_with(Default::default)));
         let subject_moved = subject.map(|id| {
             let s = self.subjects.entry(id, t.as_secs());
+            s.upto = s.upto.max(t);
             add(s.risk.get_or_insert_with(Default::default))
         });
         // each finding says where it left the scores (the SOC sees risk move)

@@ -239,6 +239,16 @@ impl Session {
         }
     }
 
+    /// Keep track of changed subjects for [`Session::take_subject_changes`].
+    pub fn track_subject_changes(&mut self) {
+        self.engine.subjects.track_changes();
+    }
+
+    /// The subjects changed since the last call, and those dropped.
+    pub fn take_subject_changes(&mut self) -> (Vec<(SubjectId, Subject)>, Vec<SubjectId>) {
+        self.engine.subjects.take_changes()
+    }
+
     /// Every subject baseline this session holds, sorted by subject.
     pub fn subjects(&self) -> Vec<(SubjectId, Subject)> {
         self.engine.subjects.snapshot().into_iter().map(|(k, s)| (k.clone(), s.clone())).collect()

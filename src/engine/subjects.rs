@@ -90,6 +90,13 @@ pub struct Subject {
     pub last_located: Option<(i64, f32, f32)>,
     #[serde(default)]
     pub risk: Option<Box<Score>>,
+    /// The latest event folded into this state (learned or scored).
+    #[serde(default)]
+    pub upto: EventTime,
+    /// Restored from a snapshot: events up to here are in it already (a
+    /// rebuild that reads them again must not fold them twice).
+    #[serde(skip)]
+    pub skip_upto: EventTime,
 }
 
 /// The keys of a use's attributes.
@@ -161,6 +168,7 @@ fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t: i64, cap: 
 impl Subject {
     /// Learn one use.
     pub fn learn(&mut self, u: &Use, window: i64) {
+        self.upto = self.upto.max(u.time);
         let t = u.time.as_secs();
         if self.uses == 0 {
             self.first = t;
@@ -211,11 +219,44 @@ pub struct Baselines {
     pub limits: BaselineLimits,
     pub evicted_ttl: u64,
     pub evicted_cap: u64,
+    /// Changed since the last [`Baselines::take_changes`] (with `track`).
+    dirty: std::collections::BTreeSet<SubjectId>,
+    /// Dropped since then (their snapshots can be tombstoned).
+    gone: Vec<SubjectId>,
+    track: bool,
 }
 
 impl Baselines {
     pub fn new(limits: BaselineLimits) -> Self {
-        Baselines { map: HashMap::new(), queue: BinaryHeap::new(), limits, evicted_ttl: 0, evicted_cap: 0 }
+        Baselines {
+            map: HashMap::new(),
+            queue: BinaryHeap::new(),
+            limits,
+            evicted_ttl: 0,
+            evicted_cap: 0,
+            dirty: Default::default(),
+            gone: Vec::new(),
+            track: false,
+        }
+    }
+
+    /// Remember what changes, for snapshots ([`Baselines::take_changes`]).
+    pub fn track_changes(&mut self) {
+        self.track = true;
+    }
+
+    /// The subjects changed since the last call (sorted), and those dropped.
+    pub fn take_changes(&mut self) -> (Vec<(SubjectId, Subject)>, Vec<SubjectId>) {
+        let changed = std::mem::take(&mut self.dirty)
+            .into_iter()
+            .filter_map(|id| self.map.get(&id).map(|s| (id, (**s).clone())))
+            .collect();
+        (changed, std::mem::take(&mut self.gone))
+    }
+
+    /// May events of `id` at `t` be folded into its state (not in a restored snapshot)?
+    pub fn folds(&self, id: &SubjectId, t: EventTime) -> bool {
+        self.map.get(id).is_none_or(|s| t > s.skip_upto)
     }
 
     pub fn len(&self) -> usize {
@@ -241,6 +282,9 @@ impl Baselines {
             self.queue.push(Reverse((t, id.clone())));
             self.map.insert(id.clone(), Box::new(Subject { first: t, last: t, ..Subject::default() }));
         }
+        if self.track && !self.dirty.contains(id) {
+            self.dirty.insert(id.clone());
+        }
         self.map.get_mut(id).expect("inserted")
     }
 
@@ -251,9 +295,11 @@ impl Baselines {
     }
 
     /// Put a saved subject back (a baseline file, a snapshot topic).
-    pub fn restore(&mut self, id: SubjectId, s: Subject) {
+    pub fn restore(&mut self, id: SubjectId, mut s: Subject) {
         let last = s.last;
         self.entry(&id, last);
+        self.dirty.remove(&id);
+        s.skip_upto = s.upto;
         self.map.insert(id, Box::new(s));
     }
 
@@ -294,6 +340,10 @@ impl Baselines {
             None => self.evicted_cap += 1,
         }
         self.map.remove(&id);
+        if self.track {
+            self.dirty.remove(&id);
+            self.gone.push(id);
+        }
         true
     }
 }

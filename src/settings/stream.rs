@@ -29,6 +29,10 @@ pub struct RawStream {
     pub alerts_topic: Option<String>,
     pub requests_topic: Option<String>,
     pub dead_letter_topic: Option<String>,
+    /// The compacted topic of per-subject baseline snapshots (keyed by
+    /// subject, partitioned like the events topic); default: the events
+    /// topic's name with `.subject-baselines` for `.events`.
+    pub baselines_topic: Option<String>,
     /// Topics of revocations (the identity provider's); the requests topic is always read too.
     pub revocations_topics: Option<Vec<String>>,
     /// Also read tokenhound's own revocation requests into the revocation view.
@@ -111,6 +115,7 @@ pub struct StreamSettings {
     pub alerts_topic: String,
     pub requests_topic: String,
     pub dead_letter_topic: String,
+    pub baselines_topic: String,
     pub revocations_topics: Vec<String>,
     pub feed_own_requests: bool,
     pub auto_offset_reset: OffsetReset,
@@ -130,6 +135,11 @@ impl RawStream {
         let align_secs = duration(&self.align, "stream.align", 10, errs).max(1);
         let shutdown_timeout_ms = duration(&self.shutdown_timeout, "stream.shutdown_timeout", 30, errs) as u64 * 1000;
         let topic = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
+        let events = topic(self.events_topic.clone(), "tokenhound.events");
+        let baselines = match events.strip_suffix(".events") {
+            Some(base) => format!("{base}.subject-baselines"),
+            None => format!("{events}.subject-baselines"),
+        };
         let s = StreamSettings {
             brokers: topic(self.brokers, "127.0.0.1:9092"),
             group: topic(self.group, "tokenhound"),
@@ -140,6 +150,7 @@ impl RawStream {
             alerts_topic: topic(self.alerts_topic, "tokenhound.alerts"),
             requests_topic: topic(self.requests_topic, "tokenhound.revocation-requests"),
             dead_letter_topic: topic(self.dead_letter_topic, "tokenhound.dead-letter"),
+            baselines_topic: topic(self.baselines_topic, &baselines),
             revocations_topics: self.revocations_topics.unwrap_or_else(|| vec!["tokenhound.revocations".into()]),
             feed_own_requests: self.feed_own_requests.unwrap_or(true),
             auto_offset_reset: self.auto_offset_reset.unwrap_or_default(),

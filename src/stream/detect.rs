@@ -26,12 +26,13 @@ use super::clock::Clocks;
 use super::feed::Feed;
 use super::ingest::{BadRecord, Parsers};
 use super::kafka::{consumer_config, wall_ms, Ctx};
-use super::metrics::{CauseLabel, Metrics, Outcomes, Shared};
+use super::metrics::{CauseLabel, Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::partition::Partition;
 use super::stage::{self, Handler, TopicNames};
-use super::wire::{self, Record};
+use super::decode::{decode, Decoded};
+use super::wire::Record;
 use crate::engine::{EngineConfig, EngineStats};
 use crate::ingest::Interner;
 use crate::model::{AccessEvent, EventTime, Finding, RevocationView};
@@ -82,6 +83,9 @@ struct Detect {
     clocks: Option<Clocks>,
     /// Partitions of the consumed topics: each session's share of the caps.
     partitions: usize,
+    /// Subject baselines across restarts.
+    snapshots: super::baselines::Snapshots,
+    settings: StreamSettings,
     /// Reused per record: the decoded events, the topic names, the counters.
     events: Vec<(AccessEvent, u32)>,
     topics: TopicNames,
@@ -99,7 +103,10 @@ pub fn run(s: StreamSettings, deps: DetectDeps, shared: Arc<Shared>, out: Arc<Ou
     let partitions = super::kafka::partition_count(&consumer, &deps.topics).max(1);
     let (revs, feed_version) = deps.feed.current();
     let keyed = matches!(deps.decoder, Decoder::Raw(_));
+    let snapshots = super::baselines::Snapshots::new(&s, &consumer, partitions);
     let mut h = Detect {
+        snapshots,
+        settings: s.clone(),
         parts: HashMap::new(),
         clocks: keyed.then(|| Clocks::new(deps.engine.allowed_lateness_secs, i64::MAX / 4, s.idle_timeout_ms as i64)),
         deps,
@@ -155,44 +162,15 @@ impl Detect {
     fn new_part(&self, live_from: i64, live: bool) -> Part {
         let mut cfg = self.deps.engine;
         (cfg.limits, cfg.baselines) = (cfg.limits.share(self.partitions), cfg.baselines.share(self.partitions));
+        let mut state = Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg, self.clocks.is_none());
+        state.session().track_subject_changes();
         Part {
-            state: Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg, self.clocks.is_none()),
+            state,
             live_from,
             live,
             held: BinaryHeap::new(),
             tombstones: BinaryHeap::new(),
             reported: EngineStats::default(),
-        }
-    }
-}
-
-/// What a record held.
-enum Decoded {
-    /// Events (in the buffer given), and a problem to dead-letter.
-    Events(Option<BadRecord>),
-    /// Watermarks of gateway partitions.
-    Marks(Vec<(String, EventTime)>),
-}
-
-/// Decode a record; the problem to dead-letter, if any (a Kong batch
-/// read directly may have good records beside it).
-fn decode(d: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>, mx: &Metrics) -> Decoded {
-    let payload = m.payload().unwrap_or_default();
-    match d {
-        Decoder::Wire(strings) => match wire::decode(payload, strings) {
-            Ok(Record::Event(ev, i)) => {
-                events.push((ev, i));
-                Decoded::Events(None)
-            }
-            Ok(Record::Marks(marks)) => Decoded::Marks(marks),
-            Err(e) => Decoded::Events(Some(BadRecord::Wire(e))),
-        },
-        Decoder::Raw(p) => {
-            let mut evs = Vec::new();
-            let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
-            mx.ingested(&p.take_counts());
-            events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
-            Decoded::Events(bad)
         }
     }
 }
@@ -275,7 +253,9 @@ impl Handler for Detect {
 
     fn assigned(&mut self, parts: &[(Tp, i64, bool)]) {
         for (tp, live_from, live) in parts {
-            let part = self.new_part(*live_from, *live);
+            let mut part = self.new_part(*live_from, *live);
+            let saved = self.snapshots.load(&self.settings, tp.1);
+            part.state.session().restore_subjects(saved);
             if let Some(c) = self.clocks.as_mut() {
                 c.assign(tp);
             }
@@ -285,7 +265,10 @@ impl Handler for Detect {
 
     fn revoked(&mut self, parts: &[Tp]) {
         for tp in parts {
-            self.parts.remove(tp);
+            if let Some(mut p) = self.parts.remove(tp) {
+                self.snapshots.flush(tp, p.state.session(), &self.out, wall_ms(), true);
+            }
+            self.snapshots.forget(tp);
             if let Some(c) = self.clocks.as_mut() {
                 c.revoke(tp);
             }
@@ -319,6 +302,7 @@ impl Handler for Detect {
         for tp in tps {
             let mut part = self.parts.remove(&tp).expect("present");
             self.housekeep(&tp, &mut part, idle_ok.contains(&tp));
+            self.snapshots.flush(&tp, part.state.session(), &self.out, wall_ms(), false);
             self.parts.insert(tp, part);
         }
         let (tracked, untrusted) = self
@@ -328,6 +312,8 @@ impl Handler for Detect {
             .fold((0, 0), |(a, b), s| (a + s.tracked_tokens, b + s.untrusted_tokens));
         self.shared.metrics.tracked_tokens.set(tracked as i64);
         self.shared.metrics.untrusted_tokens.set(untrusted as i64);
+        let subjects: usize = self.parts.values().map(|p| p.state.stats().subjects).sum();
+        self.shared.metrics.tracked_subjects.set(subjects as i64);
         self.shared.metrics.max_tokens.set(self.deps.engine.limits.max_tokens as i64);
     }
 

@@ -290,3 +290,16 @@ impl Handler for Ingest {
         self.clocks.is_paused(tp)
     }
 }
+
+impl super::metrics::Metrics {
+    /// Count what ingest repaired or distrusted.
+    pub fn ingested(&self, c: &crate::ingest::IngestCounts) {
+        if c.lossy_utf8 > 0 {
+            self.ingest_repairs.get_or_create(&super::metrics::OutcomeOnly { outcome: "lossy_utf8".into() }).inc_by(c.lossy_utf8);
+        }
+        if c.bearer_mismatch > 0 {
+            let l = super::metrics::OutcomeOnly { outcome: "bearer_mismatch".into() };
+            self.ingest_repairs.get_or_create(&l).inc_by(c.bearer_mismatch);
+        }
+    }
+}

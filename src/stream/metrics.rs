@@ -115,6 +115,8 @@ pub struct Metrics {
     pub watermark_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Records read in spite of something odd, by what (`lossy_utf8`).
     pub ingest_repairs: Family<OutcomeOnly, Counter>,
+    pub baseline_snapshots: Counter,
+    pub tracked_subjects: Gauge,
 }
 
 impl Metrics {
@@ -147,7 +149,11 @@ impl Metrics {
             untrusted_tokens: Gauge::default(),
             watermark_lag: Gauge::default(),
             ingest_repairs: Family::default(),
+            baseline_snapshots: Counter::default(),
+            tracked_subjects: Gauge::default(),
         };
+        reg.register("baseline_snapshots", "Subject baseline snapshots (and tombstones) written", m.baseline_snapshots.clone());
+        reg.register("tracked_subjects", "Subjects with a baseline in the engines of this process", m.tracked_subjects.clone());
         reg.register("events", "Records and events handled, by stage and outcome", m.events.clone());
         reg.register("findings", "Findings produced to the alerts topic, by rule", m.findings.clone());
         reg.register("dead_letters", "Records sent to the dead-letter topic, by error kind", m.dead_letters.clone());
@@ -203,17 +209,6 @@ impl Metrics {
             m.ingest_repairs.clone(),
         );
         m
-    }
-
-    /// Count what ingest repaired or distrusted.
-    pub fn ingested(&self, c: &crate::ingest::IngestCounts) {
-        if c.lossy_utf8 > 0 {
-            self.ingest_repairs.get_or_create(&OutcomeOnly { outcome: "lossy_utf8".into() }).inc_by(c.lossy_utf8);
-        }
-        if c.bearer_mismatch > 0 {
-            let l = OutcomeOnly { outcome: "bearer_mismatch".into() };
-            self.ingest_repairs.get_or_create(&l).inc_by(c.bearer_mismatch);
-        }
     }
 }
 

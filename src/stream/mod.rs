@@ -16,7 +16,9 @@
 //! engine released its record and every output it caused has a successful
 //! delivery report (see `offsets`).
 
+pub mod baselines;
 pub mod clock;
+mod decode;
 pub mod detect;
 pub mod feed;
 pub mod ingest;

@@ -164,6 +164,14 @@ impl Outputs {
         request(f).map(|(k, _)| k)
     }
 
+    /// A subject baseline snapshot (a tombstone without body) to a given
+    /// partition of the snapshot topic. Not tracked: no input offset waits
+    /// for it (a lost one is superseded by the next, and the rebuild covers
+    /// the gap).
+    pub fn snapshot(&self, topic: &str, partition: i32, key: &[u8], body: Option<&[u8]>) {
+        self.send_to(topic, Some(partition), key, body, None, UNTRACKED);
+    }
+
     /// The token expired: its request can be compacted away.
     pub fn tombstone(&self, key: &str, batch: BatchId) {
         self.send(&self.requests_topic, key.as_bytes(), None, None, batch);

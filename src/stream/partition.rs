@@ -127,4 +127,9 @@ impl Partition {
     pub fn stats(&self) -> EngineStats {
         self.session.stats()
     }
+
+    /// The session, for subject snapshots.
+    pub fn session(&mut self) -> &mut Session {
+        &mut self.session
+    }
 }

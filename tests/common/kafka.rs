@@ -80,6 +80,7 @@ impl Topics {
         let t = Topics { prefix: prefix.to_string() };
         m.create_topic(&t.gateway(), 1, 1).unwrap();
         m.create_topic(&t.name("events"), parts, 1).unwrap();
+        m.create_topic(&t.name("subject-baselines"), parts, 1).unwrap();
         for s in ["alerts", "revocation-requests", "dead-letter", "revocations"] {
             m.create_topic(&t.name(s), 1, 1).unwrap();
         }

@@ -1,0 +1,144 @@
+//! Subject baselines across restarts: they outlive the token lifetime the
+//! events-topic rebuild covers, so each detect session writes snapshots of
+//! the subjects that changed (coalesced: at most one per subject a second)
+//! to a compacted topic keyed by subject and partitioned like the events
+//! topic (partition p holds the subjects of events partition p), and reads
+//! its partition back when an events partition is assigned. A snapshot
+//! names the latest event folded into it; a rebuild that reads older events
+//! again does not fold them twice, so a restarted stream gives the alerts of
+//! an uninterrupted one. Subjects that expire are tombstoned.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::json;
+
+use super::kafka::{base_config, Ctx};
+use super::offsets::Tp;
+use super::out::Outputs;
+use crate::engine::subjects::{Subject, SubjectId};
+use crate::engine::Session;
+use crate::settings::StreamSettings;
+
+/// How often a partition's changed subjects are written.
+const EVERY_MS: i64 = 1000;
+
+pub struct Snapshots {
+    topic: String,
+    /// Off when the topic is missing or has fewer partitions than the events topic.
+    enabled: bool,
+    last: HashMap<Tp, i64>,
+}
+
+/// A subject's record key (the events topic's key for its tokens).
+pub fn key((iss, sub): &SubjectId) -> String {
+    use crate::model::escape_part;
+    format!("%s|{}|{}", escape_part(iss), escape_part(sub))
+}
+
+impl Snapshots {
+    /// Check the topic: it must exist with at least `partitions` partitions.
+    pub fn new(s: &StreamSettings, consumer: &BaseConsumer<Ctx>, partitions: usize) -> Self {
+        let topic = s.baselines_topic.clone();
+        let found = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|md| md.topics().first().filter(|t| t.error().is_none()).map(|t| t.partitions().len()))
+            .unwrap_or(0);
+        let enabled = found >= partitions && found > 0;
+        if !enabled {
+            tracing::warn!(
+                topic = %topic,
+                partitions = found,
+                needed = partitions,
+                "subject baselines are not kept across restarts: create this topic (compacted, as many partitions as the events topic)"
+            );
+        }
+        Snapshots { topic, enabled, last: HashMap::new() }
+    }
+
+    /// The saved subjects of events partition `partition` (empty when off).
+    pub fn load(&self, s: &StreamSettings, partition: i32) -> Vec<(SubjectId, Subject)> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        match read_partition(s, &self.topic, partition) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(topic = %self.topic, partition, "cannot read subject baselines: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Write what changed in `session` (at most every second per partition).
+    pub fn flush(&mut self, tp: &Tp, session: &mut Session, out: &Outputs, now_ms: i64, force: bool) {
+        if !self.enabled {
+            return;
+        }
+        let last = self.last.entry(tp.clone()).or_insert(0);
+        if !force && now_ms - *last < EVERY_MS {
+            return;
+        }
+        *last = now_ms;
+        let (changed, gone) = session.take_subject_changes();
+        for (id, subject) in &changed {
+            let body = json!({ "iss": &*id.0, "sub": &*id.1, "baseline": subject }).to_string();
+            out.snapshot(&self.topic, tp.1, key(id).as_bytes(), Some(body.as_bytes()));
+        }
+        for id in &gone {
+            out.snapshot(&self.topic, tp.1, key(id).as_bytes(), None);
+        }
+        if !changed.is_empty() || !gone.is_empty() {
+            out.shared.metrics.baseline_snapshots.inc_by((changed.len() + gone.len()) as u64);
+        }
+    }
+
+    pub fn forget(&mut self, tp: &Tp) {
+        self.last.remove(tp);
+    }
+}
+
+/// Read one partition of the snapshot topic from its start to its end.
+fn read_partition(s: &StreamSettings, topic: &str, partition: i32) -> Result<Vec<(SubjectId, Subject)>, String> {
+    let mut cfg = base_config(s, "tokenhound-baselines");
+    cfg.set("group.id", format!("{}.baselines-reader", s.group)).set("enable.auto.commit", "false");
+    let c: BaseConsumer = cfg.create().map_err(|e| e.to_string())?;
+    let (low, high) = c.fetch_watermarks(topic, partition, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(low)).map_err(|e| e.to_string())?;
+    c.assign(&tpl).map_err(|e| e.to_string())?;
+    let mut latest: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+    let mut next = low;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while next < high {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("timed out at offset {next} of {high}"));
+        }
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                next = m.offset() + 1;
+                latest.insert(m.key().unwrap_or_default().to_vec(), m.payload().map(<[u8]>::to_vec));
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in latest {
+        let Some(v) = v else { continue };
+        let parsed = serde_json::from_slice::<serde_json::Value>(&v).ok().and_then(|j| {
+            let id: SubjectId = (j["iss"].as_str()?.into(), j["sub"].as_str()?.into());
+            let s: Subject = serde_json::from_value(j["baseline"].clone()).ok()?;
+            Some((id, s))
+        });
+        match parsed {
+            Some(x) => out.push(x),
+            None => tracing::warn!(topic, partition, key = %String::from_utf8_lossy(&k), "unreadable baseline snapshot skipped"),
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}

@@ -1,0 +1,42 @@
+//! How a record of a consumed topic becomes events (the detect stage).
+
+use rdkafka::message::BorrowedMessage;
+use rdkafka::Message;
+
+use super::detect::Decoder;
+use super::ingest::BadRecord;
+use super::metrics::Metrics;
+use super::wire::{self, Record};
+use crate::model::{AccessEvent, EventTime};
+
+/// What a record held.
+pub enum Decoded {
+    /// Events (in the buffer given), and a problem to dead-letter.
+    Events(Option<BadRecord>),
+    /// Watermarks of gateway partitions.
+    Marks(Vec<(String, EventTime)>),
+}
+
+/// Decode a record; the problem to dead-letter, if any (a Kong batch
+/// read directly may have good records beside it).
+pub fn decode(d: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>, mx: &Metrics) -> Decoded {
+    let payload = m.payload().unwrap_or_default();
+    match d {
+        Decoder::Wire(strings) => match wire::decode(payload, strings) {
+            Ok(Record::Event(ev, i)) => {
+                events.push((ev, i));
+                Decoded::Events(None)
+            }
+            Ok(Record::Marks(marks)) => Decoded::Marks(marks),
+            Err(e) => Decoded::Events(Some(BadRecord::Wire(e))),
+        },
+        Decoder::Raw(p) => {
+            let mut evs = Vec::new();
+            let bad = p.parse(m.topic(), m.partition(), m.offset(), payload, &mut evs);
+            mx.ingested(&p.take_counts());
+            events.extend(evs.into_iter().enumerate().map(|(i, e)| (e, i as u32)));
+            Decoded::Events(bad)
+        }
+    }
+}
+
