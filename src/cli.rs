@@ -160,6 +160,33 @@ pub struct RespondArgs {
     /// dry-run (record what would be revoked) or enforce.
     #[arg(long, value_enum)]
     pub mode: Option<crate::settings::Mode>,
+    /// Without one: run the responder service.
+    #[command(subcommand)]
+    pub action: Option<RespondAction>,
+}
+
+/// Decisions on the requests the revocation budget parked.
+#[derive(clap::Subcommand, Debug)]
+pub enum RespondAction {
+    /// The parked requests (ID, rule, scope, what, reason) and the decisions taken.
+    ListParked,
+    /// Send parked requests back to be delivered (not budgeted), audited.
+    Approve(Decision),
+    /// Drop parked requests, audited.
+    Reject(Decision),
+}
+
+#[derive(Args, Debug)]
+pub struct Decision {
+    /// IDs from `respond list-parked`.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Who decides (recorded).
+    #[arg(long)]
+    pub by: String,
+    /// Why (recorded).
+    #[arg(long)]
+    pub reason: String,
 }
 
 pub use crate::settings::Stage;

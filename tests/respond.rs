@@ -309,6 +309,45 @@ fn budget_parks_a_burst_with_one_storm_alert_and_dry_run_revokes_nothing() {
         .filter(|a| a["finding_info"]["analytic"]["uid"] == "revocation-storm")
         .collect();
     assert_eq!(storms.len(), 1, "one storm alert");
+
+    // a person decides: list the parked requests, approve two, reject one
+    let cli = |args: &[&str]| {
+        let out = common::bin().arg("respond").arg("--config").arg(&cfg).args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (ok, listing, err) = cli(&["list-parked"]);
+    assert!(ok, "{err}");
+    let rows: Vec<Vec<String>> =
+        listing.lines().skip(1).map(|l| l.split_whitespace().map(String::from).collect()).collect();
+    assert_eq!(rows.len(), parked.len(), "every parked request listed: {err}");
+    assert!(rows.iter().all(|r| r[1] == "parked"));
+    let (a, b, c) = (&rows[0], &rows[1], &rows[2]);
+    let (ok, _, err) = cli(&["approve", &a[0], &b[0], "--by", "alice@soc", "--reason", "confirmed theft campaign"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&["reject", &c[0], "--by", "bob@soc", "--reason", "test account"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&["approve", &c[0], "--by", "mallory", "--reason", "again"]);
+    assert!(!ok && err.contains("rejected by bob@soc"), "a request is decided once: {err}");
+    let (ok, _, err) = cli(&["approve", "nosuchid", "--by", "alice@soc", "--reason", "x"]);
+    assert!(!ok && err.contains("nosuchid"), "{err}");
+    let (ok, _, err) = cli(&["approve", &a[0], "--by", "", "--reason", "x"]);
+    assert!(!ok && err.contains("who"), "{err}");
+    // the approved ones are delivered without the budget, the rejected one is not
+    let jti = |row: &Vec<String>| row[4].rsplit('|').next().unwrap().to_string();
+    let deny = |row: &Vec<String>| format!("burst:https%3A%2F%2Fidp.acme.example:{}", jti(row));
+    wait_for(60, "the approved revocations", || {
+        let n: i64 = redis::cmd("EXISTS").arg(deny(a)).arg(deny(b)).query(&mut conn).unwrap();
+        n == 2
+    });
+    let n: i64 = redis::cmd("EXISTS").arg(deny(c)).query(&mut conn).unwrap();
+    assert_eq!(n, 0, "the rejected request revoked nothing");
+    let (_, listing, _) = cli(&["list-parked"]);
+    assert!(listing.contains(&format!("{} approved:alice@soc", a[0])), "{listing}");
+    assert!(listing.contains(&format!("{} rejected:bob@soc", c[0])), "{listing}");
+    let audit: Vec<Value> = read_all(&brokers, &t.name("audit"), usize::MAX, Duration::from_secs(3)).iter().map(Rec::json).collect();
+    let by = |who: &str, what: &str| audit.iter().filter(|x| x["by"] == who && x["outcome"] == what).count();
+    assert_eq!((by("alice@soc", "approved"), by("bob@soc", "rejected")), (2, 1), "decisions audited with who and why");
+    assert!(audit.iter().any(|x| x["approved_by"] == "alice@soc" && x["outcome"] == "delivered"), "the delivery names its approver");
     assert!(r.stop(30).success());
 
     // dry-run: the same kind of requests revoke nothing and are all recorded

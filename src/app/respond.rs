@@ -94,6 +94,35 @@ pub fn run_respond(a: crate::cli::RespondArgs) -> Result<super::Outcome> {
             raw.respond.mode = a.mode;
         }
     })?;
-    crate::stream::respond::run(crate::stream::respond::RespondPlan { stream: s.stream, respond: s.respond })?;
+    use crate::cli::RespondAction;
+    match &a.action {
+        None => crate::stream::respond::run(crate::stream::respond::RespondPlan { stream: s.stream, respond: s.respond })?,
+        Some(RespondAction::ListParked) => {
+            let parked = crate::stream::parked::list(&s.stream, &s.respond)?;
+            println!("{:<12} {:<10} {:<20} {:<10} {:<40} REASON", "ID", "STATUS", "RULE", "SCOPE", "WHAT");
+            for p in &parked {
+                let r = &p.request;
+                let status = p.decision.as_ref().map_or("parked".to_string(), |(d, by, _)| format!("{d}:{by}"));
+                let field = |k: &str| escape_controls(r[k].as_str().unwrap_or("-"));
+                println!(
+                    "{:<12} {:<10} {:<20} {:<10} {:<40} {}",
+                    p.id,
+                    escape_controls(&status),
+                    field("rule"),
+                    field("scope"),
+                    field("key"),
+                    field("reason")
+                );
+            }
+            let open = parked.iter().filter(|p| p.decision.is_none()).count();
+            eprintln!("{} parked request(s), {open} awaiting a decision", parked.len());
+        }
+        Some(RespondAction::Approve(d)) | Some(RespondAction::Reject(d)) => {
+            let approve = matches!(a.action, Some(RespondAction::Approve(_)));
+            let done = crate::stream::parked::decide(&s.stream, &s.respond, &d.ids, approve, &d.by, &d.reason)?;
+            let what = if approve { "approved (sent back to be delivered)" } else { "rejected" };
+            eprintln!("{} request(s) {what} by {}: {}", done.len(), escape_controls(&d.by), done.join(" "));
+        }
+    }
     Ok(super::Outcome::Ok)
 }

@@ -271,7 +271,7 @@ impl Responder {
             "mode": match self.mode { Mode::DryRun => "dry-run", Mode::Enforce => "enforce" },
             "hook": hook, "action": action, "action_id": id, "outcome": outcome, "detail": detail,
             "finding_uid": r.finding_uid, "rule": r.rule, "idempotency_key": r.idempotency_key,
-            "key": r.raw.get("key"), "scope": r.raw.get("scope"),
+            "key": r.raw.get("key"), "scope": r.raw.get("scope"), "approved_by": r.approved_by,
         }))
     }
 }

@@ -26,6 +26,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod offsets;
 pub mod out;
+pub mod parked;
 pub mod partition;
 pub mod respond;
 pub mod stage;

@@ -1,0 +1,141 @@
+//! Parked revocation requests, decided by a person: `tokenhound respond
+//! list-parked` reads the parked topic (requests the budget held back, and
+//! the decisions taken on them); `respond approve ID...` sends each request
+//! back to the requests topic with `approved_by` (the responder delivers it
+//! without spending the budget), `respond reject ID...` drops it. Every
+//! decision names who and why, is written to the parked topic (so a request
+//! is decided once) and to the audit topic.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+
+use super::kafka::base_config;
+use crate::respond::Request;
+use crate::settings::{RespondSettings, StreamSettings};
+
+/// One parked request and what was decided on it.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub id: String,
+    pub request: Value,
+    /// (approved|rejected, by, reason), once decided.
+    pub decision: Option<(String, String, String)>,
+}
+
+/// The parked requests in the order they were parked.
+pub fn list(s: &StreamSettings, r: &RespondSettings) -> Result<Vec<Parked>> {
+    let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out: Vec<Parked> = Vec::new();
+    for v in read_topic(s, &r.parked_topic)? {
+        if let Some(d) = v.get("decision").and_then(Value::as_str) {
+            let id = v["id"].as_str().unwrap_or_default();
+            if let Some(&i) = by_id.get(id) {
+                let who = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                out[i].decision = Some((d.to_string(), who("by"), who("reason")));
+            }
+            continue;
+        }
+        let Ok(req) = Request::parse(v.to_string().as_bytes()) else { continue };
+        let id = id_of(&req);
+        if !by_id.contains_key(&id) {
+            by_id.insert(id.clone(), out.len());
+            out.push(Parked { id, request: v, decision: None });
+        }
+    }
+    Ok(out)
+}
+
+/// The short id a person types: stable for the request.
+pub fn id_of(r: &Request) -> String {
+    r.action_id("parked")[..13].replace('-', "")
+}
+
+/// Approve or reject the parked requests `ids` (`approve` true / false).
+pub fn decide(s: &StreamSettings, r: &RespondSettings, ids: &[String], approve: bool, by: &str, why: &str) -> Result<Vec<String>> {
+    if by.trim().is_empty() || why.trim().is_empty() {
+        bail!("a decision names who (--by) and why (--reason)");
+    }
+    let parked = list(s, r)?;
+    let mut chosen = Vec::new();
+    for id in ids {
+        let p = parked.iter().find(|p| &p.id == id).with_context(|| format!("no parked request {id:?} (see respond list-parked)"))?;
+        if let Some((d, who, _)) = &p.decision {
+            bail!("parked request {id} was {d} by {who} already");
+        }
+        chosen.push(p.clone());
+    }
+    let producer: BaseProducer = super::kafka::producer_config(s).create().context("cannot create a producer")?;
+    #[allow(clippy::disallowed_methods)]
+    let now = chrono::Utc::now().to_rfc3339();
+    let (what, mut done) = (if approve { "approved" } else { "rejected" }, Vec::new());
+    for p in chosen {
+        let mut req = p.request.clone();
+        if approve {
+            req["approved_by"] = json!(by);
+            req["approval_reason"] = json!(why);
+            req["approved_at"] = json!(now);
+            let key = req["key"].as_str().unwrap_or_default().to_string();
+            send(&producer, &s.requests_topic, &key, &req.to_string())?;
+        }
+        let decision = json!({ "decision": what, "id": p.id, "by": by, "reason": why, "at": now });
+        send(&producer, &r.parked_topic, &p.id, &decision.to_string())?;
+        let audit = json!({
+            "time": now, "hook": "person", "action": if approve { "approve" } else { "reject" }, "outcome": what,
+            "detail": why, "by": by, "parked_id": p.id, "finding_uid": req.get("finding_uid"), "rule": req.get("rule"),
+            "key": req.get("key"), "scope": req.get("scope"),
+        });
+        send(&producer, &r.audit_topic, &p.id, &audit.to_string())?;
+        done.push(p.id);
+    }
+    producer.flush(Duration::from_secs(30)).context("the decisions were not delivered")?;
+    Ok(done)
+}
+
+fn send(p: &BaseProducer, topic: &str, key: &str, body: &str) -> Result<()> {
+    p.send(BaseRecord::to(topic).key(key).payload(body)).map_err(|(e, _)| e).with_context(|| format!("cannot produce to {topic}"))
+}
+
+/// Every record of every partition of `topic`, from its start to its end now.
+fn read_topic(s: &StreamSettings, topic: &str) -> Result<Vec<Value>> {
+    let mut cfg = base_config(s, "tokenhound-parked");
+    cfg.set("group.id", format!("{}.parked-reader", s.group)).set("enable.auto.commit", "false");
+    let c: BaseConsumer = cfg.create().context("cannot create a consumer")?;
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10)).context("cannot reach the brokers")?;
+    let parts: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    let (mut tpl, mut ends) = (TopicPartitionList::new(), BTreeMap::new());
+    for p in parts {
+        let (lo, hi) = c.fetch_watermarks(topic, p, Duration::from_secs(10)).context("cannot read the parked topic")?;
+        if hi > lo {
+            tpl.add_partition_offset(topic, p, Offset::Offset(lo))?;
+            ends.insert(p, hi);
+        }
+    }
+    let mut recs: Vec<(i32, i64, Value)> = Vec::new();
+    if ends.is_empty() {
+        return Ok(Vec::new());
+    }
+    c.assign(&tpl)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ends.is_empty() {
+        if std::time::Instant::now() > deadline {
+            bail!("timed out reading {topic}");
+        }
+        if let Some(m) = c.poll(Duration::from_millis(200)) {
+            let m = m?;
+            if let Some(v) = m.payload().and_then(|p| serde_json::from_slice::<Value>(p).ok()) {
+                recs.push((m.partition(), m.offset(), v));
+            }
+            if ends.get(&m.partition()).is_some_and(|hi| m.offset() + 1 >= *hi) {
+                ends.remove(&m.partition());
+            }
+        }
+    }
+    recs.sort_by_key(|r| (r.0, r.1));
+    Ok(recs.into_iter().map(|r| r.2).collect())
+}
