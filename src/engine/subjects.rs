@@ -33,7 +33,7 @@ pub struct BaselineLimits {
 
 impl Default for BaselineLimits {
     fn default() -> Self {
-        BaselineLimits { max_subjects: 500_000, window_secs: 30 * 86_400 }
+        BaselineLimits { max_subjects: 1_000_000, window_secs: 30 * 86_400 }
     }
 }
 
@@ -56,18 +56,51 @@ pub fn subject_of(tok: &TokenInfo) -> Option<SubjectId> {
     Some((tok.iss.clone().unwrap_or_else(|| "".into()), tok.sub.clone()?))
 }
 
-/// One value of one attribute.
+/// One value of one attribute: 24 bytes (times as seconds since 2020, a
+/// city's coordinates in hundredths of a degree).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Seen {
     pub key: u64,
     /// Decayed count at `last`.
     pub weight: f32,
-    /// Epoch seconds.
-    pub first: i64,
-    pub last: i64,
+    first: u32,
+    last: u32,
+    /// A city's coordinates (`i16::MIN`: none).
+    #[serde(default = "no_place")]
+    at: (i16, i16),
+}
+
+/// 2020-01-01T00:00:00Z: the epoch of [`Seen`]'s times.
+const EPOCH: i64 = 1_577_836_800;
+
+fn no_place() -> (i16, i16) {
+    (i16::MIN, i16::MIN)
+}
+
+impl Seen {
+    fn new(key: u64, t: i64, at: Option<(f32, f32)>) -> Self {
+        let c = |x: f32| (x * 100.0).round().clamp(-18_000.0, 18_000.0) as i16;
+        let t = Self::pack(t);
+        Seen { key, weight: 1.0, first: t, last: t, at: at.map_or(no_place(), |(la, lo)| (c(la), c(lo))) }
+    }
+
+    fn pack(t: i64) -> u32 {
+        (t - EPOCH).clamp(0, u32::MAX as i64) as u32
+    }
+
+    /// First and last seen, epoch seconds.
+    pub fn first(&self) -> i64 {
+        EPOCH + self.first as i64
+    }
+
+    pub fn last(&self) -> i64 {
+        EPOCH + self.last as i64
+    }
+
     /// A city's coordinates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<(f32, f32)>,
+    pub fn at(&self) -> Option<(f32, f32)> {
+        (self.at.0 != i16::MIN).then(|| (self.at.0 as f32 / 100.0, self.at.1 as f32 / 100.0))
+    }
 }
 
 /// What the engine knows of one subject's normal.
@@ -142,10 +175,10 @@ fn decay(weight: f32, from: i64, to: i64, window: i64) -> f32 {
 }
 
 fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t: i64, cap: usize, window: i64) {
-    list.retain(|s| s.last >= t - window);
+    list.retain(|s| s.last() >= t - window);
     if let Some(s) = list.iter_mut().find(|s| s.key == key) {
-        s.weight = decay(s.weight, s.last, t, window) + 1.0;
-        s.last = s.last.max(t);
+        s.weight = decay(s.weight, s.last(), t, window) + 1.0;
+        s.last = s.last.max(Seen::pack(t));
         return;
     }
     if list.len() >= cap {
@@ -154,7 +187,7 @@ fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t: i64, cap: 
             .iter()
             .enumerate()
             .min_by(|(_, a), (_, b)| {
-                let (wa, wb) = (decay(a.weight, a.last, t, window), decay(b.weight, b.last, t, window));
+                let (wa, wb) = (decay(a.weight, a.last(), t, window), decay(b.weight, b.last(), t, window));
                 wa.total_cmp(&wb).then(a.last.cmp(&b.last)).then(a.key.cmp(&b.key))
             })
             .map(|(i, _)| i);
@@ -162,7 +195,9 @@ fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t: i64, cap: 
             list.remove(i);
         }
     }
-    list.push(Seen { key, weight: 1.0, first: t, last: t, at });
+    // grow by one: most lists hold one or two values (no spare capacity)
+    list.reserve_exact(1);
+    list.push(Seen::new(key, t, at));
 }
 
 impl Subject {
@@ -200,13 +235,13 @@ impl Subject {
 
     /// Seen inside the window before `t`.
     pub fn knows(list: &[Seen], key: u64, t: i64, window: i64) -> bool {
-        list.iter().any(|s| s.key == key && s.last >= t - window)
+        list.iter().any(|s| s.key == key && s.last() >= t - window)
     }
 
     /// The values of an attribute seen inside the window, strongest first.
     pub fn live(list: &[Seen], t: i64, window: i64) -> Vec<&Seen> {
-        let mut v: Vec<&Seen> = list.iter().filter(|s| s.last >= t - window).collect();
-        v.sort_by(|a, b| decay(b.weight, b.last, t, window).total_cmp(&decay(a.weight, a.last, t, window)));
+        let mut v: Vec<&Seen> = list.iter().filter(|s| s.last() >= t - window).collect();
+        v.sort_by(|a, b| decay(b.weight, b.last(), t, window).total_cmp(&decay(a.weight, a.last(), t, window)));
         v
     }
 }

@@ -44,7 +44,7 @@ impl RawRisk {
         if baseline_window_secs < 3600 {
             errs.push("risk.baseline_window: at least 1h".into());
         }
-        let max_subjects = self.max_subjects.unwrap_or(500_000);
+        let max_subjects = self.max_subjects.unwrap_or(1_000_000);
         if max_subjects == 0 {
             errs.push("risk.max_subjects: must be at least 1".into());
         }

@@ -112,9 +112,9 @@ fn read_partition(s: &StreamSettings, topic: &str, partition: i32) -> Result<Vec
     c.assign(&tpl).map_err(|e| e.to_string())?;
     let mut latest: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
     let mut next = low;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = super::kafka::wall_ms() + 60_000;
     while next < high {
-        if std::time::Instant::now() > deadline {
+        if super::kafka::wall_ms() > deadline {
             return Err(format!("timed out at offset {next} of {high}"));
         }
         match c.poll(Duration::from_millis(200)) {

@@ -71,8 +71,7 @@ pub fn decide(s: &StreamSettings, r: &RespondSettings, ids: &[String], approve: 
         chosen.push(p.clone());
     }
     let producer: BaseProducer = super::kafka::producer_config(s).create().context("cannot create a producer")?;
-    #[allow(clippy::disallowed_methods)]
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = crate::model::EventTime(super::kafka::wall_ms().saturating_mul(1000)).to_rfc3339();
     let (what, mut done) = (if approve { "approved" } else { "rejected" }, Vec::new());
     for p in chosen {
         let mut req = p.request.clone();
@@ -121,9 +120,9 @@ fn read_topic(s: &StreamSettings, topic: &str) -> Result<Vec<Value>> {
         return Ok(Vec::new());
     }
     c.assign(&tpl)?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = super::kafka::wall_ms() + 60_000;
     while !ends.is_empty() {
-        if std::time::Instant::now() > deadline {
+        if super::kafka::wall_ms() > deadline {
             bail!("timed out reading {topic}");
         }
         if let Some(m) = c.poll(Duration::from_millis(200)) {

@@ -37,7 +37,7 @@ pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Op
         if let Some(k) = network_key(cur) {
             let near_known_city = here.is_some_and(|(at, r)| {
                 Subject::live(&s.cities, t, window).iter().any(|c| {
-                    c.at.is_some_and(|(la, lo)| haversine_km(at, (la as f64, lo as f64)) - r <= p.min_distance_km)
+                    c.at().is_some_and(|(la, lo)| haversine_km(at, (la as f64, lo as f64)) - r <= p.min_distance_km)
                 })
             });
             if !near_known_city
