@@ -15,7 +15,13 @@ fn rss_kib() -> u64 {
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let geo = |lat: f64, cc: &str, asn: u32| {
-        Arc::new(Geo { lat: Some(lat), lon: Some(13.4), country: Some(cc.into()), asn: Some(asn), ..Default::default() })
+        Arc::new(Geo {
+            lat: Some(lat),
+            lon: Some(13.4),
+            country: Some(cc.into()),
+            asn: Some(asn),
+            ..Default::default()
+        })
     };
     let places = [geo(52.5, "DE", 64501), geo(52.5, "DE", 64502), geo(48.1, "DE", 64503), geo(50.1, "AT", 64504)];
     let uas: [IStr; 2] = [

@@ -70,7 +70,8 @@ fn a_vpn_exit_abroad_is_an_anonymizer_signal_not_impossible_travel() {
         .collect();
     assert!(!scores.is_empty() && scores.iter().all(|s| *s > 0.0), "{with:?}");
     assert_eq!(scores.last(), Some(&30.0), "anonymizer-drift (20) + anonymized-travel (10): {scores:?}");
-    let last = with.iter().rev().find_map(|a| a["unmapped"]["tokenhound"]["details"]["risk"]["subject"]["level"].as_str());
+    let last =
+        with.iter().rev().find_map(|a| a["unmapped"]["tokenhound"]["details"]["risk"]["subject"]["level"].as_str());
     assert_eq!(last, Some("MEDIUM"));
     assert!(!got.contains(&"risk-level-change".to_string()), "two low signals are not HIGH: {got:?}");
 
@@ -97,5 +98,9 @@ fn a_plain_tor_list_marks_its_exits() {
     std::fs::write(&cfg, format!("[geo]\n{extra}\n")).unwrap();
     let out = bin().args(["replay", "--config"]).arg(&cfg).arg("sample-logs/logs").output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tor-exits.txt:2"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tor-exits.txt:2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -143,9 +143,8 @@ fn a_replay_of_last_week_starts_from_the_baseline_of_the_week_before() {
     let new_place = |a: &[Value]| -> BTreeSet<String> {
         a.iter().filter(|a| rule(a) == "new-place-for-subject").map(|a| a["finding_info"]["uid"].to_string()).collect()
     };
-    let whole: BTreeSet<String> = new_place(
-        &s.alerts.iter().filter(|a| a["time"].as_i64().unwrap() >= cut).cloned().collect::<Vec<_>>(),
-    );
+    let whole: BTreeSet<String> =
+        new_place(&s.alerts.iter().filter(|a| a["time"].as_i64().unwrap() >= cut).cloned().collect::<Vec<_>>());
     assert!(!whole.is_empty());
     // without the week before, nobody is past the learning period
     assert!(new_place(&replay(&w2, None, "1")).is_empty());
@@ -158,7 +157,12 @@ fn a_replay_of_last_week_starts_from_the_baseline_of_the_week_before() {
     assert_eq!(new_place(&second), whole, "the split replay finds what the whole one does");
     // a damaged file is an error naming its line
     std::fs::write(&base, saved.lines().take(3).collect::<Vec<_>>().join("\n") + "\n{oops\n").unwrap();
-    let out = bin().args(["replay", "--config", "sample-logs/tokenhound.toml", "--baseline"]).arg(&base).arg(&w2).output().unwrap();
+    let out = bin()
+        .args(["replay", "--config", "sample-logs/tokenhound.toml", "--baseline"])
+        .arg(&base)
+        .arg(&w2)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("base.ndjson:4"), "{}", String::from_utf8_lossy(&out.stderr));
 }

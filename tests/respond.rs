@@ -164,7 +164,10 @@ fn stolen_token_story_revoked_in_redis_ssf_and_webhook() {
     // risk-level-change SET, a verified webhook, a Redis key with its TTL)
     let risk = got.iter().find(|g| g["event"].as_str().is_some_and(|e| e.ends_with("risk-level-change")));
     let risk = risk.unwrap_or_else(|| panic!("no risk-level-change SET: {got:?}"));
-    assert_eq!(risk["claims"]["sub_id"], json!({"format": "iss_sub", "iss": "https://idp.acme.example", "sub": "erin"}));
+    assert_eq!(
+        risk["claims"]["sub_id"],
+        json!({"format": "iss_sub", "iss": "https://idp.acme.example", "sub": "erin"})
+    );
     let body = &risk["claims"]["events"]["https://schemas.openid.net/secevent/caep/event-type/risk-level-change"];
     assert_eq!((body["principal"].as_str(), body["current_level"].as_str()), (Some("USER"), Some("HIGH")), "{body}");
     assert!(body.get("previous_level").is_none(), "no level before: previous_level omitted ({body})");
@@ -313,7 +316,11 @@ fn budget_parks_a_burst_with_one_storm_alert_and_dry_run_revokes_nothing() {
     // a person decides: list the parked requests, approve two, reject one
     let cli = |args: &[&str]| {
         let out = common::bin().arg("respond").arg("--config").arg(&cfg).args(args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (ok, listing, err) = cli(&["list-parked"]);
     assert!(ok, "{err}");
@@ -344,10 +351,14 @@ fn budget_parks_a_burst_with_one_storm_alert_and_dry_run_revokes_nothing() {
     let (_, listing, _) = cli(&["list-parked"]);
     assert!(listing.contains(&format!("{} approved:alice@soc", a[0])), "{listing}");
     assert!(listing.contains(&format!("{} rejected:bob@soc", c[0])), "{listing}");
-    let audit: Vec<Value> = read_all(&brokers, &t.name("audit"), usize::MAX, Duration::from_secs(3)).iter().map(Rec::json).collect();
+    let audit: Vec<Value> =
+        read_all(&brokers, &t.name("audit"), usize::MAX, Duration::from_secs(3)).iter().map(Rec::json).collect();
     let by = |who: &str, what: &str| audit.iter().filter(|x| x["by"] == who && x["outcome"] == what).count();
     assert_eq!((by("alice@soc", "approved"), by("bob@soc", "rejected")), (2, 1), "decisions audited with who and why");
-    assert!(audit.iter().any(|x| x["approved_by"] == "alice@soc" && x["outcome"] == "delivered"), "the delivery names its approver");
+    assert!(
+        audit.iter().any(|x| x["approved_by"] == "alice@soc" && x["outcome"] == "delivered"),
+        "the delivery names its approver"
+    );
     assert!(r.stop(30).success());
 
     // dry-run: the same kind of requests revoke nothing and are all recorded

@@ -470,10 +470,13 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
     // day 9, 08:00: no session spans it; the thefts come after
     let cut: i64 = 1_794_384_000_000;
     let at = |l: &[u8]| serde_json::from_slice::<Value>(l).unwrap()["started_at"].as_i64().unwrap();
-    let (before, after): (Vec<Vec<u8>>, Vec<Vec<u8>>) = lines(log.to_str().unwrap()).into_iter().partition(|l| at(l) < cut);
+    let (before, after): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+        lines(log.to_str().unwrap()).into_iter().partition(|l| at(l) < cut);
     let later = |a: &[Value]| -> BTreeSet<String> {
         a.iter()
-            .filter(|a| a["finding_info"]["analytic"]["uid"] == "new-place-for-subject" && a["time"].as_i64().unwrap() >= cut)
+            .filter(|a| {
+                a["finding_info"]["analytic"]["uid"] == "new-place-for-subject" && a["time"].as_i64().unwrap() >= cut
+            })
             .map(|a| a["finding_info"]["uid"].as_str().unwrap().to_string())
             .collect()
     };
@@ -487,7 +490,9 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
         produce_spread(&brokers, &t.gateway(), before.clone(), 3);
         let p = StreamProc::start(&cfg, &["--input", &input]);
         let n = before.len() as f64;
-        wait_for(180, "the learning weeks", || p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= n);
+        wait_for(180, "the learning weeks", || {
+            p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= n
+        });
         std::thread::sleep(Duration::from_secs(4)); // snapshots (1 s) and offset commits (1 s)
         let snapshots = p.metric("tokenhound_baseline_snapshots_total", "");
         p.kill9();
@@ -496,7 +501,9 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
         wait_for(60, "the restarted stream ready", || p.ready());
         produce_spread(&brokers, &t.gateway(), after.clone(), 3);
         let m = after.len() as f64;
-        wait_for(180, "the following days", || p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= m);
+        wait_for(180, "the following days", || {
+            p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= m
+        });
         std::thread::sleep(Duration::from_secs(4));
         let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
         assert!(p.stop(30).success());

@@ -98,7 +98,12 @@ pub fn engine_config(s: &Settings) -> EngineConfig {
         },
         max_buffered: s.max_buffered,
         baselines: BaselineLimits { max_subjects: s.risk.max_subjects, window_secs: s.risk.baseline_window_secs },
-        risk: RiskConfig { half_life_secs: s.risk.half_life_secs, low: s.risk.low, medium: s.risk.medium, high: s.risk.high },
+        risk: RiskConfig {
+            half_life_secs: s.risk.half_life_secs,
+            low: s.risk.low,
+            medium: s.risk.medium,
+            high: s.risk.high,
+        },
     }
 }
 

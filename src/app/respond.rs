@@ -96,7 +96,9 @@ pub fn run_respond(a: crate::cli::RespondArgs) -> Result<super::Outcome> {
     })?;
     use crate::cli::RespondAction;
     match &a.action {
-        None => crate::stream::respond::run(crate::stream::respond::RespondPlan { stream: s.stream, respond: s.respond })?,
+        None => {
+            crate::stream::respond::run(crate::stream::respond::RespondPlan { stream: s.stream, respond: s.respond })?
+        }
         Some(RespondAction::ListParked) => {
             let parked = crate::stream::parked::list(&s.stream, &s.respond)?;
             println!("{:<12} {:<10} {:<20} {:<10} {:<40} REASON", "ID", "STATUS", "RULE", "SCOPE", "WHAT");

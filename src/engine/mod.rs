@@ -9,8 +9,8 @@ mod reorder;
 pub mod risk;
 mod scoring;
 mod session;
-pub mod subjects;
 pub mod state;
+pub mod subjects;
 pub mod ua;
 
 use std::sync::Arc;
@@ -21,11 +21,11 @@ pub use crate::model::RevocationView;
 use crate::model::{AccessEvent, EventTime, Finding, TokenInfo, Use};
 use crate::rules::{Detector, RuleSet};
 use detectors::{place_key, Ctx};
-pub use session::{Session, SessionStats, SourceId};
 pub use risk::RiskConfig;
+pub use session::{Session, SessionStats, SourceId};
 pub use state::{Evictions, StateLimits};
-pub use subjects::BaselineLimits;
 use state::{States, TokenState};
+pub use subjects::BaselineLimits;
 
 #[derive(Clone, Copy, Debug)]
 pub struct EngineConfig {

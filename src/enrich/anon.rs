@@ -144,7 +144,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tor, relay) = (dir.path().join("tor.txt"), dir.path().join("relay.csv"));
         std::fs::write(&tor, "# tor exits\n198.51.100.7\n198.51.100.0/30 # overlaps\n").unwrap();
-        std::fs::write(&relay, "172.224.224.0/27,GB,GB-EN,London,\n2a02:26f7:b3c0:4000::/64,GB,GB-EN,London,\n").unwrap();
+        std::fs::write(&relay, "172.224.224.0/27,GB,GB-EN,London,\n2a02:26f7:b3c0:4000::/64,GB,GB-EN,London,\n")
+            .unwrap();
         let a = Anonymizers::open(None, &[(anon::TOR, &tor), (anon::RELAY, &relay)]).unwrap();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(a.lookup(ip("198.51.100.7")), anon::TOR);

@@ -87,7 +87,10 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
         country: g.country.map(Into::into),
         asn: g.asn,
         as_org: g.as_org.map(Into::into),
-        anonymizer: g.anonymizer.iter().fold(0, |b, k| b | crate::model::anon::parse(k).unwrap_or(crate::model::anon::LISTED)),
+        anonymizer: g
+            .anonymizer
+            .iter()
+            .fold(0, |b, k| b | crate::model::anon::parse(k).unwrap_or(crate::model::anon::LISTED)),
     });
     emit(Parsed {
         time,

@@ -66,11 +66,18 @@ pub mod anon {
 
     /// The kinds a bit set names, for alerts (`vpn`, `tor`...).
     pub fn names(bits: u8) -> Vec<&'static str> {
-        [(VPN, "vpn"), (TOR, "tor"), (PUBLIC_PROXY, "public-proxy"), (RESIDENTIAL_PROXY, "residential-proxy"), (RELAY, "relay"), (LISTED, "listed")]
-            .into_iter()
-            .filter(|(b, _)| bits & b != 0)
-            .map(|(_, n)| n)
-            .collect()
+        [
+            (VPN, "vpn"),
+            (TOR, "tor"),
+            (PUBLIC_PROXY, "public-proxy"),
+            (RESIDENTIAL_PROXY, "residential-proxy"),
+            (RELAY, "relay"),
+            (LISTED, "listed"),
+        ]
+        .into_iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| n)
+        .collect()
     }
 
     /// A kind by its name (settings).

@@ -36,7 +36,8 @@ pub fn load(path: &Path) -> Result<Baselines, BaselineError> {
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line = line.map_err(|e| BaselineError::Read { path: p.clone(), why: e.to_string() })?;
         let bad = |why: String| BaselineError::Line { path: p.clone(), line: i + 1, why };
-        let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(crate::ingest::scrub(&e.to_string())))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| bad(crate::ingest::scrub(&e.to_string())))?;
         if i == 0 {
             if v["kind"] != KIND || v["version"] != VERSION {
                 return Err(bad(format!("not a {KIND} file of version {VERSION}")));

@@ -19,10 +19,10 @@ use super::findings::Ordered;
 use super::merge::Merge;
 use super::read::{expand_inputs, Chunk, ReadError};
 use super::ErrorTally;
+use crate::engine::subjects::{Subject, SubjectId};
 use crate::engine::{EngineConfig, EngineStats, RevocationView, Session};
 use crate::enrich::Reader;
 use crate::ingest::{IngestCounts, IngestError};
-use crate::engine::subjects::{Subject, SubjectId};
 use crate::model::{subject_route, AccessEvent, EventTime, Finding, SourcePos};
 use crate::rules::RuleSet;
 

@@ -19,8 +19,8 @@ mod geo;
 mod respond;
 mod risk;
 mod stream;
-pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
 pub use geo::{GeoAnon, OneOrMany, RawAnonList, RawGeo};
+pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
 pub use risk::{RawRisk, RiskSettings};
 pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, Stage, StreamSettings};
 

@@ -136,7 +136,9 @@ fn read_partition(s: &StreamSettings, topic: &str, partition: i32) -> Result<Vec
         });
         match parsed {
             Some(x) => out.push(x),
-            None => tracing::warn!(topic, partition, key = %String::from_utf8_lossy(&k), "unreadable baseline snapshot skipped"),
+            None => {
+                tracing::warn!(topic, partition, key = %String::from_utf8_lossy(&k), "unreadable baseline snapshot skipped")
+            }
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

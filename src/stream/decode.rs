@@ -39,4 +39,3 @@ pub fn decode(d: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(Access
         }
     }
 }
-

@@ -23,6 +23,7 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
 
 use super::clock::Clocks;
+use super::decode::{decode, Decoded};
 use super::feed::Feed;
 use super::ingest::{BadRecord, Parsers};
 use super::kafka::{consumer_config, wall_ms, Ctx};
@@ -31,7 +32,6 @@ use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::partition::Partition;
 use super::stage::{self, Handler, TopicNames};
-use super::decode::{decode, Decoded};
 use super::wire::Record;
 use crate::engine::{EngineConfig, EngineStats};
 use crate::ingest::Interner;

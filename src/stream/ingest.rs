@@ -295,7 +295,9 @@ impl super::metrics::Metrics {
     /// Count what ingest repaired or distrusted.
     pub fn ingested(&self, c: &crate::ingest::IngestCounts) {
         if c.lossy_utf8 > 0 {
-            self.ingest_repairs.get_or_create(&super::metrics::OutcomeOnly { outcome: "lossy_utf8".into() }).inc_by(c.lossy_utf8);
+            self.ingest_repairs
+                .get_or_create(&super::metrics::OutcomeOnly { outcome: "lossy_utf8".into() })
+                .inc_by(c.lossy_utf8);
         }
         if c.bearer_mismatch > 0 {
             let l = super::metrics::OutcomeOnly { outcome: "bearer_mismatch".into() };

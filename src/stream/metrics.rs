@@ -152,8 +152,16 @@ impl Metrics {
             baseline_snapshots: Counter::default(),
             tracked_subjects: Gauge::default(),
         };
-        reg.register("baseline_snapshots", "Subject baseline snapshots (and tombstones) written", m.baseline_snapshots.clone());
-        reg.register("tracked_subjects", "Subjects with a baseline in the engines of this process", m.tracked_subjects.clone());
+        reg.register(
+            "baseline_snapshots",
+            "Subject baseline snapshots (and tombstones) written",
+            m.baseline_snapshots.clone(),
+        );
+        reg.register(
+            "tracked_subjects",
+            "Subjects with a baseline in the engines of this process",
+            m.tracked_subjects.clone(),
+        );
         reg.register("events", "Records and events handled, by stage and outcome", m.events.clone());
         reg.register("findings", "Findings produced to the alerts topic, by rule", m.findings.clone());
         reg.register("dead_letters", "Records sent to the dead-letter topic, by error kind", m.dead_letters.clone());

@@ -57,14 +57,24 @@ pub fn id_of(r: &Request) -> String {
 }
 
 /// Approve or reject the parked requests `ids` (`approve` true / false).
-pub fn decide(s: &StreamSettings, r: &RespondSettings, ids: &[String], approve: bool, by: &str, why: &str) -> Result<Vec<String>> {
+pub fn decide(
+    s: &StreamSettings,
+    r: &RespondSettings,
+    ids: &[String],
+    approve: bool,
+    by: &str,
+    why: &str,
+) -> Result<Vec<String>> {
     if by.trim().is_empty() || why.trim().is_empty() {
         bail!("a decision names who (--by) and why (--reason)");
     }
     let parked = list(s, r)?;
     let mut chosen = Vec::new();
     for id in ids {
-        let p = parked.iter().find(|p| &p.id == id).with_context(|| format!("no parked request {id:?} (see respond list-parked)"))?;
+        let p = parked
+            .iter()
+            .find(|p| &p.id == id)
+            .with_context(|| format!("no parked request {id:?} (see respond list-parked)"))?;
         if let Some((d, who, _)) = &p.decision {
             bail!("parked request {id} was {d} by {who} already");
         }
@@ -97,7 +107,9 @@ pub fn decide(s: &StreamSettings, r: &RespondSettings, ids: &[String], approve: 
 }
 
 fn send(p: &BaseProducer, topic: &str, key: &str, body: &str) -> Result<()> {
-    p.send(BaseRecord::to(topic).key(key).payload(body)).map_err(|(e, _)| e).with_context(|| format!("cannot produce to {topic}"))
+    p.send(BaseRecord::to(topic).key(key).payload(body))
+        .map_err(|(e, _)| e)
+        .with_context(|| format!("cannot produce to {topic}"))
 }
 
 /// Every record of every partition of `topic`, from its start to its end now.

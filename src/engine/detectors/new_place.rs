@@ -48,9 +48,8 @@ pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Op
             }
         }
     }
-    let new_client = client_key(cur).is_some_and(|k| {
-        !Subject::knows(&s.clients, k, t, window) && !Subject::live(&s.clients, t, window).is_empty()
-    });
+    let new_client = client_key(cur)
+        .is_some_and(|k| !Subject::knows(&s.clients, k, t, window) && !Subject::live(&s.clients, t, window).is_empty());
     if p.client && new_client {
         new.push("client");
     }
@@ -58,13 +57,11 @@ pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Op
         return None;
     }
     // reported already (another token from the same new place): one alert
-    let keys: Vec<u64> = [
-        country_key(cur).filter(|_| new.contains(&"country")),
-        network_key(cur).filter(|_| new.contains(&"network")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let keys: Vec<u64> =
+        [country_key(cur).filter(|_| new.contains(&"country")), network_key(cur).filter(|_| new.contains(&"network"))]
+            .into_iter()
+            .flatten()
+            .collect();
     if !keys.is_empty() && keys.iter().all(|k| Subject::knows(&s.reported, tag(*k), t, window)) {
         return None;
     }

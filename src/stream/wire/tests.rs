@@ -241,7 +241,16 @@ fn binary_verdicts() -> Vec<Verdict> {
 fn geo() -> impl Strategy<Value = Geo> {
     let f = || prop_oneof![any::<f64>(), Just(f64::INFINITY), Just(-0.0), Just(f64::MIN_POSITIVE)];
     let anon = prop_oneof![Just(0u8), 1u8..=crate::model::anon::ALL];
-    (prop::option::of(f()), prop::option::of(f()), f(), shared(), shared(), prop::option::of(any::<u32>()), shared(), anon)
+    (
+        prop::option::of(f()),
+        prop::option::of(f()),
+        f(),
+        shared(),
+        shared(),
+        prop::option::of(any::<u32>()),
+        shared(),
+        anon,
+    )
         .prop_map(|(lat, lon, radius_km, city, country, asn, as_org, anonymizer)| Geo {
             lat,
             lon,
