@@ -240,20 +240,6 @@ impl Metrics {
             }
         }
     }
-
-    /// The response outcomes of the guard rails and of each configured hook, at 0.
-    pub fn hooks_started<'a>(&self, hooks: impl IntoIterator<Item = &'a str>) {
-        let put = |hook: &str, outcome: &str| {
-            let _ = self.actions.get_or_create(&HookOutcome { hook: hook.into(), outcome: outcome.into() });
-        };
-        put("guard", "parked");
-        put("guard", "never_revoke");
-        for hook in hooks {
-            for outcome in ["delivered", "skipped", "would_revoke", "dead_letter", "hook_disabled"] {
-                put(hook, outcome);
-            }
-        }
-    }
 }
 
 /// State shared by the stage threads, the delivery callback and the HTTP server.
