@@ -5,6 +5,7 @@
 //! blast radius; the pivot to other tokens; the root cause; a report in JSON,
 //! Markdown and self-contained HTML.
 
+pub mod attribution;
 pub mod csv;
 mod export;
 pub mod incident;
