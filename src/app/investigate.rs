@@ -91,7 +91,10 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
         Some(p) => load_revocations(p)?,
         None => RevocationView::default(),
     });
-    let margin = crate::rules::parse_duration(&a.pivot_window).map_err(|e| anyhow::anyhow!("--pivot-window: {e}"))?;
+    let mut inv = s.investigate.clone();
+    if let Some(w) = &a.pivot_window {
+        inv.window_secs = crate::rules::parse_duration(w).map_err(|e| anyhow::anyhow!("--pivot-window: {e}"))?;
+    }
     let opts = replay_options(&a.input, s, 1);
     // detect even with --alerts: the engine's verdicts on these events tell the sides
     let detect = true;
@@ -107,7 +110,7 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
     )?;
     let leads = leads(a.alerts.as_deref(), &loaded, &revs)?;
     let attribution = geo(s)?.map(|g| g.attribution.clone()).unwrap_or_default();
-    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, margin, &a.out)?;
+    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, &inv, &a.out)?;
     eprintln!(
         "tokenhound investigate: {} events ({} bad lines skipped), {} incidents, {} other tokens likely compromised; report in {}",
         loaded.events,

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::incident::Incident;
 use super::pivot::{Indicators, Suspect};
-use super::rootcause::Hypothesis;
+use super::rootcause::{Hypothesis, RootCauses};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -24,6 +24,8 @@ pub struct Report {
     /// Revocation requests (`respond` can act on them).
     pub revocation_requests: Vec<Value>,
     pub root_causes: Vec<Hypothesis>,
+    /// How many attribute values were tested, and why the rest were dropped.
+    pub root_cause_tests: RootCauses,
     pub attribution: Vec<String>,
 }
 
@@ -72,17 +74,23 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "# tokenhound investigation\n\n{} events, {} incident(s).\n", r.events, r.incidents.len());
     let _ = writeln!(
         m,
-        "## Root cause hypotheses\n\n| # | attribute | value | support | lift | statement |\n|---|---|---|---|---|---|"
+        "## Root cause hypotheses\n\n{}\n\n| # | attribute | value | stolen with | all tokens with | lift | p | q | statement |\n|---|---|---|---|---|---|---|---|---|",
+        text(&r.root_cause_tests.summary())
     );
     for (i, h) in r.root_causes.iter().take(10).enumerate() {
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {:.0} % | {:.1} | {} |",
+            "| {} | {} | {} | {} of {} | {} of {} | {:.1} | {:.2e} | {:.2e} | {} |",
             i + 1,
             code(&h.attribute),
             code(&h.value),
-            h.support * 100.0,
+            h.stolen_with,
+            h.stolen,
+            h.tokens_with,
+            h.tokens,
             h.lift,
+            h.p_value,
+            h.q_value,
             text(&h.statement)
         );
     }
@@ -123,6 +131,14 @@ pub fn markdown(r: &Report) -> String {
             list(s.matched.iter().map(|x| code(x)).collect()),
             s.score
         );
+    }
+    let _ = writeln!(m, "\n## Baseline infrastructure (not counted)\n");
+    if r.indicators.baseline.is_empty() {
+        let _ = writeln!(m, "none");
+    }
+    for b in &r.indicators.baseline {
+        let _ =
+            writeln!(m, "- {} {}: {} tokens on {} days before the window", b.kind, code(&b.value), b.tokens, b.days);
     }
     let _ = writeln!(
         m,
@@ -215,16 +231,25 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
     h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker</p>"##);
     h.push_str("<h2>Where the stolen tokens were used</h2>");
     h.push_str(&map_svg(r));
-    h.push_str("<h2>Root cause hypotheses</h2><table id=\"root-cause\"><tr><th>#</th><th>attribute</th><th>value</th><th>support</th><th>lift</th><th>statement</th></tr>");
+    let _ = write!(
+        h,
+        "<h2>Root cause hypotheses</h2><p>{}</p><table id=\"root-cause\"><tr><th>#</th><th>attribute</th><th>value</th><th>stolen with</th><th>all tokens with</th><th>lift</th><th>p</th><th>q</th><th>statement</th></tr>",
+        esc(&r.root_cause_tests.summary())
+    );
     for (i, c) in r.root_causes.iter().take(10).enumerate() {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td><td>{} of {}</td><td>{:.1}</td><td>{:.2e}</td><td>{:.2e}</td><td>{}</td></tr>",
             i + 1,
             esc(&c.attribute),
             esc(&c.value),
-            c.support * 100.0,
+            c.stolen_with,
+            c.stolen,
+            c.tokens_with,
+            c.tokens,
             c.lift,
+            c.p_value,
+            c.q_value,
             esc(&c.statement)
         );
     }
@@ -258,7 +283,18 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
             s.score
         );
     }
-    let _ = write!(h, "</table><h2>Must change their password</h2><p>{}</p>", esc(&r.password_resets.join(", ")));
+    h.push_str("</table><h2>Baseline infrastructure (not counted)</h2><ul id=\"baseline\">");
+    for b in &r.indicators.baseline {
+        let _ = write!(
+            h,
+            "<li>{} {}: {} tokens on {} days before the window</li>",
+            b.kind,
+            esc(&b.value),
+            b.tokens,
+            b.days
+        );
+    }
+    let _ = write!(h, "</ul><h2>Must change their password</h2><p>{}</p>", esc(&r.password_resets.join(", ")));
     for a in &r.attribution {
         let _ = write!(h, "<p><small>{}</small></p>", esc(a));
     }
