@@ -187,9 +187,44 @@ fn html_report_renders_in_headless_chromium() {
     assert!(dom.contains("<svg class=\"map\""), "the map is in the DOM");
     assert!(dom.matches("<svg class=\"timeline\"").count() >= 10, "a timeline per incident");
     assert!(dom.contains("id=\"root-cause\"") && dom.contains("id=\"pivot\""));
+    // the top of the page, decoded: a world map (land and sea) with owner and attacker dots on it
+    let top = dir.path().join("top.png");
+    let o = run(&[&format!("--screenshot={}", top.display()), "--window-size=1280,800"]);
+    let file =
+        std::fs::File::open(&top).unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&o.stderr)));
+    let (w, px) = rgb_pixels(file);
+    let is = |p: &[u8; 3], hex: &str| {
+        let c = u32::from_str_radix(&hex[1..], 16).unwrap();
+        let want = [(c >> 16) as u8, (c >> 8) as u8, c as u8];
+        p.iter().zip(want).all(|(a, b)| a.abs_diff(b) <= 6)
+    };
+    let land: Vec<usize> = (0..px.len()).filter(|&i| is(&px[i], "#dfe3e8")).collect();
+    assert!(land.len() > 20_000, "the continents are drawn: {} land pixels", land.len());
+    // inside the land's bounding box (the map), both kinds of use
+    let (x0, x1) = (land.iter().map(|i| i % w).min().unwrap(), land.iter().map(|i| i % w).max().unwrap());
+    let (y0, y1) = (land[0] / w, land[land.len() - 1] / w);
+    assert!(x1 - x0 > 800 && y1 - y0 > 250, "a world-sized map: {x0}..{x1} x {y0}..{y1}");
+    let count =
+        |hex: &str| (y0..=y1).flat_map(|y| (x0..=x1).map(move |x| y * w + x)).filter(|&i| is(&px[i], hex)).count();
+    let (owner, attacker, sea) = (count("#1f77b4"), count("#d62728"), count("#f2f6fa"));
+    assert!(owner > 100 && attacker > 100 && sea > 20_000, "owner {owner}, attacker {attacker}, sea {sea} pixels");
+    let _ = std::fs::copy(&top, std::env::temp_dir().join("tokenhound-report-top.png"));
     // keep the screenshot where a person can look at it
     let keep = std::env::temp_dir().join("tokenhound-report.png");
     let _ = std::fs::copy(&shot, keep);
+}
+
+/// A PNG's pixels as RGB, with its width.
+fn rgb_pixels(file: std::fs::File) -> (usize, Vec<[u8; 3]>) {
+    let mut dec = png::Decoder::new(std::io::BufReader::new(file));
+    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    assert!(step >= 3, "a colour screenshot ({:?})", info.color_type);
+    let px = buf[..info.buffer_size()].chunks(step).map(|c| [c[0], c[1], c[2]]).collect();
+    (info.width as usize, px)
 }
 
 /// MaxMind's test databases (CI has them; elsewhere the lane is skipped).

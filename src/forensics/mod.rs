@@ -10,6 +10,7 @@ pub mod csv;
 mod export;
 pub mod incident;
 pub mod load;
+mod map;
 pub mod pivot;
 mod progress;
 pub mod report;

@@ -1,7 +1,7 @@
 //! The investigation report, three renderings of the same facts: JSON (for
 //! tools), Markdown (for tickets) and a self-contained HTML page (no script,
-//! no network: inline SVG timelines per incident and a geographic scatter of
-//! the uses, tables of the blast radius, pivot and root cause).
+//! no network: inline SVG timelines per incident and a world map of the
+//! uses, tables of the blast radius, pivot and root cause).
 
 use std::fmt::Write as _;
 
@@ -192,34 +192,6 @@ fn timeline_svg(inc: &Incident) -> String {
     s
 }
 
-/// Every located use of the stolen tokens on an equirectangular map.
-fn map_svg(r: &Report) -> String {
-    let (w, h) = (720.0, 360.0);
-    let mut s = format!(
-        r##"<svg class="map" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="where the stolen tokens were used"><rect width="{w}" height="{h}" fill="#eef3f7"/>"##
-    );
-    for lat in [-60, -30, 0, 30, 60] {
-        let y = (90.0 - lat as f64) / 180.0 * h;
-        let _ = write!(s, r##"<line x1="0" y1="{y}" x2="{w}" y2="{y}" stroke="#cdd"/>"##);
-    }
-    for inc in &r.incidents {
-        for u in &inc.timeline {
-            if let (Some(lat), Some(lon)) = (u.lat, u.lon) {
-                let (cx, cy) = ((lon + 180.0) / 360.0 * w, (90.0 - lat) / 180.0 * h);
-                let fill = if u.attacker { "#d62728" } else { "#1f77b4" };
-                let _ = write!(
-                    s,
-                    r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="4" fill="{fill}" fill-opacity="0.6"><title>{} {}</title></circle>"#,
-                    esc(u.city.as_deref().unwrap_or("?")),
-                    esc(&inc.token)
-                );
-            }
-        }
-    }
-    s.push_str("</svg>");
-    s
-}
-
 pub fn html(r: &Report) -> String {
     let mut h = String::from(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>tokenhound investigation</title><style>
@@ -228,9 +200,9 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
 </style></head><body><h1>tokenhound investigation</h1>"#,
     );
     let _ = write!(h, "<p>{} events, {} incident(s).</p>", r.events, r.incidents.len());
-    h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker</p>"##);
+    h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker &middot; a line joins consecutive uses of one token (red when either end is the attacker's)</p>"##);
     h.push_str("<h2>Where the stolen tokens were used</h2>");
-    h.push_str(&map_svg(r));
+    h.push_str(&super::map::svg(&r.incidents));
     let _ = write!(
         h,
         "<h2>Root cause hypotheses</h2><p>{}</p><table id=\"root-cause\"><tr><th>#</th><th>attribute</th><th>value</th><th>stolen with</th><th>all tokens with</th><th>lift</th><th>p</th><th>q</th><th>statement</th></tr>",
