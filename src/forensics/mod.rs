@@ -15,6 +15,7 @@ pub mod pivot;
 mod progress;
 pub mod report;
 pub mod rootcause;
+mod sort;
 pub mod stats;
 
 pub use export::{ParquetExport, EXPORT_COLUMNS};
