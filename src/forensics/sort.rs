@@ -18,8 +18,9 @@ use crate::token::IdentityKeys;
 
 /// Rows sorted in memory at a time.
 pub const RUN: usize = 512 * 1024;
-/// Rows of each run read at a time while merging.
-const READ: usize = 8192;
+/// Rows of each run read at a time while merging (also the runs' row
+/// groups: a read decodes one).
+const READ: usize = 16 * 1024;
 
 /// The inputs (`rows` rows) as sorted runs of `run` rows in `dir`: (path, rows).
 pub fn runs(inputs: &[PathBuf], rows: usize, run: usize, dir: &Path) -> Result<Vec<(PathBuf, usize)>> {
@@ -31,7 +32,7 @@ pub fn runs(inputs: &[PathBuf], rows: usize, run: usize, dir: &Path) -> Result<V
         let mut df = super::collect(lf).context("cannot sort the Parquet inputs")?;
         let p = dir.join(format!("sort-run-{}.parquet", out.len()));
         let f = std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
-        ParquetWriter::new(f).finish(&mut df).with_context(|| format!("cannot write {}", p.display()))?;
+        ParquetWriter::new(f).with_row_group_size(Some(READ)).finish(&mut df).with_context(|| format!("cannot write {}", p.display()))?;
         out.push((p, df.height()));
         start += run;
         bar.set(start.min(rows) as u64);
