@@ -80,6 +80,6 @@ WITH u AS (
 SELECT count(DISTINCT token_id) FROM d
 WHERE km > 500 AND km / greatest(epoch(time - pt) / 3600.0, 1e-6) > 1000
 """
-print("  tokens with impossible travel:", duckdb.sql(q).fetchone()[0])
+print("  tokens with impossible travel:", duckdb.sql(q).fetchall()[0][0])
 PY
 done
