@@ -32,7 +32,10 @@ pub fn runs(inputs: &[PathBuf], rows: usize, run: usize, dir: &Path) -> Result<V
         let mut df = super::collect(lf).context("cannot sort the Parquet inputs")?;
         let p = dir.join(format!("sort-run-{}.parquet", out.len()));
         let f = std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
-        ParquetWriter::new(f).with_row_group_size(Some(READ)).finish(&mut df).with_context(|| format!("cannot write {}", p.display()))?;
+        ParquetWriter::new(f)
+            .with_row_group_size(Some(READ))
+            .finish(&mut df)
+            .with_context(|| format!("cannot write {}", p.display()))?;
         out.push((p, df.height()));
         start += run;
         bar.set(start.min(rows) as u64);
