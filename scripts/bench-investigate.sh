@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # investigate benchmark: a generated Kong log (default 5 M lines, ~3 GB
 # NDJSON, seeded, with planted thefts and a planted root cause), then
+#  0. tokenhound replay on the same NDJSON (1 thread and all cores: the
+#     reference the issue measures investigate against),
 #  1. tokenhound investigate on the NDJSON (ingest + detect + Parquet copy + report),
-#  2. tokenhound investigate on its Parquet copy (polars sort + detect + report),
+#  2. tokenhound investigate on its Parquet copy (in time order: streamed),
+#  2b. the same on a shuffled copy (out of order: external merge sort),
+#  2c. the Parquet copy's write rate alone (examples/parquet_write_rate.rs),
 #  3. DuckDB (PyPI duckdb) computing the per-token impossible-travel query
 #     (LAG over token, time; haversine speed) on the same events, as Parquet
 #     and as NDJSON (DuckDB writes the NDJSON from the Parquet copy: the raw
@@ -15,19 +19,31 @@ lines="${1:-5000000}"
 dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
 mkdir -p "$dir"
 python3 -c "import duckdb" 2>/dev/null || python3 -m pip install --quiet duckdb==1.4.2
-cargo build --profile perf --all-features --quiet
+cargo build --profile perf --all-features --quiet --bin tokenhound --example parquet_write_rate
 bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
+rate="${CARGO_TARGET_DIR:-target}/perf/examples/parquet_write_rate"
 log="$dir/kong-claims-$lines.ndjson"
 [ -s "$log" ] || "$bin" gen --profile kong --lines "$lines" --seed 42 -o "$log" --truth "$log.truth" --revocations "$log.revs"
 ls -l "$log"
 t() { /usr/bin/time -f "%e s wall, %M KiB peak" -o "$dir/time.txt" "$@"; echo "  $(cat "$dir/time.txt")"; }
+for threads in 1 "$(nproc)"; do
+  echo "== replay, NDJSON, $threads thread(s)"
+  t "$bin" replay --threads "$threads" --config sample-logs/tokenhound.toml --revocations "$log.revs" -o "$dir/alerts.ndjson" "$log"
+done
 echo "== investigate, NDJSON"
 rm -rf "$dir/inv-ndjson"
 t "$bin" investigate --config sample-logs/tokenhound.toml --revocations "$log.revs" --out "$dir/inv-ndjson" "$log"
 echo "== investigate, Parquet copy"
 rm -rf "$dir/inv-parquet"
 t "$bin" investigate --config sample-logs/tokenhound.toml --revocations "$log.revs" --out "$dir/inv-parquet" "$dir/inv-ndjson/events.parquet"
-python3 - "$log.truth" "$dir/inv-ndjson/report.json" "$dir/inv-parquet/report.json" <<'PY'
+echo "== investigate, Parquet copy shuffled (out of order)"
+shuffled="$dir/events-shuffled.parquet"
+[ -s "$shuffled" ] || python3 -c "import duckdb; duckdb.sql(\"COPY (SELECT * FROM read_parquet('$dir/inv-ndjson/events.parquet') ORDER BY hash(request_id, source)) TO '$shuffled' (FORMAT PARQUET)\")"
+rm -rf "$dir/inv-shuffled"
+t "$bin" investigate --config sample-logs/tokenhound.toml --revocations "$log.revs" --out "$dir/inv-shuffled" "$shuffled"
+echo "== Parquet write rate ($lines synthetic events)"
+t "$rate" "$lines" "$dir/rate.parquet"
+python3 - "$log.truth" "$dir/inv-ndjson/report.json" "$dir/inv-parquet/report.json" "$dir/inv-shuffled/report.json" <<'PY'
 import json, sys
 truth = [json.loads(l) for l in open(sys.argv[1])]
 for path in sys.argv[2:]:
@@ -64,6 +80,6 @@ WITH u AS (
 SELECT count(DISTINCT token_id) FROM d
 WHERE km > 500 AND km / greatest(epoch(time - pt) / 3600.0, 1e-6) > 1000
 """
-print("  tokens with impossible travel:", duckdb.sql(q).fetchone()[0])
+print("  tokens with impossible travel:", duckdb.sql(q).fetchall()[0][0])
 PY
 done

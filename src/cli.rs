@@ -228,9 +228,10 @@ pub struct InvestigateArgs {
     /// NDJSON revocations (as for replay).
     #[arg(long)]
     pub revocations: Option<PathBuf>,
-    /// Pivot window around the attackers' requests (infrastructure is often reused for a day).
-    #[arg(long, default_value = "24h")]
-    pub pivot_window: String,
+    /// Pivot window around the attackers' requests (infrastructure is often
+    /// reused for a day); default `[investigate] window` (24h).
+    #[arg(long)]
+    pub pivot_window: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -49,7 +49,9 @@ pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The leads of an investigation: the findings of the load, or an alerts file.
+/// The leads of an investigation: the findings of the load, or an alerts
+/// file (each alert takes the sides of its uses from the engine's finding
+/// of the same uid on these events, when there is one).
 fn leads(
     alerts: Option<&std::path::Path>,
     loaded: &crate::forensics::load::Loaded,
@@ -58,6 +60,8 @@ fn leads(
     let Some(f) = alerts else {
         return Ok(loaded.findings.iter().map(|f| Lead::from_finding(f, revs)).collect());
     };
+    let engine: std::collections::HashMap<&str, &crate::model::Finding> =
+        loaded.findings.iter().map(|f| (f.uid.as_str(), f)).collect();
     std::fs::read_to_string(f)
         .with_context(|| format!("cannot read {}", f.display()))?
         .lines()
@@ -67,6 +71,12 @@ fn leads(
             serde_json::from_str(l)
                 .ok()
                 .and_then(|v| Lead::from_alert(&v))
+                .map(|mut l| {
+                    if let Some(f) = engine.get(l.uid.as_str()) {
+                        l.evidence = Lead::from_finding(f, revs).evidence;
+                    }
+                    l
+                })
                 .with_context(|| format!("{}:{}: not an OCSF alert of tokenhound", f.display(), i + 1))
         })
         .collect()
@@ -81,9 +91,13 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
         Some(p) => load_revocations(p)?,
         None => RevocationView::default(),
     });
-    let margin = crate::rules::parse_duration(&a.pivot_window).map_err(|e| anyhow::anyhow!("--pivot-window: {e}"))?;
+    let mut inv = s.investigate.clone();
+    if let Some(w) = &a.pivot_window {
+        inv.window_secs = crate::rules::parse_duration(w).map_err(|e| anyhow::anyhow!("--pivot-window: {e}"))?;
+    }
     let opts = replay_options(&a.input, s, 1);
-    let detect = a.alerts.is_none();
+    // detect even with --alerts: the engine's verdicts on these events tell the sides
+    let detect = true;
     let loaded = crate::forensics::load::load(
         &a.input.inputs,
         &opts,
@@ -96,7 +110,7 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
     )?;
     let leads = leads(a.alerts.as_deref(), &loaded, &revs)?;
     let attribution = geo(s)?.map(|g| g.attribution.clone()).unwrap_or_default();
-    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, margin, &a.out)?;
+    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, &inv, &a.out)?;
     eprintln!(
         "tokenhound investigate: {} events ({} bad lines skipped), {} incidents, {} other tokens likely compromised; report in {}",
         loaded.events,

@@ -347,4 +347,6 @@ pub fn finding_uid(rule: &str, token: &str, t: EventTime) -> String {
 }
 
 #[cfg(test)]
+mod sides_tests;
+#[cfg(test)]
 mod tests;

@@ -3,10 +3,8 @@
 //! the first suspicious use. polars selects the tokens' events out of the
 //! whole log (lazy scan, filter, sort); the split runs over that small frame.
 //!
-//! Attribution: the owner is who used the token first. A later request is
-//! the attacker's when its network (ASN) or its client (user-agent family
-//! and OS) differs from the first use's. Carrier IP churn inside one ASN and
-//! browser updates stay the owner's.
+//! Attribution is the engine's: the sides its findings' evidence names
+//! (see [`super::attribution`]); this file has no rule of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,9 +12,9 @@ use anyhow::Result;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::engine::ua::classify;
-use crate::model::Finding;
+use super::attribution::{attribute, Named};
 use crate::model::RevocationView;
+use crate::model::{Finding, Side};
 
 /// One request in a timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +87,8 @@ pub struct Lead {
     pub sub: Option<String>,
     pub client_id: Option<String>,
     pub revoked_at_us: Option<i64>,
+    /// The uses the finding's evidence names, with their sides.
+    pub evidence: Vec<Named>,
 }
 
 impl Lead {
@@ -106,6 +106,16 @@ impl Lead {
             sub: f.token.trusted_sub().map(String::from),
             client_id: f.token.client_id.as_deref().map(String::from),
             revoked_at_us,
+            evidence: f
+                .evidence
+                .iter()
+                .map(|e| Named {
+                    side: e.side,
+                    time_us: e.used.time.0,
+                    precision_us: 1,
+                    ip: e.used.ip.map(|i| i.to_string()),
+                })
+                .collect(),
         }
     }
 
@@ -121,8 +131,34 @@ impl Lead {
                 .filter(|_| v.pointer("/unmapped/tokenhound/token_vouched") == Some(&serde_json::Value::Bool(true))),
             client_id: None,
             revoked_at_us: None,
+            evidence: alert_evidence(v),
         })
     }
+}
+
+/// The uses an alert names. Alerts do not carry the engine's sides: an alert
+/// the engine did not find again on these events (the caller prefers the
+/// engine's finding of the same uid) names the attacker's uses by role, and
+/// marks nothing beyond them: its first or previous use is the owner's,
+/// every other use it names the other side's.
+fn alert_evidence(v: &serde_json::Value) -> Vec<Named> {
+    let Some(list) = v.get("evidences").and_then(serde_json::Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|e| {
+            let side = match e.get("name")?.as_str()? {
+                "first use" | "previous use" => Side::Owner,
+                _ => Side::Other(crate::model::Apart::default()),
+            };
+            Some(Named {
+                side,
+                time_us: e.pointer("/data/time")?.as_i64()? * 1000,
+                precision_us: 1000,
+                ip: e.pointer("/src_endpoint/ip").and_then(serde_json::Value::as_str).map(String::from),
+            })
+        })
+        .collect()
 }
 
 /// The incidents of the leads' tokens (forged tokens included: a forgery
@@ -161,9 +197,6 @@ pub fn incidents(events: LazyFrame, leads: &[Lead]) -> Result<Vec<Incident>> {
 }
 
 fn one(rows: &Rows<'_>, range: std::ops::Range<usize>, tok: &str, fs: &[&Lead], first: i64) -> Incident {
-    // a request's place: its network and its client (family, OS); the owner's is the first use's
-    let place = |i: usize| (rows.asn.get(i), rows.ua.get(i).map(classify).map(|c| (c.family, c.os)));
-    let owner = place(range.start);
     let f0 = fs[0];
     let revoked_at = fs.iter().filter_map(|f| f.revoked_at_us).min();
     let mut inc = Incident {
@@ -179,10 +212,14 @@ fn one(rows: &Rows<'_>, range: std::ops::Range<usize>, tok: &str, fs: &[&Lead], 
         timeline: Vec::new(),
     };
     let mut resources = BTreeSet::new();
-    for i in range {
-        let attacker = place(i) != owner;
-        let u = rows.use_at(i, attacker, revoked_at);
-        if attacker {
+    let mut timeline: Vec<Use> = range.map(|i| rows.use_at(i, false, revoked_at)).collect();
+    let named: Vec<Named> = fs.iter().flat_map(|f| f.evidence.iter().cloned()).collect();
+    let sides = attribute(&timeline, &named);
+    for (u, attacker) in timeline.iter_mut().zip(sides) {
+        u.attacker = attacker;
+    }
+    for u in timeline {
+        if u.attacker {
             inc.first_suspicious_us.get_or_insert(u.time_us);
             let b = &mut inc.blast_radius;
             b.requests += 1;

@@ -2,7 +2,9 @@
 //! `.zst`, directories) go through the ingest pipeline once, into a Parquet
 //! file of normalized events in the output directory, while the shared engine
 //! detects on the same pass; Parquet files written by `tokenhound export`
-//! are scanned as they are, sorted by time with polars and fed to the engine.
+//! are scanned as they are, in time order (streamed in slices when they are
+//! in order within the allowed lateness, through an external merge sort
+//! when not) and fed to the engine.
 //! Everything then is one polars `LazyFrame` over Parquet.
 
 use std::path::{Path, PathBuf};
@@ -10,8 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    col, concat, DataFrame, DataType, IdxSize, LazyFrame, PlRefPath, ScanArgsParquet, SortMultipleOptions,
-    StringChunked, UnionArgs,
+    col, concat, DataFrame, DataType, IdxSize, LazyFrame, PlRefPath, ScanArgsParquet, StringChunked, UnionArgs,
 };
 
 use super::export::ParquetExport;
@@ -122,12 +123,20 @@ pub fn load(
                     start += SLICE;
                 }
             } else {
-                let lf = scan(&parquet_in)?.sort(["time"], SortMultipleOptions::default());
-                let df = super::collect(lf).context("cannot sort the Parquet inputs")?;
-                feed(&df, 0)?;
+                // out of order: an external merge sort, bounded memory
+                let runs = super::sort::runs(&parquet_in, rows, super::sort::RUN, out_dir)?;
+                let found = &mut loaded.findings;
+                let mut n = 0u64;
+                super::sort::merge(&runs, ids, &bar, |ev| {
+                    session.push(0, ev, found);
+                    n += 1;
+                    if n.is_multiple_of(4096) {
+                        session.advance(found);
+                    }
+                })?;
             }
             session.finish(&mut loaded.findings);
-            bar.finish(if in_order { "done (in time order: streamed)" } else { "done (sorted in memory)" });
+            bar.finish(if in_order { "done (in time order: streamed)" } else { "done (sorted: external merge)" });
         }
     }
     if detect {
@@ -172,7 +181,7 @@ pub fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
 }
 
 /// Rows of a normalized frame (sorted by time) as events for the engine.
-fn for_each_event(
+pub(super) fn for_each_event(
     df: &DataFrame,
     ids: &IdentityKeys,
     mut f: impl FnMut(AccessEvent),

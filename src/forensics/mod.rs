@@ -5,14 +5,18 @@
 //! blast radius; the pivot to other tokens; the root cause; a report in JSON,
 //! Markdown and self-contained HTML.
 
+pub mod attribution;
 pub mod csv;
 mod export;
 pub mod incident;
 pub mod load;
+mod map;
 pub mod pivot;
 mod progress;
 pub mod report;
 pub mod rootcause;
+mod sort;
+pub mod stats;
 
 pub use export::{ParquetExport, EXPORT_COLUMNS};
 
@@ -36,7 +40,7 @@ pub fn analyse(
     leads: &[Lead],
     events: u64,
     attribution: Vec<String>,
-    pivot_margin_secs: i64,
+    settings: &crate::settings::InvestigateSettings,
     out_dir: &Path,
 ) -> Result<Report> {
     let lf = load::scan(parquet)?;
@@ -44,24 +48,24 @@ pub fn analyse(
     let incidents: Vec<Incident> = incident::incidents(lf.clone(), leads)?;
     bar.finish(&format!("{} incidents", incidents.len()));
     let bar = progress::Progress::spinner("pivot");
-    let ind = pivot::indicators(&incidents, pivot_margin_secs * 1_000_000);
-    let suspects = pivot::pivot(lf.clone(), &incidents, &ind)?;
+    let mut ind = pivot::indicators(&incidents, settings.window_secs * 1_000_000);
+    let suspects = pivot::pivot(lf.clone(), &incidents, &mut ind, settings)?;
     bar.finish(&format!("{} other tokens", suspects.len()));
     let bar = progress::Progress::spinner("root cause");
-    let causes = rootcause::root_causes(lf, &incidents)?;
+    let causes = rootcause::root_causes(lf, &incidents, settings.q_max)?;
     bar.finish("done");
     let mut resets: Vec<String> = incidents
         .iter()
         .filter(|i| i.rules.iter().any(|r| r != "forged-token"))
         .filter_map(|i| i.sub.clone())
-        .chain(suspects.iter().filter(|s| s.score >= 2).filter_map(|s| s.sub.clone()))
+        .chain(suspects.iter().filter_map(|s| s.sub.clone()))
         .collect();
     resets.sort();
     resets.dedup();
     let requests = incidents
         .iter()
         .map(|i| (&i.token, i.sub.as_deref(), i.findings.first().cloned().unwrap_or_default(), i.first_suspicious_us))
-        .chain(suspects.iter().filter(|s| s.score >= 2).map(|s| (&s.token, s.sub.as_deref(), String::new(), None)))
+        .chain(suspects.iter().map(|s| (&s.token, s.sub.as_deref(), String::new(), None)))
         .filter_map(|(tok, sub, uid, at)| request(tok, sub, &uid, at))
         .collect();
     let r = Report {
@@ -72,7 +76,8 @@ pub fn analyse(
         likely_also_compromised: suspects,
         password_resets: resets,
         revocation_requests: requests,
-        root_causes: causes,
+        root_causes: causes.hypotheses.clone(),
+        root_cause_tests: causes,
         attribution,
     };
     let write = |name: &str, body: String| {

@@ -1,7 +1,7 @@
 //! The investigation report, three renderings of the same facts: JSON (for
 //! tools), Markdown (for tickets) and a self-contained HTML page (no script,
-//! no network: inline SVG timelines per incident and a geographic scatter of
-//! the uses, tables of the blast radius, pivot and root cause).
+//! no network: inline SVG timelines per incident and a world map of the
+//! uses, tables of the blast radius, pivot and root cause).
 
 use std::fmt::Write as _;
 
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::incident::Incident;
 use super::pivot::{Indicators, Suspect};
-use super::rootcause::Hypothesis;
+use super::rootcause::{Hypothesis, RootCauses};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -24,6 +24,8 @@ pub struct Report {
     /// Revocation requests (`respond` can act on them).
     pub revocation_requests: Vec<Value>,
     pub root_causes: Vec<Hypothesis>,
+    /// How many attribute values were tested, and why the rest were dropped.
+    pub root_cause_tests: RootCauses,
     pub attribution: Vec<String>,
 }
 
@@ -72,17 +74,23 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "# tokenhound investigation\n\n{} events, {} incident(s).\n", r.events, r.incidents.len());
     let _ = writeln!(
         m,
-        "## Root cause hypotheses\n\n| # | attribute | value | support | lift | statement |\n|---|---|---|---|---|---|"
+        "## Root cause hypotheses\n\n{}\n\n| # | attribute | value | stolen with | all tokens with | lift | p | q | statement |\n|---|---|---|---|---|---|---|---|---|",
+        text(&r.root_cause_tests.summary())
     );
     for (i, h) in r.root_causes.iter().take(10).enumerate() {
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {:.0} % | {:.1} | {} |",
+            "| {} | {} | {} | {} of {} | {} of {} | {:.1} | {:.2e} | {:.2e} | {} |",
             i + 1,
             code(&h.attribute),
             code(&h.value),
-            h.support * 100.0,
+            h.stolen_with,
+            h.stolen,
+            h.tokens_with,
+            h.tokens,
             h.lift,
+            h.p_value,
+            h.q_value,
             text(&h.statement)
         );
     }
@@ -123,6 +131,14 @@ pub fn markdown(r: &Report) -> String {
             list(s.matched.iter().map(|x| code(x)).collect()),
             s.score
         );
+    }
+    let _ = writeln!(m, "\n## Baseline infrastructure (not counted)\n");
+    if r.indicators.baseline.is_empty() {
+        let _ = writeln!(m, "none");
+    }
+    for b in &r.indicators.baseline {
+        let _ =
+            writeln!(m, "- {} {}: {} tokens on {} days before the window", b.kind, code(&b.value), b.tokens, b.days);
     }
     let _ = writeln!(
         m,
@@ -176,34 +192,6 @@ fn timeline_svg(inc: &Incident) -> String {
     s
 }
 
-/// Every located use of the stolen tokens on an equirectangular map.
-fn map_svg(r: &Report) -> String {
-    let (w, h) = (720.0, 360.0);
-    let mut s = format!(
-        r##"<svg class="map" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="where the stolen tokens were used"><rect width="{w}" height="{h}" fill="#eef3f7"/>"##
-    );
-    for lat in [-60, -30, 0, 30, 60] {
-        let y = (90.0 - lat as f64) / 180.0 * h;
-        let _ = write!(s, r##"<line x1="0" y1="{y}" x2="{w}" y2="{y}" stroke="#cdd"/>"##);
-    }
-    for inc in &r.incidents {
-        for u in &inc.timeline {
-            if let (Some(lat), Some(lon)) = (u.lat, u.lon) {
-                let (cx, cy) = ((lon + 180.0) / 360.0 * w, (90.0 - lat) / 180.0 * h);
-                let fill = if u.attacker { "#d62728" } else { "#1f77b4" };
-                let _ = write!(
-                    s,
-                    r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="4" fill="{fill}" fill-opacity="0.6"><title>{} {}</title></circle>"#,
-                    esc(u.city.as_deref().unwrap_or("?")),
-                    esc(&inc.token)
-                );
-            }
-        }
-    }
-    s.push_str("</svg>");
-    s
-}
-
 pub fn html(r: &Report) -> String {
     let mut h = String::from(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>tokenhound investigation</title><style>
@@ -212,19 +200,28 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
 </style></head><body><h1>tokenhound investigation</h1>"#,
     );
     let _ = write!(h, "<p>{} events, {} incident(s).</p>", r.events, r.incidents.len());
-    h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker</p>"##);
+    h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker &middot; a line joins consecutive uses of one token (red when either end is the attacker's)</p>"##);
     h.push_str("<h2>Where the stolen tokens were used</h2>");
-    h.push_str(&map_svg(r));
-    h.push_str("<h2>Root cause hypotheses</h2><table id=\"root-cause\"><tr><th>#</th><th>attribute</th><th>value</th><th>support</th><th>lift</th><th>statement</th></tr>");
+    h.push_str(&super::map::svg(&r.incidents));
+    let _ = write!(
+        h,
+        "<h2>Root cause hypotheses</h2><p>{}</p><table id=\"root-cause\"><tr><th>#</th><th>attribute</th><th>value</th><th>stolen with</th><th>all tokens with</th><th>lift</th><th>p</th><th>q</th><th>statement</th></tr>",
+        esc(&r.root_cause_tests.summary())
+    );
     for (i, c) in r.root_causes.iter().take(10).enumerate() {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td><td>{} of {}</td><td>{:.1}</td><td>{:.2e}</td><td>{:.2e}</td><td>{}</td></tr>",
             i + 1,
             esc(&c.attribute),
             esc(&c.value),
-            c.support * 100.0,
+            c.stolen_with,
+            c.stolen,
+            c.tokens_with,
+            c.tokens,
             c.lift,
+            c.p_value,
+            c.q_value,
             esc(&c.statement)
         );
     }
@@ -233,7 +230,7 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
         let b = &inc.blast_radius;
         let _ = write!(
             h,
-            "<section class=\"incident\"><h3>{}</h3><p>subject {} &middot; rules {} &middot; first suspicious use {}</p>{}<p>blast radius: {} requests, {} bytes, {} distinct resources, {} accepted after revocation; attacker networks {}</p></section>",
+            "<section class=\"incident\"><h3>{}</h3><p>subject {} &middot; rules {} &middot; first suspicious use {}</p>{}<p>blast radius: {} requests, {} bytes, {} distinct resources, {} accepted after revocation; attacker networks {}; attacker clients {}</p></section>",
             esc(&inc.token),
             esc(inc.sub.as_deref().unwrap_or("-")),
             esc(&inc.rules.iter().cloned().collect::<Vec<_>>().join(", ")),
@@ -244,6 +241,7 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
             b.distinct_resources,
             b.accepted_after_revocation,
             esc(&inc.infrastructure.asns.iter().map(|(a, o)| format!("AS{a} {o}")).collect::<Vec<_>>().join(", ")),
+            esc(&inc.infrastructure.user_agents.iter().cloned().collect::<Vec<_>>().join(" · ")),
         );
     }
     h.push_str("<h2>Likely also compromised</h2><table id=\"pivot\"><tr><th>token</th><th>subject</th><th>requests</th><th>matched</th><th>score</th></tr>");
@@ -258,7 +256,18 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
             s.score
         );
     }
-    let _ = write!(h, "</table><h2>Must change their password</h2><p>{}</p>", esc(&r.password_resets.join(", ")));
+    h.push_str("</table><h2>Baseline infrastructure (not counted)</h2><ul id=\"baseline\">");
+    for b in &r.indicators.baseline {
+        let _ = write!(
+            h,
+            "<li>{} {}: {} tokens on {} days before the window</li>",
+            b.kind,
+            esc(&b.value),
+            b.tokens,
+            b.days
+        );
+    }
+    let _ = write!(h, "</ul><h2>Must change their password</h2><p>{}</p>", esc(&r.password_resets.join(", ")));
     for a in &r.attribution {
         let _ = write!(h, "<p><small>{}</small></p>", esc(a));
     }

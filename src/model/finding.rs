@@ -102,11 +102,64 @@ impl Use {
     }
 }
 
-/// One use in a finding, with the part it plays ("first use", "this use"...).
+/// One use in a finding, with the part it plays ("first use", "this use"...)
+/// and the side it is on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evidence {
     pub role: &'static str,
+    pub side: Side,
     pub used: Arc<Use>,
+}
+
+/// Which side of the case a use is on, as the detector judged it. Forensics
+/// reads this (and nothing of its own) to tell the attacker's uses from the
+/// owner's; alerts do not carry it (their output stays as it was).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The token's legitimate side: the use the other is measured against
+    /// (ip-drift's and ua-drift's first use, the near end of an impossible
+    /// travel, the concurrent place the token was first used from).
+    Owner,
+    /// The other side (the far place, the new network, the new client, a
+    /// concurrent place), and what sets it apart from the owner's uses.
+    Other(Apart),
+}
+
+/// What sets the other side's use apart from the owner's: the marks
+/// forensics may follow to the token's later uses (a later use sharing the
+/// place, the /24 or /48 prefix, or the client of an other-side use is the
+/// other side's too). `since`: the token itself is no longer the owner's
+/// from this time on (its revocation, its expiry plus the skew, a forged
+/// token's use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Apart {
+    pub place: bool,
+    pub network: bool,
+    pub client: bool,
+    pub since: Option<EventTime>,
+}
+
+impl Apart {
+    pub const PLACE: Apart = Apart { place: true, network: false, client: false, since: None };
+    pub const NETWORK: Apart = Apart { place: false, network: true, client: false, since: None };
+    pub const CLIENT: Apart = Apart { place: false, network: false, client: true, since: None };
+
+    /// The token is the other side's from `t` on.
+    pub fn since(t: EventTime) -> Apart {
+        Apart { since: Some(t), ..Apart::default() }
+    }
+
+    pub fn or(self, o: Apart) -> Apart {
+        Apart {
+            place: self.place || o.place,
+            network: self.network || o.network,
+            client: self.client || o.client,
+            since: match (self.since, o.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
 }
 
 /// A rule fired. `uid` is deterministic: the same input gives the same uid.

@@ -15,7 +15,7 @@ mod time;
 mod token;
 
 pub use event::{anon, AccessEvent, Geo, SourcePos};
-pub use finding::{Evidence, Finding, Response, Severity, Use};
+pub use finding::{Apart, Evidence, Finding, Response, Severity, Side, Use};
 pub use istr::IStr;
 pub use net::{prefix_name, prefix_of};
 pub use revocations::{RevocationView, Revoked};

@@ -65,10 +65,18 @@ impl TokenId {
     /// or control character inside a part is percent-encoded, so no two
     /// identities print alike (`a|b` + `c` is not `a` + `b|c`).
     pub fn display_id(&self) -> String {
-        match self {
-            TokenId::Jti { iss, jti } => format!("{}|{}", escape_part(iss), escape_part(jti)),
-            TokenId::Fingerprint(h) => format!("fp:{h}"),
-        }
+        let mut s = String::new();
+        self.write_display_id(&mut s);
+        s
+    }
+
+    /// [`TokenId::display_id`] into a buffer (no allocation of its own).
+    pub fn write_display_id(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = match self {
+            TokenId::Jti { iss, jti } => write!(out, "{}|{}", escape_part(iss), escape_part(jti)),
+            TokenId::Fingerprint(h) => write!(out, "fp:{h}"),
+        };
     }
 }
 

@@ -16,10 +16,14 @@ use crate::output::Format;
 use crate::rules::parse_duration;
 
 mod geo;
+mod investigate;
+mod quiet;
+use quiet::without_values;
 mod respond;
 mod risk;
 mod stream;
 pub use geo::{GeoAnon, OneOrMany, RawAnonList, RawGeo};
+pub use investigate::{Expect, InvestigateSettings, RawInvestigate, RawPivotTest, RawWeights, Weights};
 pub use respond::{Mode, RawRespond, RawSsf, RawWebhook, Redis, RespondSettings};
 pub use risk::{RawRisk, RiskSettings};
 pub use stream::{parse_input, InputTopic, OffsetReset, RawInput, RawStream, Stage, StreamSettings};
@@ -48,6 +52,8 @@ pub struct RawSettings {
     pub stream: RawStream,
     #[serde(default)]
     pub respond: RawRespond,
+    #[serde(default)]
+    pub investigate: RawInvestigate,
     #[serde(default)]
     pub risk: RawRisk,
 }
@@ -177,6 +183,7 @@ pub struct Settings {
     pub stream: StreamSettings,
     pub respond: RespondSettings,
     pub risk: RiskSettings,
+    pub investigate: InvestigateSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,31 +237,6 @@ pub fn load_raw(
         return Err(SettingsError(errs));
     }
     RawSettings::deserialize(toml::Value::Table(table)).map_err(|e| SettingsError(vec![without_values(&e.to_string())]))
-}
-
-/// A deserialization error without the value it quotes (`invalid type:
-/// integer `1234...`` may be the identity key or a password); key names and
-/// the expected type stay.
-fn without_values(msg: &str) -> String {
-    msg.lines()
-        .map(|line| {
-            let Some(rest) = line.strip_prefix("invalid type: ").or_else(|| line.strip_prefix("invalid value: "))
-            else {
-                return line.to_string();
-            };
-            let head = &line[..line.len() - rest.len()];
-            let (what, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
-            let kind = what.split([' ', '`', '"']).next().unwrap_or("");
-            let quoted = what.contains('`') || what.contains('"');
-            let shown = if quoted { format!("{kind} <value>") } else { what.to_string() };
-            if expected.is_empty() {
-                format!("{head}{shown}")
-            } else {
-                format!("{head}{shown}, expected{expected}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A duration setting (`5s`, `24h`), its default when unset; an error names the key.
@@ -330,6 +312,7 @@ impl RawSettings {
         }
         let stream = self.stream.validate(&mut errs);
         let (respond, risk) = (self.respond.validate(&mut errs), self.risk.validate(&mut errs));
+        let investigate = self.investigate.validate(&mut errs);
         if !errs.is_empty() {
             return Err(SettingsError(errs));
         }
@@ -366,6 +349,7 @@ impl RawSettings {
             stream,
             respond,
             risk,
+            investigate,
         })
     }
 }

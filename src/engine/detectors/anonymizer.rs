@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ev, place_name, Hit};
+use super::{other, owner, place_name, Hit};
 use crate::engine::state::TokenState;
-use crate::model::{anon, Use};
+use crate::model::{anon, Apart, Use};
 
 pub fn check(st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let first = &st.first;
@@ -24,7 +24,7 @@ pub fn check(st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
             kinds.join(", "),
             place_name(cur)
         ),
-        evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
+        evidence: vec![owner("first use", &st.first_arc()), other("this use", Apart::NETWORK, cur)],
         details: super::details(json!({ "anonymizer": kinds })),
         confidence: 2,
         severity: None,

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::ip_drift::place_tag;
 use super::{ev, place_name, Hit};
 use crate::engine::state::TokenState;
-use crate::model::Use;
+use crate::model::{Apart, Side, Use};
 use crate::rules::{Exceptions, Place};
 
 pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
@@ -26,8 +26,18 @@ pub fn check(min: usize, by: Place, window: i64, exc: &Exceptions, st: &TokenSta
         st.recent.iter().filter(counted).map(|(_, e)| e.clone().unwrap_or_else(|| st.first_arc())).collect();
     places.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.source.cmp(&b.source)));
     let names: Vec<String> = places.iter().map(|u| place_name(u)).chain([place_name(cur)]).collect();
-    let mut evidence: Vec<_> = places.iter().map(|u| ev("concurrent use", u)).collect();
-    evidence.push(ev("this use", cur));
+    // the place the token was first used from is the owner's; the others are
+    // the other side's, set apart by their network
+    let home = super::place_key(&st.first, by);
+    let side = |u: &Use| {
+        if super::place_key(u, by) == home {
+            Side::Owner
+        } else {
+            Side::Other(Apart::NETWORK)
+        }
+    };
+    let mut evidence: Vec<_> = places.iter().map(|u| ev("concurrent use", side(u), u)).collect();
+    evidence.push(ev("this use", side(cur), cur));
     let by_name = match by {
         Place::Ip => "IPs",
         Place::Prefix => "network prefixes",

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ev, Hit};
-use crate::model::{Severity, TokenInfo, Use, Verdict};
+use super::{other, Hit};
+use crate::model::{Apart, Severity, TokenInfo, Use, Verdict};
 
 pub fn check(verdicts: &[Verdict], rejected: Severity, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
     if !verdicts.contains(&tok.verdict) {
@@ -33,7 +33,7 @@ pub fn check(verdicts: &[Verdict], rejected: Severity, tok: &TokenInfo, cur: &Ar
             cur.status,
             if accepted { ": ACCEPTED by the gateway" } else { "" }
         ),
-        evidence: vec![ev("use of the forged token", cur)],
+        evidence: vec![other("use of the forged token", Apart::since(cur.time), cur)],
         details: super::details(json!({
             "verdict": tok.verdict.as_str(),
             "reason": tok.detail.as_deref(),

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ev, haversine_km, place_name, Hit};
+use super::{haversine_km, other, owner, place_name, Hit};
 use crate::engine::state::TokenState;
-use crate::model::Use;
+use crate::model::{Apart, Use};
 use crate::rules::{Exceptions, IpDriftParams, Place};
 
 pub use crate::model::prefix_of;
@@ -77,6 +77,9 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use
     if changed.is_empty() {
         return None;
     }
+    // a new country is a new place; a new ASN or prefix a new network
+    let by =
+        changed.iter().fold(Apart::default(), |b, a| b.or(if a == "country" { Apart::PLACE } else { Apart::NETWORK }));
     Some(Hit {
         message: format!(
             "token first used from {}, now from {} ({} changed)",
@@ -84,7 +87,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use
             place_name(cur),
             changed.join(", ")
         ),
-        evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
+        evidence: vec![owner("first use", &st.first_arc()), other("this use", by, cur)],
         details: super::details(json!({ "changed": changed })),
         confidence: if changed.len() > 1 { 3 } else { 2 },
         severity: None,

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::state::TokenState;
 use crate::model::RevocationView;
-use crate::model::{Evidence, TokenInfo, Use};
+use crate::model::{Apart, Evidence, Side, TokenInfo, Use};
 use crate::rules::{Detector, Rule};
 
 /// A detector's verdict before it becomes a finding.
@@ -77,8 +77,18 @@ pub(crate) fn details(v: Value) -> Map<String, Value> {
     }
 }
 
-pub(crate) fn ev(role: &'static str, u: &Arc<Use>) -> Evidence {
-    Evidence { role, used: u.clone() }
+pub(crate) fn ev(role: &'static str, side: Side, u: &Arc<Use>) -> Evidence {
+    Evidence { role, side, used: u.clone() }
+}
+
+/// The other side's use, set apart by `by`.
+pub(crate) fn other(role: &'static str, by: Apart, u: &Arc<Use>) -> Evidence {
+    ev(role, Side::Other(by), u)
+}
+
+/// The owner's use.
+pub(crate) fn owner(role: &'static str, u: &Arc<Use>) -> Evidence {
+    ev(role, Side::Owner, u)
 }
 
 pub(crate) fn place_name(u: &Use) -> String {

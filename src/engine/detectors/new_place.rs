@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ev, haversine_km, place_name, Hit};
+use super::{haversine_km, other, place_name, Hit};
 use crate::engine::subjects::{client_key, country_key, country_name, network_key, Subject};
-use crate::model::Use;
+use crate::model::{Apart, Use};
 use crate::rules::NewPlaceParams;
 
 /// A key of the reported list (countries and networks apart).
@@ -83,6 +83,14 @@ pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Op
     };
     let infeasible = travel.is_some_and(|(km, kmh)| km > 500.0 && kmh > 1000.0);
     let days = window / 86_400;
+    // the thief's uses of this token are set apart by what is new
+    let apart = new.iter().fold(Apart::default(), |a, n| {
+        a.or(match *n {
+            "country" => Apart::PLACE,
+            "network" => Apart::NETWORK,
+            _ => Apart::CLIENT,
+        })
+    });
     Some(Hit {
         message: format!(
             "first use of a token of this subject from {} ({} new in {days}d; the subject's countries: {})",
@@ -90,7 +98,7 @@ pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Op
             new.join(", "),
             if known.is_empty() { "none located".into() } else { known.join(", ") }
         ),
-        evidence: vec![ev("this use", cur)],
+        evidence: vec![other("this use", apart, cur)],
         details: super::details(json!({
             "new": new,
             "subject_uses": s.uses,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ev, human_secs, Hit};
+use super::{human_secs, other, Hit};
+use crate::model::{Apart, TokenInfo, Use};
 use crate::model::{RevocationView, Revoked};
-use crate::model::{TokenInfo, Use};
 
 pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &TokenInfo, cur: &Arc<Use>) -> Option<Hit> {
     if only_accepted && !(200..400).contains(&cur.status) {
@@ -27,7 +27,7 @@ pub fn check(grace: i64, only_accepted: bool, view: &RevocationView, tok: &Token
             cur.status,
             if accepted { ", accepted by the gateway" } else { "" }
         ),
-        evidence: vec![ev("use after revocation", cur)],
+        evidence: vec![other("use after revocation", Apart::since(at), cur)],
         details: super::details(
             json!({ "revoked_at": at.to_rfc3339(), "seconds_after_revocation": after, "accepted": accepted }),
         ),

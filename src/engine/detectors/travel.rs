@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{ev, place_name, Hit};
 use crate::engine::state::TokenState;
-use crate::model::Use;
+use crate::model::{Apart, Side, Use};
 use crate::rules::{Exceptions, TravelParams};
 
 /// Great-circle distance in km.
@@ -41,6 +41,12 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
     if speed <= p.max_speed_kmh {
         return None;
     }
+    // the owner's end is the one nearer the token's first use (the owner
+    // coming back after the attacker's use is the far use's other end)
+    let home = st.first.geo.as_deref().and_then(|g| g.located());
+    let back_home = home.is_some_and(|h| haversine_km(h, b) < haversine_km(h, a));
+    let far = Side::Other(Apart::PLACE);
+    let (prev_side, cur_side) = if back_home { (far, Side::Owner) } else { (Side::Owner, far) };
     let speed_txt = if speed.is_finite() { format!("{speed:.0} km/h") } else { "simultaneous".into() };
     let via: Vec<&str> = crate::model::anon::names(g1.anonymizer | g2.anonymizer);
     let lead = if hidden { format!("through an anonymizer ({}): ", via.join(", ")) } else { String::new() };
@@ -63,7 +69,7 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
             dist,
             speed_txt
         ),
-        evidence: vec![ev("previous use", &st.last_located_arc()?), ev("this use", cur)],
+        evidence: vec![ev("previous use", prev_side, &st.last_located_arc()?), ev("this use", cur_side, cur)],
         details,
         confidence: if speed > 5.0 * p.max_speed_kmh { 3 } else { 2 },
         severity: None,

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ev, Hit};
+use super::{other, owner, Hit};
 use crate::engine::state::TokenState;
 use crate::engine::ua::{classify, product, UaKind};
-use crate::model::Use;
+use crate::model::{Apart, Use};
 use crate::rules::UaDriftParams;
 
 pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
@@ -35,7 +35,7 @@ pub fn check(p: &UaDriftParams, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> 
     };
     Some(Hit {
         message: format!("token's user agent {what}"),
-        evidence: vec![ev("first use", &st.first_arc()), ev("this use", cur)],
+        evidence: vec![owner("first use", &st.first_arc()), other("this use", Apart::CLIENT, cur)],
         details: super::details(json!({
             "from": {"family": ca.family, "os": ca.os, "kind": format!("{:?}", ca.kind).to_lowercase()},
             "to": {"family": cb.family, "os": cb.os, "kind": format!("{:?}", cb.kind).to_lowercase()},
