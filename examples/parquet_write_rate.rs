@@ -23,6 +23,7 @@ fn main() {
         country: Some("GB".into()),
         asn: Some(64_641),
         as_org: Some("Albion Broadband".into()),
+        anonymizer: 0,
     });
     let tokens: Vec<Arc<TokenInfo>> = (0..5000u64)
         .map(|i| {
