@@ -155,6 +155,27 @@ fn a_replay_of_last_week_starts_from_the_baseline_of_the_week_before() {
     assert!(!saved.contains("\"jti\""), "no token identity in a baseline");
     let second = replay(&w2, Some(&base), "1");
     assert_eq!(new_place(&second), whole, "the split replay finds what the whole one does");
+    // an edited file cannot freeze a subject nor blow its lists up
+    let edited: String = saved
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                return l.to_string() + "\n";
+            }
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v["baseline"]["upto"] = serde_json::json!(i64::MAX);
+            let junk: Vec<Value> = (0..5000u64)
+                .map(|k| serde_json::json!({"key": 1_000_000 + k, "weight": 1e30, "first": 0, "last": u32::MAX}))
+                .collect();
+            v["baseline"]["countries"].as_array_mut().unwrap().extend(junk);
+            v.to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&base, edited).unwrap();
+    let third = replay(&w2, Some(&base), "1");
+    assert_eq!(new_place(&third), whole, "an edited baseline changes nothing the real one decides");
+    std::fs::write(&base, &saved).unwrap();
     // a damaged file is an error naming its line
     std::fs::write(&base, saved.lines().take(3).collect::<Vec<_>>().join("\n") + "\n{oops\n").unwrap();
     let out = bin()

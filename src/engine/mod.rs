@@ -8,6 +8,7 @@ pub mod detectors;
 mod reorder;
 pub mod risk;
 mod scoring;
+mod seen;
 mod session;
 pub mod state;
 pub mod subjects;
@@ -182,6 +183,7 @@ impl Engine {
             revocations: &self.revocations,
             subject: subject.as_ref().and_then(|id| self.subjects.get(id)),
             window_secs: self.subjects.limits.window_secs,
+            taint: Default::default(),
         };
         let st = self.states.get_mut(&tok.key);
         let st_ref: Option<&TokenState> = st.map(|s| &*s);
@@ -196,11 +198,16 @@ impl Engine {
                 hits.push((i, h));
             }
         }
+        let tainted = ctx.taint.get();
         match self.states.get_mut(&tok.key) {
             Some(st) => {
                 if cur.located() {
                     st.later_located = Some(cur.clone());
                 }
+                if st.first_open.is_none() && st.first.hides_place() && !cur.hides_place() {
+                    st.first_open = Some(cur.clone());
+                }
+                st.tainted |= tainted;
                 st.deadline = st.deadline.max(deadline);
             }
             None => {
@@ -211,13 +218,15 @@ impl Engine {
                     deadline,
                     fired: None,
                     risk: None,
+                    first_open: None,
+                    tainted,
                     untrusted: tok.verdict.is_forged() || (tok.origin == crate::model::Origin::Raw && !tok.vouched),
                 };
                 update_recent(&mut st, &cur, keep, places, true);
                 self.states.insert(tok.key, st);
             }
         }
-        let quiet = hits.is_empty();
+        let quiet = hits.is_empty() && !tainted;
         let start = out.len();
         for (i, h) in hits {
             self.emit(i, h, &tok, time, out);
@@ -232,7 +241,7 @@ impl Engine {
         }
         // a subject learns only from uses that raised nothing, of tokens not at risk
         if let Some(id) = folded.filter(|_| quiet) {
-            let at_risk = self.states.get_mut(&tok.key).is_some_and(|s| s.risk.is_some());
+            let at_risk = self.states.get_mut(&tok.key).is_some_and(|s| s.risk.is_some() || s.tainted);
             if !at_risk {
                 self.subjects.learn(&id, &cur);
             }

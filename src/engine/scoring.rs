@@ -130,9 +130,10 @@ impl Engine {
     ) -> Finding {
         let rule = &self.rules.rules[i];
         let (name, what) = match &scope {
-            RiskScope::Token => (tok.id.display_id(), "token".to_string()),
+            // tagged: no token name is a subject name (`t|` vs `s|`, parts escaped)
+            RiskScope::Token => (format!("t|{}", tok.id.display_id()), "token".to_string()),
             RiskScope::Subject { iss, sub } => {
-                (format!("sub:{}|{}", escape_part(iss), escape_part(sub)), format!("subject {sub}"))
+                (format!("s|{}|{}", escape_part(iss), escape_part(sub)), format!("subject {sub}"))
             }
         };
         let mut rules: Vec<&str> = parts.iter().map(|c| &*c.rule_id).collect();

@@ -44,6 +44,12 @@ pub struct TokenState {
     pub untrusted: bool,
     /// The token's risk score, once a finding added to it.
     pub risk: Option<Box<super::risk::Score>>,
+    /// The first use in the open, when the first use was behind an
+    /// anonymizer that hides the place (ip-drift's baseline then).
+    pub first_open: Option<Arc<Use>>,
+    /// A use of it was a new place for its subject (reported already by
+    /// another token): none of its uses are learned.
+    pub tainted: bool,
 }
 
 impl TokenState {
@@ -57,6 +63,16 @@ impl TokenState {
         match &self.later_located {
             Some(u) => Some(u.clone()),
             None => self.first.located().then(|| self.first_arc()),
+        }
+    }
+
+    /// The use drift is measured against: the first use, or the first in
+    /// the open when the first hid its place behind an anonymizer.
+    pub fn drift_base(&self) -> Option<Arc<Use>> {
+        if self.first.hides_place() {
+            self.first_open.clone()
+        } else {
+            Some(self.first_arc())
         }
     }
 

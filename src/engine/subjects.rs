@@ -15,8 +15,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::risk::Score;
-use super::ua;
-use crate::model::{prefix_of, EventTime, TokenInfo, Use};
+use super::seen::{city_key, decay, observe};
+pub use super::seen::{client_key, country_key, country_name, network_key, Seen};
+use crate::model::{EventTime, TokenInfo, Use};
 
 const TOP_COUNTRIES: usize = 6;
 const TOP_NETWORKS: usize = 8;
@@ -56,53 +57,6 @@ pub fn subject_of(tok: &TokenInfo) -> Option<SubjectId> {
     Some((tok.iss.clone().unwrap_or_else(|| "".into()), tok.sub.clone()?))
 }
 
-/// One value of one attribute: 24 bytes (times as seconds since 2020, a
-/// city's coordinates in hundredths of a degree).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Seen {
-    pub key: u64,
-    /// Decayed count at `last`.
-    pub weight: f32,
-    first: u32,
-    last: u32,
-    /// A city's coordinates (`i16::MIN`: none).
-    #[serde(default = "no_place")]
-    at: (i16, i16),
-}
-
-/// 2020-01-01T00:00:00Z: the epoch of [`Seen`]'s times.
-const EPOCH: i64 = 1_577_836_800;
-
-fn no_place() -> (i16, i16) {
-    (i16::MIN, i16::MIN)
-}
-
-impl Seen {
-    fn new(key: u64, t: i64, at: Option<(f32, f32)>) -> Self {
-        let c = |x: f32| (x * 100.0).round().clamp(-18_000.0, 18_000.0) as i16;
-        let t = Self::pack(t);
-        Seen { key, weight: 1.0, first: t, last: t, at: at.map_or(no_place(), |(la, lo)| (c(la), c(lo))) }
-    }
-
-    fn pack(t: i64) -> u32 {
-        (t - EPOCH).clamp(0, u32::MAX as i64) as u32
-    }
-
-    /// First and last seen, epoch seconds.
-    pub fn first(&self) -> i64 {
-        EPOCH + self.first as i64
-    }
-
-    pub fn last(&self) -> i64 {
-        EPOCH + self.last as i64
-    }
-
-    /// A city's coordinates.
-    pub fn at(&self) -> Option<(f32, f32)> {
-        (self.at.0 != i16::MIN).then(|| (self.at.0 as f32 / 100.0, self.at.1 as f32 / 100.0))
-    }
-}
-
 /// What the engine knows of one subject's normal.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Subject {
@@ -132,74 +86,6 @@ pub struct Subject {
     pub skip_upto: EventTime,
 }
 
-/// The keys of a use's attributes.
-pub fn country_key(u: &Use) -> Option<u64> {
-    let c = u.geo.as_ref()?.country.as_deref()?;
-    (c.len() <= 8).then(|| c.bytes().fold(0u64, |k, b| (k << 8) | b.to_ascii_uppercase() as u64))
-}
-
-/// A country key back to its code.
-pub fn country_name(k: u64) -> String {
-    let b: Vec<u8> = k.to_be_bytes().into_iter().filter(|b| *b != 0).collect();
-    String::from_utf8_lossy(&b).into_owned()
-}
-
-/// The ASN, or the /24 (/48) without one; the top bits name which.
-pub fn network_key(u: &Use) -> Option<u64> {
-    if let Some(a) = u.geo.as_ref().and_then(|g| g.asn) {
-        return Some((1 << 62) | a as u64);
-    }
-    let (fam, bits) = prefix_of(u.ip?, 24, 48);
-    Some(if fam == 4 { (2 << 62) | (bits as u64 >> 8) } else { (3 << 62) | (bits >> 80) as u64 })
-}
-
-fn city_key(u: &Use) -> Option<(u64, (f32, f32))> {
-    let (lat, lon) = u.geo.as_ref()?.located()?;
-    let cell = |x: f64| ((x * 10.0).round() as i64 as u64) & 0xffff_ffff;
-    Some(((cell(lat) << 32) | cell(lon), (lat as f32, lon as f32)))
-}
-
-pub fn client_key(u: &Use) -> Option<u64> {
-    let c = ua::classify(u.user_agent.as_deref()?);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in c.family.bytes().chain([0]).chain(c.os.bytes()) {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    Some(h)
-}
-
-/// `weight` decayed from `from` to `to` (seconds), time constant `window`.
-fn decay(weight: f32, from: i64, to: i64, window: i64) -> f32 {
-    let dt = (to - from).max(0) as f64;
-    (weight as f64 * (-dt / window.max(1) as f64).exp()) as f32
-}
-
-fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t: i64, cap: usize, window: i64) {
-    list.retain(|s| s.last() >= t - window);
-    if let Some(s) = list.iter_mut().find(|s| s.key == key) {
-        s.weight = decay(s.weight, s.last(), t, window) + 1.0;
-        s.last = s.last.max(Seen::pack(t));
-        return;
-    }
-    if list.len() >= cap {
-        // the weakest now (ties: the least recent, then the key) makes room
-        let weakest = list
-            .iter()
-            .enumerate()
-            .min_by(|(_, a), (_, b)| {
-                let (wa, wb) = (decay(a.weight, a.last(), t, window), decay(b.weight, b.last(), t, window));
-                wa.total_cmp(&wb).then(a.last.cmp(&b.last)).then(a.key.cmp(&b.key))
-            })
-            .map(|(i, _)| i);
-        if let Some(i) = weakest {
-            list.remove(i);
-        }
-    }
-    // grow by one: most lists hold one or two values (no spare capacity)
-    list.reserve_exact(1);
-    list.push(Seen::new(key, t, at));
-}
-
 impl Subject {
     /// Learn one use.
     pub fn learn(&mut self, u: &Use, window: i64) {
@@ -211,13 +97,15 @@ impl Subject {
         self.first = self.first.min(t);
         self.last = self.last.max(t);
         self.uses = self.uses.saturating_add(1);
-        if let Some(k) = country_key(u) {
+        // an exit that hides the place is not where the subject is
+        let open = !u.hides_place();
+        if let Some(k) = country_key(u).filter(|_| open) {
             observe(&mut self.countries, k, None, t, TOP_COUNTRIES, window);
         }
-        if let Some(k) = network_key(u) {
+        if let Some(k) = network_key(u).filter(|_| open) {
             observe(&mut self.networks, k, None, t, TOP_NETWORKS, window);
         }
-        if let Some((k, at)) = city_key(u) {
+        if let Some((k, at)) = city_key(u).filter(|_| open) {
             observe(&mut self.cities, k, Some(at), t, TOP_CITIES, window);
             if self.last_located.is_none_or(|(lt, ..)| lt <= t) {
                 self.last_located = Some((t, at.0, at.1));
@@ -226,6 +114,42 @@ impl Subject {
         if let Some(k) = client_key(u) {
             observe(&mut self.clients, k, None, t, TOP_CLIENTS, window);
         }
+    }
+
+    /// A saved state made safe to hold (a baseline file or a snapshot record
+    /// may have been edited): lists cut to their caps, times no later than
+    /// the state's own newest entry, so `upto` cannot freeze a subject.
+    pub fn sanitize(&mut self) {
+        for (list, cap) in [
+            (&mut self.countries, TOP_COUNTRIES),
+            (&mut self.networks, TOP_NETWORKS),
+            (&mut self.cities, TOP_CITIES),
+            (&mut self.clients, TOP_CLIENTS),
+            (&mut self.reported, TOP_NETWORKS),
+        ] {
+            list.truncate(cap);
+            list.shrink_to_fit();
+            for e in list.iter_mut() {
+                if !e.weight.is_finite() || e.weight < 0.0 {
+                    e.weight = 1.0;
+                }
+            }
+        }
+        if let Some(r) = self.risk.as_mut() {
+            r.parts.truncate(8);
+            if !r.value.is_finite() || r.value < 0.0 {
+                r.value = 0.0;
+            }
+        }
+        let newest = [&self.countries, &self.networks, &self.cities, &self.clients]
+            .iter()
+            .flat_map(|l| l.iter().map(|e| e.last()))
+            .max()
+            .unwrap_or(self.first);
+        self.last = self.last.min(newest);
+        self.first = self.first.min(self.last);
+        let risk_at = self.risk.as_ref().map_or(EventTime::MIN, |r| r.at);
+        self.upto = self.upto.min(EventTime::from_secs(self.last.saturating_add(1)).max(risk_at));
     }
 
     /// Remember a reported new place.
@@ -331,6 +255,7 @@ impl Baselines {
 
     /// Put a saved subject back (a baseline file, a snapshot topic).
     pub fn restore(&mut self, id: SubjectId, mut s: Subject) {
+        s.sanitize();
         let last = s.last;
         self.entry(&id, last);
         self.dirty.remove(&id);

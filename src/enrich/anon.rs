@@ -107,30 +107,51 @@ impl Anonymizers {
 }
 
 /// Sorted, non-overlapping ranges; where ranges overlap their kinds join.
-fn merge(mut raw: Vec<(u128, u128, u8)>) -> Vec<(u128, u128, u8)> {
-    // cut at every boundary, then join equal neighbours
-    let mut cuts: Vec<u128> = raw.iter().flat_map(|r| [r.0, r.1.saturating_add(1)]).collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    raw.sort_unstable();
+/// Each kind's ranges are merged first (sort + sweep), then the few kinds
+/// are overlaid: O(n log n) whatever the overlap.
+fn merge(raw: Vec<(u128, u128, u8)>) -> Vec<(u128, u128, u8)> {
+    let mut edges: Vec<(u128, bool, u8)> = Vec::new(); // (position, is_end_plus_one, bit)
+    for bit in (0..8).map(|i| 1u8 << i) {
+        let mut mine: Vec<(u128, u128)> = raw.iter().filter(|r| r.2 & bit != 0).map(|r| (r.0, r.1)).collect();
+        mine.sort_unstable();
+        let mut cur: Option<(u128, u128)> = None;
+        for (a, b) in mine {
+            match cur {
+                Some((ca, cb)) if a <= cb.saturating_add(1) => cur = Some((ca, cb.max(b))),
+                Some((ca, cb)) => {
+                    edges.extend([(ca, false, bit), (cb.saturating_add(1), true, bit)]);
+                    cur = Some((a, b));
+                }
+                None => cur = Some((a, b)),
+            }
+        }
+        if let Some((ca, cb)) = cur {
+            edges.extend([(ca, false, bit), (cb.saturating_add(1), true, bit)]);
+        }
+    }
+    edges.sort_unstable();
     let mut out: Vec<(u128, u128, u8)> = Vec::new();
-    let mut active: Vec<(u128, u128, u8)> = Vec::new();
-    let mut next = 0;
-    for w in cuts.windows(2) {
-        let (a, b) = (w[0], w[1] - 1);
-        while next < raw.len() && raw[next].0 <= a {
-            active.push(raw[next]);
-            next += 1;
+    let mut bits = 0u8;
+    let mut from = 0u128;
+    let mut i = 0;
+    while i < edges.len() {
+        let at = edges[i].0;
+        if bits != 0 && at > from {
+            match out.last_mut() {
+                Some(l) if l.2 == bits && l.1.checked_add(1) == Some(from) => l.1 = at - 1,
+                _ => out.push((from, at - 1, bits)),
+            }
         }
-        active.retain(|r| r.1 >= a);
-        let bits = active.iter().fold(0, |k, r| k | r.2);
-        if bits == 0 {
-            continue;
+        while i < edges.len() && edges[i].0 == at {
+            let (_, end, bit) = edges[i];
+            if end {
+                bits &= !bit;
+            } else {
+                bits |= bit;
+            }
+            i += 1;
         }
-        match out.last_mut() {
-            Some(l) if l.2 == bits && l.1.checked_add(1) == Some(a) => l.1 = b,
-            _ => out.push((a, b, bits)),
-        }
+        from = at;
     }
     out
 }
@@ -154,6 +175,21 @@ mod tests {
         assert_eq!(a.lookup(ip("172.224.224.31")), anon::RELAY);
         assert_eq!(a.lookup(ip("172.224.224.32")), 0);
         assert_eq!(a.lookup(ip("2a02:26f7:b3c0:4000::1")), anon::RELAY);
+        // kinds overlap and join; 60 k duplicate and nested lines load fast
+        let vpn = dir.path().join("vpn.txt");
+        let mut big = String::from("10.0.0.0/8\n");
+        for i in 0..30_000u32 {
+            big.push_str("10.0.0.0/8\n");
+            big.push_str(&format!("10.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255));
+        }
+        std::fs::write(&vpn, big).unwrap();
+        std::fs::write(&tor, "10.0.0.7\n").unwrap();
+        let a = Anonymizers::open(None, &[(anon::VPN, &vpn), (anon::TOR, &tor)]).unwrap();
+        assert_eq!(a.lookup(ip("10.0.0.7")), anon::VPN | anon::TOR);
+        assert_eq!(a.lookup(ip("10.0.0.8")), anon::VPN);
+        assert_eq!(a.lookup(ip("10.255.255.255")), anon::VPN);
+        assert_eq!(a.lookup(ip("11.0.0.0")), 0);
+        assert_eq!(a.ranges.len(), 3, "{:?}", a.ranges.len());
         std::fs::write(&tor, "not-an-ip\n").unwrap();
         let e = Anonymizers::open(None, &[(anon::TOR, &tor)]).err().unwrap().to_string();
         assert!(e.contains("tor.txt:1"), "{e}");

@@ -100,6 +100,12 @@ impl Geo {
         self.anonymizer & anon::ALL != 0
     }
 
+    /// Behind an anonymizer whose exit says nothing of where its user is (a
+    /// privacy relay keeps the user's region: it does not hide the place).
+    pub fn hides_place(&self) -> bool {
+        self.anonymizer & anon::ALL & !anon::RELAY != 0
+    }
+
     pub fn located(&self) -> Option<(f64, f64)> {
         Some((self.lat?, self.lon?))
     }

@@ -86,6 +86,11 @@ impl Use {
         self.geo.as_ref().is_some_and(|g| g.anonymized())
     }
 
+    /// Behind an anonymizer that hides where its user is.
+    pub fn hides_place(&self) -> bool {
+        self.geo.as_ref().is_some_and(|g| g.hides_place())
+    }
+
     /// Take an event apart into its token and its use, without copying.
     pub fn split(ev: AccessEvent) -> (Option<Arc<TokenInfo>>, Use) {
         let u = Use {

@@ -8,7 +8,7 @@
 //! again does not fold them twice, so a restarted stream gives the alerts of
 //! an uninterrupted one. Subjects that expire are tombstoned.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -16,7 +16,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::json;
 
 use super::kafka::{base_config, Ctx};
-use super::offsets::Tp;
+use super::offsets::{BatchId, Tp};
 use super::out::Outputs;
 use crate::engine::subjects::{Subject, SubjectId};
 use crate::engine::Session;
@@ -30,6 +30,12 @@ pub struct Snapshots {
     /// Off when the topic is missing or has fewer partitions than the events topic.
     enabled: bool,
     last: HashMap<Tp, i64>,
+    /// Changes waiting for the outputs of the events they fold in: a
+    /// snapshot is written only once every output batch opened before it
+    /// was taken is delivered (else a crash could keep the snapshot and lose
+    /// the alert, and the restarted stream, which does not fold those events
+    /// again, would not raise it again). Latest state per subject.
+    pending: HashMap<Tp, BTreeMap<SubjectId, (BatchId, Option<Subject>)>>,
 }
 
 /// A subject's record key (the events topic's key for its tokens).
@@ -56,7 +62,7 @@ impl Snapshots {
                 "subject baselines are not kept across restarts: create this topic (compacted, as many partitions as the events topic)"
             );
         }
-        Snapshots { topic, enabled, last: HashMap::new() }
+        Snapshots { topic, enabled, last: HashMap::new(), pending: HashMap::new() }
     }
 
     /// The saved subjects of events partition `partition` (empty when off).
@@ -84,20 +90,31 @@ impl Snapshots {
         }
         *last = now_ms;
         let (changed, gone) = session.take_subject_changes();
-        for (id, subject) in &changed {
-            let body = json!({ "iss": &*id.0, "sub": &*id.1, "baseline": subject }).to_string();
-            out.snapshot(&self.topic, tp.1, key(id).as_bytes(), Some(body.as_bytes()));
+        let pending = self.pending.entry(tp.clone()).or_default();
+        let b = out.shared.tracker.lock().expect("not poisoned").last_batch();
+        for (id, subject) in changed {
+            pending.insert(id, (b, Some(subject)));
         }
-        for id in &gone {
-            out.snapshot(&self.topic, tp.1, key(id).as_bytes(), None);
+        for id in gone {
+            pending.insert(id, (b, None));
         }
-        if !changed.is_empty() || !gone.is_empty() {
-            out.shared.metrics.baseline_snapshots.inc_by((changed.len() + gone.len()) as u64);
+        let ready: Vec<SubjectId> = {
+            let t = out.shared.tracker.lock().expect("not poisoned");
+            pending.iter().filter(|(_, (b, _))| t.done_through(*b)).map(|(id, _)| id.clone()).collect()
+        };
+        for id in &ready {
+            let Some((_, subject)) = pending.remove(id) else { continue };
+            let body = subject.map(|s| json!({ "iss": &*id.0, "sub": &*id.1, "baseline": s }).to_string());
+            out.snapshot(&self.topic, tp.1, key(id).as_bytes(), body.as_deref().map(str::as_bytes));
+        }
+        if !ready.is_empty() {
+            out.shared.metrics.baseline_snapshots.inc_by(ready.len() as u64);
         }
     }
 
     pub fn forget(&mut self, tp: &Tp) {
         self.last.remove(tp);
+        self.pending.remove(tp);
     }
 }
 
@@ -131,6 +148,10 @@ fn read_partition(s: &StreamSettings, topic: &str, partition: i32) -> Result<Vec
         let Some(v) = v else { continue };
         let parsed = serde_json::from_slice::<serde_json::Value>(&v).ok().and_then(|j| {
             let id: SubjectId = (j["iss"].as_str()?.into(), j["sub"].as_str()?.into());
+            // a record under another subject's key is not that subject's
+            if key(&id).as_bytes() != k.as_slice() {
+                return None;
+            }
             let s: Subject = serde_json::from_value(j["baseline"].clone()).ok()?;
             Some((id, s))
         });

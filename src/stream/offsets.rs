@@ -117,6 +117,16 @@ impl Tracker {
         }
     }
 
+    /// The id of the batch opened last.
+    pub fn last_batch(&self) -> BatchId {
+        self.next_batch
+    }
+
+    /// Every batch opened up to `b` has all its outputs delivered.
+    pub fn done_through(&self, b: BatchId) -> bool {
+        !self.batches.keys().any(|k| *k <= b)
+    }
+
     /// Outputs awaiting a delivery report.
     pub fn in_flight(&self) -> usize {
         self.in_flight

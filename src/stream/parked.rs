@@ -3,8 +3,11 @@
 //! the decisions taken on them); `respond approve ID...` sends each request
 //! back to the requests topic with `approved_by` (the responder delivers it
 //! without spending the budget), `respond reject ID...` drops it. Every
-//! decision names who and why, is written to the parked topic (so a request
-//! is decided once) and to the audit topic.
+//! decision names who and why, is written to the parked topic (keyed like
+//! the request, so it follows it in its partition: a request is decided
+//! once) and to the audit topic. Two people deciding the same request at the
+//! same moment can both pass the check (there is no lock on a topic): the
+//! audit topic shows both.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -69,8 +72,11 @@ pub fn decide(
         bail!("a decision names who (--by) and why (--reason)");
     }
     let parked = list(s, r)?;
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<Parked> = Vec::new();
     for id in ids {
+        if chosen.iter().any(|c| &c.id == id) {
+            continue; // named twice: decided once
+        }
         let p = parked
             .iter()
             .find(|p| &p.id == id)
@@ -92,8 +98,10 @@ pub fn decide(
             let key = req["key"].as_str().unwrap_or_default().to_string();
             send(&producer, &s.requests_topic, &key, &req.to_string())?;
         }
+        // keyed like the parked request, so it lands in its partition, after it
         let decision = json!({ "decision": what, "id": p.id, "by": by, "reason": why, "at": now });
-        send(&producer, &r.parked_topic, &p.id, &decision.to_string())?;
+        let pkey = p.request["key"].as_str().unwrap_or(&p.id).to_string();
+        send(&producer, &r.parked_topic, &pkey, &decision.to_string())?;
         let audit = json!({
             "time": now, "hook": "person", "action": if approve { "approve" } else { "reject" }, "outcome": what,
             "detail": why, "by": by, "parked_id": p.id, "finding_uid": req.get("finding_uid"), "rule": req.get("rule"),

@@ -1,7 +1,9 @@
-//! anonymizer-drift: a token first used in the open is used through an
-//! anonymizer (VPN, Tor, a proxy, a relay) later in its life. Travel to or
-//! from an anonymizer is not judged as impossible travel (its exit says
-//! nothing of where the user is); the change itself is this signal.
+//! anonymizer-drift: a token changes sides of an anonymizer (VPN, Tor, a
+//! proxy, a relay) during its life: first used in the open and later
+//! through one, or first through one and later in the open (a token of a
+//! VPN or Private Relay user replayed from the thief's own network). Travel
+//! to or from an anonymizer is not judged as impossible travel (its exit
+//! says nothing of where the user is); the change itself is this signal.
 
 use std::sync::Arc;
 
@@ -13,19 +15,31 @@ use crate::model::{anon, Apart, Use};
 
 pub fn check(st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     let first = &st.first;
-    if first.anonymized() || !cur.anonymized() {
+    if first.anonymized() == cur.anonymized() {
         return None;
     }
-    let kinds = anon::names(cur.geo.as_ref().map_or(0, |g| g.anonymizer));
-    Some(Hit {
-        message: format!(
+    let bits = |u: &Use| u.geo.as_ref().map_or(0, |g| g.anonymizer);
+    let into = cur.anonymized();
+    let kinds = anon::names(if into { bits(cur) } else { bits(first) });
+    let message = if into {
+        format!(
             "token first used from {}, now through an anonymizer ({}) at {}",
             place_name(first),
             kinds.join(", "),
             place_name(cur)
-        ),
+        )
+    } else {
+        format!(
+            "token first used through an anonymizer ({}) at {}, now in the open from {}",
+            kinds.join(", "),
+            place_name(first),
+            place_name(cur)
+        )
+    };
+    Some(Hit {
+        message,
         evidence: vec![owner("first use", &st.first_arc()), other("this use", Apart::NETWORK, cur)],
-        details: super::details(json!({ "anonymizer": kinds })),
+        details: super::details(json!({ "anonymizer": kinds, "direction": if into { "into" } else { "out" } })),
         confidence: 2,
         severity: None,
     })

@@ -44,6 +44,9 @@ pub struct Ctx<'a> {
     pub subject: Option<&'a crate::engine::subjects::Subject>,
     /// The baseline window, seconds.
     pub window_secs: i64,
+    /// Set by a detector that saw something it does not report again (a new
+    /// place of the subject reported already): the use is not quiet.
+    pub taint: std::cell::Cell<bool>,
 }
 
 /// Run the rule's detector. `st` is `None` on a token's first use.
@@ -61,7 +64,7 @@ pub fn evaluate(rule: &Rule, st: Option<&TokenState>, tok: &TokenInfo, cur: &Arc
             concurrent::check(*min_distinct, *by, *window_secs, &rule.exceptions, st?, cur)
         }
         // judged on a token's first use only
-        Detector::NewPlaceForSubject(p) if st.is_none() => new_place::check(p, ctx.subject?, ctx.window_secs, cur),
+        Detector::NewPlaceForSubject(p) if st.is_none() => new_place::check(p, ctx.subject?, ctx, cur),
         Detector::NewPlaceForSubject(_) => None,
         Detector::AnonymizerDrift => anonymizer::check(st?, cur),
         // fires on the engine's scores, not on a use

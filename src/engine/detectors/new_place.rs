@@ -19,8 +19,12 @@ pub fn tag(k: u64) -> u64 {
     k ^ 0x5a5a_0000_0000_0000
 }
 
-pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Option<Hit> {
-    let t = cur.time.as_secs();
+pub fn check(p: &NewPlaceParams, s: &Subject, ctx: &super::Ctx<'_>, cur: &Arc<Use>) -> Option<Hit> {
+    let (window, t) = (ctx.window_secs, cur.time.as_secs());
+    // an exit that hides the place says nothing of where the user is
+    if cur.hides_place() {
+        return None;
+    }
     if s.uses < p.learning_uses || t.saturating_sub(s.first) < p.learning_secs {
         return None;
     }
@@ -63,6 +67,9 @@ pub fn check(p: &NewPlaceParams, s: &Subject, window: i64, cur: &Arc<Use>) -> Op
             .flatten()
             .collect();
     if !keys.is_empty() && keys.iter().all(|k| Subject::knows(&s.reported, tag(*k), t, window)) {
+        // reported already: no second alert, but nothing of this token is
+        // learned (a thief's next stolen token must not become the normal)
+        ctx.taint.set(true);
         return None;
     }
     if new_client && !new.contains(&"client") {

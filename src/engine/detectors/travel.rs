@@ -21,7 +21,7 @@ pub fn check(p: &TravelParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>
     let prev = st.last_located()?;
     let (g1, g2) = (prev.geo.as_deref()?, cur.geo.as_deref()?);
     // where an anonymizer exits says nothing of where its user is
-    let hidden = g1.anonymized() || g2.anonymized();
+    let hidden = g1.hides_place() || g2.hides_place();
     match p.anonymized.as_str() {
         "only" if !hidden => return None,
         "skip" if hidden => return None,
