@@ -9,13 +9,10 @@ mod common;
 use common::{bin, tempdir};
 use serde_json::Value;
 
-const GEO: &str = "../shared/geo/maxmind-test";
-
 fn replay(cfg_extra: &str, log: &str) -> Vec<Value> {
     let dir = tempdir();
     let (cfg, file) = (dir.path().join("t.toml"), dir.path().join("log.ndjson"));
-    let root = common::root();
-    let city = root.join(GEO).join("GeoIP2-City-Test.mmdb");
+    let city = common::maxmind_dir().join("GeoIP2-City-Test.mmdb");
     std::fs::write(
         &cfg,
         format!(
@@ -54,7 +51,7 @@ fn commuter() -> String {
 
 #[test]
 fn a_vpn_exit_abroad_is_an_anonymizer_signal_not_impossible_travel() {
-    let anon = common::root().join(GEO).join("GeoIP2-Anonymous-IP-Test.mmdb");
+    let anon = common::maxmind_dir().join("GeoIP2-Anonymous-IP-Test.mmdb");
     let with = replay(&format!("anonymous_ip = \"{}\"", anon.display()), &commuter());
     let got = rules(&with);
     assert!(!got.contains(&"impossible-travel".to_string()), "{got:?}");

@@ -1,6 +1,6 @@
 //! GeoIP against real mmdb files: the project's sample databases (GeoIP2
 //! City, GeoLite2 ASN and DB-IP flat schemas) and, when present, MaxMind's
-//! official test databases in ../shared/geo/maxmind-test (CI has them).
+//! official test databases (vendored in tests/data/maxmind-test).
 
 mod common;
 
@@ -82,15 +82,9 @@ fn bad_database_files_are_clear_errors() {
 }
 
 fn maxmind_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("TOKENHOUND_MAXMIND_TEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::root().join("../shared/geo/maxmind-test"));
-    if d.join("GeoIP2-City-Test.mmdb").exists() {
-        Some(d)
-    } else {
-        eprintln!("MaxMind test databases not found at {}: lane skipped", d.display());
-        None
-    }
+    let d = common::maxmind_dir();
+    assert!(d.join("GeoIP2-City-Test.mmdb").exists(), "MaxMind test databases not found at {}", d.display());
+    Some(d)
 }
 
 #[test]

@@ -227,18 +227,11 @@ fn rgb_pixels(file: std::fs::File) -> (usize, Vec<[u8; 3]>) {
     (info.width as usize, px)
 }
 
-/// MaxMind's test databases (CI has them; elsewhere the lane is skipped).
+/// MaxMind's test databases (vendored in tests/data/maxmind-test).
 fn maxmind_city() -> Option<std::path::PathBuf> {
-    let d = std::env::var_os("TOKENHOUND_MAXMIND_TEST_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| common::root().join("../shared/geo/maxmind-test"));
-    let f = d.join("GeoLite2-City-Test.mmdb");
-    if f.exists() {
-        return Some(f);
-    }
-    assert!(std::env::var("TEST_REQUIRE_KAFKA").is_err(), "MaxMind test databases are required here");
-    eprintln!("skipped: no {}", f.display());
-    None
+    let f = common::maxmind_dir().join("GeoLite2-City-Test.mmdb");
+    assert!(f.exists(), "no {}", f.display());
+    Some(f)
 }
 
 /// P(X >= k), X ~ Hypergeometric(all, with, draws), by the pmf's own

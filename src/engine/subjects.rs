@@ -89,6 +89,11 @@ pub struct Subject {
 impl Subject {
     /// Learn one use.
     pub fn learn(&mut self, u: &Use, window: i64) {
+        self.learn_with(u, window, client_key(u));
+    }
+
+    /// [`Subject::learn`] with the use's client key computed already.
+    pub fn learn_with(&mut self, u: &Use, window: i64, client: Option<u64>) {
         self.upto = self.upto.max(u.time);
         let t = u.time.as_secs();
         if self.uses == 0 {
@@ -111,7 +116,7 @@ impl Subject {
                 self.last_located = Some((t, at.0, at.1));
             }
         }
-        if let Some(k) = client_key(u) {
+        if let Some(k) = client {
             observe(&mut self.clients, k, None, t, TOP_CLIENTS, window);
         }
     }
@@ -183,6 +188,8 @@ pub struct Baselines {
     /// Dropped since then (their snapshots can be tombstoned).
     gone: Vec<SubjectId>,
     track: bool,
+    /// Client keys by user agent (address of the interned string).
+    ua_keys: HashMap<usize, (crate::model::IStr, u64)>,
 }
 
 impl Baselines {
@@ -196,6 +203,7 @@ impl Baselines {
             dirty: Default::default(),
             gone: Vec::new(),
             track: false,
+            ua_keys: HashMap::new(),
         }
     }
 
@@ -250,7 +258,27 @@ impl Baselines {
     /// Learn one use of a subject's token.
     pub fn learn(&mut self, id: &SubjectId, u: &Use) {
         let window = self.limits.window_secs;
-        self.entry(id, u.time.as_secs()).learn(u, window);
+        let client = self.client_of(u);
+        self.entry(id, u.time.as_secs()).learn_with(u, window, client);
+    }
+
+    /// A use's client key, cached by its (interned) user agent: classifying
+    /// a user agent lowercases it, and a few agents make most uses. The cache
+    /// holds the agent itself, so its address cannot be reused meanwhile.
+    fn client_of(&mut self, u: &Use) -> Option<u64> {
+        let ua = u.user_agent.as_ref()?;
+        let at = ua.as_ptr() as usize;
+        if let Some((s, k)) = self.ua_keys.get(&at) {
+            if crate::model::IStr::ptr_eq(s, ua) {
+                return Some(*k);
+            }
+        }
+        let k = client_key(u)?;
+        if self.ua_keys.len() >= 4096 {
+            self.ua_keys.clear();
+        }
+        self.ua_keys.insert(at, (ua.clone(), k));
+        Some(k)
     }
 
     /// Put a saved subject back (a baseline file, a snapshot topic).

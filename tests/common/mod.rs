@@ -9,6 +9,14 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// MaxMind's official test databases: `TOKENHOUND_MAXMIND_TEST_DIR`, else the
+/// copy vendored in tests/data/maxmind-test (every clone has it).
+pub fn maxmind_dir() -> PathBuf {
+    std::env::var_os("TOKENHOUND_MAXMIND_TEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("tests/data/maxmind-test"))
+}
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tokenhound"));
     c.current_dir(root());
