@@ -69,7 +69,13 @@ truth = [json.loads(l) for l in open(sys.argv[1])]
 alerts = [json.loads(l) for l in open(sys.argv[2])]
 fired = {}
 for a in alerts:
-    fired.setdefault(a["actor"]["session"]["uid"], set()).add(a["finding_info"]["analytic"]["uid"])
+    uid = a["actor"]["session"]["uid"]
+    # a forgery is named by its fingerprint (its claims are the sender's
+    # words); the truth names it by the jti it claims
+    c = a.get("unmapped", {}).get("tokenhound", {}).get("claimed", {})
+    if uid.startswith("fp:") and c.get("jti"):
+        uid = f"{c.get('iss', '')}|{c['jti']}"
+    fired.setdefault(uid, set()).add(a["finding_info"]["analytic"]["uid"])
 stolen = {t["token"] for t in truth}
 missed = [t for t in truth if not set(t["expected_rules"]) <= fired.get(t["token"], set())]
 false_pos = [k for k in fired if k not in stolen]
