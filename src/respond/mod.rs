@@ -116,6 +116,8 @@ pub struct Responder {
     /// forgeries anyone can mint): a budget of their own, so a spray of
     /// garbage bearers cannot spend the budget of real revocations.
     fingerprint_budget: Budget,
+    /// Risk signals (step-up): a budget of their own.
+    risk_budget: Budget,
     never: NeverRevoke,
     hooks: Vec<Box<dyn Hook>>,
     disabled: BTreeSet<&'static str>,
@@ -129,6 +131,7 @@ impl Responder {
             mode: s.mode,
             budget: Budget::new(s.budget_per_minute),
             fingerprint_budget: Budget::new(s.fingerprint_budget_per_minute),
+            risk_budget: Budget::new(s.risk_budget_per_minute),
             never: NeverRevoke::new(s),
             hooks,
             disabled: BTreeSet::new(),
@@ -174,13 +177,12 @@ impl Responder {
         if let Some(list) = self.never.protects(r) {
             return vec![self.audit(r, "guard", "revoke", "", "never_revoke", list, now)];
         }
-        // a risk signal revokes nothing: it spends no revocation budget
-        let risk = matches!(r.scope, request::Scope::Risk { .. });
-        if r.approved_by.is_none() && !risk {
-            let fingerprint = matches!(r.scope, request::Scope::Fingerprint { .. });
-            let (budget, which) = match fingerprint {
-                true => (&mut self.fingerprint_budget, "fingerprint revocation budget"),
-                false => (&mut self.budget, "revocation budget"),
+        if r.approved_by.is_none() {
+            // a risk signal revokes nothing: it has a budget of its own
+            let (budget, which) = match r.scope {
+                request::Scope::Risk { .. } => (&mut self.risk_budget, "risk signal budget"),
+                request::Scope::Fingerprint { .. } => (&mut self.fingerprint_budget, "fingerprint revocation budget"),
+                _ => (&mut self.budget, "revocation budget"),
             };
             if let Admit::Park { storm_starts } = budget.admit(now_ms) {
                 let mut out = vec![

@@ -20,6 +20,9 @@ pub struct RawRespond {
     /// The budget of `fingerprint` requests (one forged token's own bytes),
     /// apart so a spray of garbage bearers cannot park real revocations.
     pub fingerprint_budget_per_minute: Option<u32>,
+    /// The budget of risk signals (step-up), apart: a broken GeoIP database
+    /// cannot step everyone up unnoticed.
+    pub risk_budget_per_minute: Option<u32>,
     #[serde(default)]
     pub never_revoke_subjects: Vec<String>,
     #[serde(default)]
@@ -94,6 +97,7 @@ pub struct RespondSettings {
     pub mode: Mode,
     pub budget_per_minute: u32,
     pub fingerprint_budget_per_minute: u32,
+    pub risk_budget_per_minute: u32,
     pub never_revoke_subjects: Vec<String>,
     pub never_revoke_clients: Vec<String>,
     pub never_revoke_issuers: Vec<String>,
@@ -126,6 +130,7 @@ impl std::fmt::Debug for RespondSettings {
             .field("mode", &self.mode)
             .field("budget_per_minute", &self.budget_per_minute)
             .field("fingerprint_budget_per_minute", &self.fingerprint_budget_per_minute)
+            .field("risk_budget_per_minute", &self.risk_budget_per_minute)
             .field("redis", &self.redis.as_ref().map(|_| "<configured>"))
             .field("ssf", &self.ssf.as_ref().map(|s| &s.endpoint))
             .field("webhook", &self.webhook.as_ref().map(|w| &w.url))
@@ -167,6 +172,7 @@ impl RawRespond {
             mode: self.mode.unwrap_or_default(),
             budget_per_minute: self.budget_per_minute.unwrap_or(60),
             fingerprint_budget_per_minute: self.fingerprint_budget_per_minute.unwrap_or(600),
+            risk_budget_per_minute: self.risk_budget_per_minute.unwrap_or(600),
             never_revoke_subjects: self.never_revoke_subjects,
             never_revoke_clients: self.never_revoke_clients,
             never_revoke_issuers: self.never_revoke_issuers,

@@ -82,3 +82,26 @@ fn promoted_cache_entries_keep_their_weight() {
     let held = bigs * 4096 + c.len() - bigs;
     assert!(held <= 2 * max + 4096, "{bigs} large values held ({held} bytes) under a bound of 2 x {max}");
 }
+
+/// Risk signals have a budget of their own: a flood of step-ups (a broken
+/// GeoIP database making every subject HIGH) is parked with a storm alert,
+/// and spends nothing of the revocation budget.
+#[test]
+fn a_flood_of_risk_signals_is_budgeted_apart() {
+    let dir = common::tempdir();
+    let cfg = config(dir.path(), "budget_per_minute = 100\nrisk_budget_per_minute = 1");
+    let au = dir.path().join("audit.ndjson");
+    let out = common::bin()
+        .args(["replay", "--config", cfg.to_str().unwrap(), "--revocations", "sample-logs/revocations.ndjson"])
+        .args(["--respond", "--respond-audit", au.to_str().unwrap(), "sample-logs/logs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let a = audit(&au);
+    let risk: Vec<&serde_json::Value> =
+        a.iter().filter(|v| v["record"] == "parked" && v["value"]["scope"] == "risk").collect();
+    // four subjects reach HIGH in the sample: one signal goes, three wait
+    assert_eq!(risk.len(), 3, "{a:?}");
+    assert!(a.iter().all(|v| !(v["record"] == "parked" && v["value"]["scope"] != "risk")), "no revocation parked");
+    assert!(common::text(&out.stderr).contains("risk signal budget exhausted"), "{}", common::text(&out.stderr));
+}
