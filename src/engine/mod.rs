@@ -17,6 +17,7 @@ pub mod ua;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 
 pub use crate::model::RevocationView;
 use crate::model::{AccessEvent, EventTime, Finding, TokenInfo, Use};
@@ -134,10 +135,6 @@ impl Engine {
         }
     }
 
-    fn is_new_place(&self, f: &Finding) -> bool {
-        self.rules.rules.iter().any(|r| r.id == f.rule_id && matches!(r.detector, Detector::NewPlaceForSubject(_)))
-    }
-
     /// Replace the revocation view (stream: the feed updated it).
     pub(crate) fn set_revocations(&mut self, v: Arc<RevocationView>) {
         self.revocations = v;
@@ -177,11 +174,12 @@ impl Engine {
             update_recent(st, &cur, keep, places, false);
         }
         let subject = subjects::subject_of(&tok);
+        let baseline = subject.as_ref().and_then(|id| self.subjects.get(id));
         // a subject restored from a snapshot already holds its events up to then
-        let folded = subject.clone().filter(|id| self.subjects.folds(id, time));
+        let folded = subject.clone().filter(|_| baseline.is_none_or(|s| time > s.skip_upto));
         let ctx = Ctx {
             revocations: &self.revocations,
-            subject: subject.as_ref().and_then(|id| self.subjects.get(id)),
+            subject: baseline,
             window_secs: self.subjects.limits.window_secs,
             taint: Default::default(),
         };
@@ -228,11 +226,16 @@ impl Engine {
         }
         let quiet = hits.is_empty() && !tainted;
         let start = out.len();
+        // the rules whose findings were made, in the order of out[start..]
+        let mut made: SmallVec<[usize; 2]> = SmallVec::new();
         for (i, h) in hits {
-            self.emit(i, h, &tok, time, out);
+            if self.emit(i, h, &tok, time, out) {
+                made.push(i);
+            }
         }
-        self.score(&tok, &cur, folded.as_ref(), start, out);
-        if let Some(id) = folded.as_ref().filter(|_| out[start..].iter().any(|f| self.is_new_place(f))) {
+        self.score(&tok, &cur, folded.as_ref(), start, &made, out);
+        let new_place = made.iter().any(|&i| matches!(self.rules.rules[i].detector, Detector::NewPlaceForSubject(_)));
+        if let Some(id) = folded.as_ref().filter(|_| new_place) {
             let window = self.subjects.limits.window_secs;
             let s = self.subjects.entry(id, time.as_secs());
             for k in [subjects::country_key(&cur), subjects::network_key(&cur)].into_iter().flatten() {
@@ -252,7 +255,15 @@ impl Engine {
     /// in the same dedup window. Windows are fixed (epoch-aligned, one
     /// `dedup` long), so which hits survive, and the finding's uid (rule,
     /// token, window), do not depend on the order events arrived in.
-    fn emit(&mut self, i: usize, h: detectors::Hit, tok: &Arc<TokenInfo>, time: EventTime, out: &mut Vec<Finding>) {
+    /// True when a finding was made.
+    fn emit(
+        &mut self,
+        i: usize,
+        h: detectors::Hit,
+        tok: &Arc<TokenInfo>,
+        time: EventTime,
+        out: &mut Vec<Finding>,
+    ) -> bool {
         let rule = &self.rules.rules[i];
         let window = dedup_window(time, rule.dedup_secs);
         if let Some(st) = self.states.get_mut(&tok.key) {
@@ -260,7 +271,7 @@ impl Engine {
             let fired = st.fired.get_or_insert_with(Default::default);
             if fired.iter().any(|(r, w)| *r == idx && *w == window) {
                 self.stats.suppressed_by_dedup += 1;
-                return;
+                return false;
             }
             fired.retain(|(r, _)| *r != idx);
             fired.push((idx, window));
@@ -283,6 +294,7 @@ impl Engine {
             details: h.details,
             risk: None,
         });
+        true
     }
 }
 

@@ -24,13 +24,14 @@ use crate::rules::Detector;
 type Moved = (RiskLevel, RiskLevel, f32, Vec<Contribution>);
 
 impl Engine {
-    /// Score the findings `out[start..]` of the use `cur`.
+    /// Score the findings `out[start..]` of the use `cur`, made by the rules `made` (in order).
     pub(super) fn score(
         &mut self,
         tok: &Arc<TokenInfo>,
         cur: &Arc<Use>,
         subject: Option<&SubjectId>,
         start: usize,
+        made: &[usize],
         out: &mut Vec<Finding>,
     ) {
         if out.len() == start {
@@ -39,8 +40,9 @@ impl Engine {
         let (cfg, t) = (self.risk, cur.time);
         let contribs: Vec<Contribution> = out[start..]
             .iter()
-            .filter_map(|f| {
-                let w = self.rules.rules.iter().find(|r| r.id == f.rule_id)?.risk;
+            .zip(made)
+            .filter_map(|(f, &i)| {
+                let w = self.rules.rules[i].risk;
                 (w > 0.0).then(|| Contribution { finding_uid: f.uid.clone(), rule_id: f.rule_id.clone(), weight: w })
             })
             .collect();

@@ -83,11 +83,7 @@ pub(super) fn city_key(u: &Use) -> Option<(u64, (f32, f32))> {
 
 pub fn client_key(u: &Use) -> Option<u64> {
     let c = ua::classify(u.user_agent.as_deref()?);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in c.family.bytes().chain([0]).chain(c.os.bytes()) {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    Some(h)
+    Some(crate::model::fnv1a(&[c.family.as_bytes(), c.os.as_bytes()], 0))
 }
 
 /// `weight` decayed from `from` to `to` (seconds), time constant `window`.

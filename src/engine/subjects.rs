@@ -87,13 +87,8 @@ pub struct Subject {
 }
 
 impl Subject {
-    /// Learn one use.
-    pub fn learn(&mut self, u: &Use, window: i64) {
-        self.learn_with(u, window, client_key(u));
-    }
-
-    /// [`Subject::learn`] with the use's client key computed already.
-    pub fn learn_with(&mut self, u: &Use, window: i64, client: Option<u64>) {
+    /// Learn one use (`client`: its [`client_key`]).
+    pub fn learn(&mut self, u: &Use, window: i64, client: Option<u64>) {
         self.upto = self.upto.max(u.time);
         let t = u.time.as_secs();
         if self.uses == 0 {
@@ -221,11 +216,6 @@ impl Baselines {
         (changed, std::mem::take(&mut self.gone))
     }
 
-    /// May events of `id` at `t` be folded into its state (not in a restored snapshot)?
-    pub fn folds(&self, id: &SubjectId, t: EventTime) -> bool {
-        self.map.get(id).is_none_or(|s| t > s.skip_upto)
-    }
-
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -259,7 +249,7 @@ impl Baselines {
     pub fn learn(&mut self, id: &SubjectId, u: &Use) {
         let window = self.limits.window_secs;
         let client = self.client_of(u);
-        self.entry(id, u.time.as_secs()).learn_with(u, window, client);
+        self.entry(id, u.time.as_secs()).learn(u, window, client);
     }
 
     /// A use's client key, cached by its (interned) user agent: classifying

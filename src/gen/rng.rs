@@ -32,5 +32,5 @@ impl Rng {
 
 /// FNV-1a 64 of bytes: stable ids derived from names.
 pub fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| (h ^ x as u64).wrapping_mul(0x0100_0000_01b3))
+    crate::model::fnv1a(&[b], 0)
 }

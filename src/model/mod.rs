@@ -23,4 +23,6 @@ pub use risk::{Contribution, RiskChange, RiskLevel, RiskScope};
 pub use secret::{redact_url, Secret};
 pub(crate) use time::truncate;
 pub use time::{EventTime, TimeError};
-pub use token::{escape_part, key_part, subject_route, Origin, PrfHasher, TokenId, TokenInfo, TokenKey, Verdict};
+pub use token::{
+    escape_part, fnv1a, key_part, subject_route, Origin, PrfHasher, TokenId, TokenInfo, TokenKey, Verdict,
+};

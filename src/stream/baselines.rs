@@ -12,10 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::json;
 
-use super::kafka::{base_config, Ctx};
+use super::kafka::Ctx;
 use super::offsets::{BatchId, Tp};
 use super::out::Outputs;
 use crate::engine::subjects::{Subject, SubjectId};
@@ -40,8 +39,9 @@ pub struct Snapshots {
 
 /// A subject's record key (the events topic's key for its tokens).
 pub fn key((iss, sub): &SubjectId) -> String {
-    use crate::model::escape_part;
-    format!("%s|{}|{}", escape_part(iss), escape_part(sub))
+    let mut k = String::new();
+    super::wire::push_subject_key(iss, sub, &mut k);
+    k
 }
 
 impl Snapshots {
@@ -118,30 +118,11 @@ impl Snapshots {
     }
 }
 
-/// Read one partition of the snapshot topic from its start to its end.
+/// Read one partition of the snapshot topic: the latest record per key.
 fn read_partition(s: &StreamSettings, topic: &str, partition: i32) -> Result<Vec<(SubjectId, Subject)>, String> {
-    let mut cfg = base_config(s, "tokenhound-baselines");
-    cfg.set("group.id", format!("{}.baselines-reader", s.group)).set("enable.auto.commit", "false");
-    let c: BaseConsumer = cfg.create().map_err(|e| e.to_string())?;
-    let (low, high) = c.fetch_watermarks(topic, partition, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(low)).map_err(|e| e.to_string())?;
-    c.assign(&tpl).map_err(|e| e.to_string())?;
     let mut latest: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
-    let mut next = low;
-    let deadline = super::kafka::wall_ms() + 60_000;
-    while next < high {
-        if super::kafka::wall_ms() > deadline {
-            return Err(format!("timed out at offset {next} of {high}"));
-        }
-        match c.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                next = m.offset() + 1;
-                latest.insert(m.key().unwrap_or_default().to_vec(), m.payload().map(<[u8]>::to_vec));
-            }
-            Some(Err(e)) => return Err(e.to_string()),
-            None => {}
-        }
+    for r in super::kafka::read_to_end(s, "baselines", topic, Some(partition))? {
+        latest.insert(r.key, r.payload);
     }
     let mut out = Vec::new();
     for (k, v) in latest {

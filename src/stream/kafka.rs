@@ -14,7 +14,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::metrics::Shared;
 use super::offsets::Tp;
@@ -281,4 +281,63 @@ pub fn mark_live<P>(
             }
         }
     }
+}
+
+/// A record read back by [`read_to_end`].
+pub struct Stored {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Vec<u8>,
+    /// `None`: a tombstone.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Every record of `topic` (or of its partition `only`) from its start to
+/// its end as of now, in (partition, offset) order, without a group offset:
+/// state read back at start (baseline snapshots, parked requests).
+pub fn read_to_end(s: &StreamSettings, client: &str, topic: &str, only: Option<i32>) -> Result<Vec<Stored>, String> {
+    let err = |e: rdkafka::error::KafkaError| e.to_string();
+    let mut cfg = base_config(s, &format!("tokenhound-{client}"));
+    cfg.set("group.id", format!("{}.{client}-reader", s.group)).set("enable.auto.commit", "false");
+    let c: BaseConsumer = cfg.create().map_err(err)?;
+    let parts: Vec<i32> = match only {
+        Some(p) => vec![p],
+        None => {
+            let md = c.fetch_metadata(Some(topic), Duration::from_secs(10)).map_err(err)?;
+            md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect()
+        }
+    };
+    let (mut tpl, mut ends) = (TopicPartitionList::new(), std::collections::BTreeMap::new());
+    for p in parts {
+        let (lo, hi) = c.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(err)?;
+        if hi > lo {
+            tpl.add_partition_offset(topic, p, Offset::Offset(lo)).map_err(err)?;
+            ends.insert(p, hi);
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return Ok(out);
+    }
+    c.assign(&tpl).map_err(err)?;
+    let deadline = wall_ms() + 60_000;
+    while !ends.is_empty() {
+        if wall_ms() > deadline {
+            return Err(format!("timed out reading {topic}"));
+        }
+        let Some(m) = c.poll(Duration::from_millis(200)) else { continue };
+        let m = m.map_err(err)?;
+        if ends.get(&m.partition()).is_some_and(|hi| m.offset() + 1 >= *hi) {
+            ends.remove(&m.partition());
+        }
+        let key = m.key().unwrap_or_default().to_vec();
+        out.push(Stored {
+            partition: m.partition(),
+            offset: m.offset(),
+            key,
+            payload: m.payload().map(<[u8]>::to_vec),
+        });
+    }
+    out.sort_by_key(|r| (r.partition, r.offset));
+    Ok(out)
 }

@@ -13,12 +13,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
-use super::kafka::base_config;
 use crate::respond::Request;
 use crate::settings::{RespondSettings, StreamSettings};
 
@@ -120,41 +117,8 @@ fn send(p: &BaseProducer, topic: &str, key: &str, body: &str) -> Result<()> {
         .with_context(|| format!("cannot produce to {topic}"))
 }
 
-/// Every record of every partition of `topic`, from its start to its end now.
+/// Every record of `topic` that is JSON, in (partition, offset) order.
 fn read_topic(s: &StreamSettings, topic: &str) -> Result<Vec<Value>> {
-    let mut cfg = base_config(s, "tokenhound-parked");
-    cfg.set("group.id", format!("{}.parked-reader", s.group)).set("enable.auto.commit", "false");
-    let c: BaseConsumer = cfg.create().context("cannot create a consumer")?;
-    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10)).context("cannot reach the brokers")?;
-    let parts: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
-    let (mut tpl, mut ends) = (TopicPartitionList::new(), BTreeMap::new());
-    for p in parts {
-        let (lo, hi) = c.fetch_watermarks(topic, p, Duration::from_secs(10)).context("cannot read the parked topic")?;
-        if hi > lo {
-            tpl.add_partition_offset(topic, p, Offset::Offset(lo))?;
-            ends.insert(p, hi);
-        }
-    }
-    let mut recs: Vec<(i32, i64, Value)> = Vec::new();
-    if ends.is_empty() {
-        return Ok(Vec::new());
-    }
-    c.assign(&tpl)?;
-    let deadline = super::kafka::wall_ms() + 60_000;
-    while !ends.is_empty() {
-        if super::kafka::wall_ms() > deadline {
-            bail!("timed out reading {topic}");
-        }
-        if let Some(m) = c.poll(Duration::from_millis(200)) {
-            let m = m?;
-            if let Some(v) = m.payload().and_then(|p| serde_json::from_slice::<Value>(p).ok()) {
-                recs.push((m.partition(), m.offset(), v));
-            }
-            if ends.get(&m.partition()).is_some_and(|hi| m.offset() + 1 >= *hi) {
-                ends.remove(&m.partition());
-            }
-        }
-    }
-    recs.sort_by_key(|r| (r.0, r.1));
-    Ok(recs.into_iter().map(|r| r.2).collect())
+    let recs = super::kafka::read_to_end(s, "parked", topic, None).map_err(anyhow::Error::msg)?;
+    Ok(recs.into_iter().filter_map(|r| serde_json::from_slice(r.payload.as_deref()?).ok()).collect())
 }

@@ -164,11 +164,8 @@ pub fn key_into(ev: &AccessEvent, out: &mut String) -> bool {
     use crate::model::{escape_part, TokenId};
     out.clear();
     // a vouched subject's tokens share a partition (its baseline and risk)
-    if let Some(t) = ev.token.as_ref().filter(|t| t.trusted_sub().is_some()) {
-        out.push_str("%s|");
-        out.push_str(&escape_part(t.iss.as_deref().unwrap_or("")));
-        out.push('|');
-        out.push_str(&escape_part(t.trusted_sub().unwrap_or("")));
+    if let Some((t, sub)) = ev.token.as_ref().and_then(|t| Some((t, t.trusted_sub()?))) {
+        push_subject_key(t.iss.as_deref().unwrap_or(""), sub, out);
         return true;
     }
     match ev.token.as_ref().map(|t| &t.id) {
@@ -184,6 +181,16 @@ pub fn key_into(ev: &AccessEvent, out: &mut String) -> bool {
         }
     }
     true
+}
+
+/// The key of a vouched subject's records (events topic, baseline
+/// snapshots): `%s|iss|sub`, parts escaped.
+pub fn push_subject_key(iss: &str, sub: &str, out: &mut String) {
+    use crate::model::escape_part;
+    out.push_str("%s|");
+    out.push_str(&escape_part(iss));
+    out.push('|');
+    out.push_str(&escape_part(sub));
 }
 
 /// `s` cut to [`STR_MAX`] bytes on a char boundary (as the interner cuts).
