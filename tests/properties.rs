@@ -77,6 +77,45 @@ proptest! {
     }
 }
 
+/// `auto` reads a line after a Kong line as Kong first (a speed hint): the
+/// events and the error must be exactly those of detection alone.
+fn same_as_detection(line: &[u8]) -> Result<(), TestCaseError> {
+    let src = SourcePos::Test { name: "prop".into(), index: 1 };
+    let (mut warm, mut cold) = (ingestor(Profile::Auto), ingestor(Profile::Auto));
+    let kong = &seeds()[0];
+    let mut sink = Vec::new();
+    warm.ingest(kong, &SourcePos::Test { name: "prop".into(), index: 0 }, &mut sink).unwrap();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (ra, rb) = (warm.ingest(line, &src, &mut a), cold.ingest(line, &src, &mut b));
+    prop_assert_eq!(format!("{ra:?} {a:?}"), format!("{rb:?} {b:?}"));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_kong_hint_never_changes_what_auto_reads(seed in 0usize..12, edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0u8..4), 0..10)) {
+        let mut seeds = seeds();
+        seeds.push(br#"{"time":"2026-01-01T00:00:00Z","client_ip":"10.0.0.1","started_at":1767225600000,"request":{"uri":"/x"}}"#.to_vec());
+        seeds.push(br#"{"started_at":null,"request":{"uri":"/x"},"time":"2026-01-01T00:00:00Z","client_ip":"10.0.0.1"}"#.to_vec());
+        seeds.push(br#"{"started_at":1767225600000,"started_at":1767225600001,"request":{"uri":"/x"}}"#.to_vec());
+        seeds.push(br#"{"request":{"uri":"/x","started_at":1767225600000},"remote_addr":"10.0.0.1","time_local":"01/Jan/2026:00:00:00 +0000"}"#.to_vec());
+        let mut line = seeds[seed % seeds.len()].clone();
+        for (pos, byte, op) in edits {
+            if line.is_empty() { break; }
+            let i = pos as usize % line.len();
+            match op {
+                0 => line[i] = byte,
+                1 => { line.insert(i, byte); }
+                2 => { line.insert(i, b'"'); }
+                _ => { line.truncate(i); }
+            }
+        }
+        same_as_detection(&line)?;
+    }
+}
+
 /// A mixed stream: several tokens, places and clients, sorted by time.
 fn events() -> Vec<AccessEvent> {
     let text = [

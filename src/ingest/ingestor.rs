@@ -46,6 +46,8 @@ pub struct Ingestor {
     cfg: IngestConfig,
     pub tokens: TokenResolver,
     strings: Interner,
+    /// The profile `auto` found for the previous line (a hint for speed only).
+    last: Option<Profile>,
     /// What ingest repaired or distrusted on the way (never a line lost).
     pub counts: IngestCounts,
 }
@@ -79,7 +81,7 @@ const SHORT: usize = 256;
 
 impl Ingestor {
     pub fn new(cfg: IngestConfig, tokens: TokenResolver) -> Self {
-        Ingestor { cfg, tokens, strings: Interner::new(16_384), counts: IngestCounts::default() }
+        Ingestor { cfg, tokens, strings: Interner::new(16_384), last: None, counts: IngestCounts::default() }
     }
 
     /// Parse one line into zero or more events (Kong batches hold many).
@@ -121,14 +123,30 @@ impl Ingestor {
         if let Err(at) = scan::check_depth(line, self.cfg.max_depth) {
             return errors.push(IngestError::TooDeep { at, max: self.cfg.max_depth });
         }
+        let first = line.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        let is_array = first == Some(b'[');
         let profile = match self.cfg.profile {
-            Profile::Auto => match Profile::detect(line) {
-                Some(p) => p,
-                None => return errors.push(IngestError::UnknownProfile),
-            },
+            Profile::Auto => {
+                // After a Kong line, the next object is read as Kong first:
+                // a Kong record that parses has a `started_at`, the key that
+                // outranks every other in detection, so the answer is the
+                // one detection gives, without walking the line twice.
+                if self.last == Some(Profile::Kong)
+                    && first == Some(b'{')
+                    && self.one(Profile::Kong, line, source, out).is_ok()
+                {
+                    return;
+                }
+                match Profile::detect(line) {
+                    Some(p) => {
+                        self.last = Some(p);
+                        p
+                    }
+                    None => return errors.push(IngestError::UnknownProfile),
+                }
+            }
             p => p,
         };
-        let is_array = line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         if profile == Profile::Kong && is_array {
             if self.batch(line, source, out) {
                 return;
