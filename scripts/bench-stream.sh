@@ -68,7 +68,7 @@ idle_timeout = "5s"
 TOML
 sed -i "s/^allowed_lateness = .*/allowed_lateness = \"$lateness\"/" "$cfg"
 start=$(date +%s.%N)
-"$bin" stream --config "$cfg" --listen 127.0.0.1:29464 2> "$dir/stream.log" &
+${STREAM_WRAP:-} "$bin" stream --config "$cfg" --listen 127.0.0.1:29464 2> "$dir/stream.log" &
 spid=$!
 metric() { curl -s 127.0.0.1:29464/metrics | awk -v m="$1" 'index($0, m) == 1 { s += $2 } END { print s + 0 }'; }
 # done when every line went through; tansu's memory storage was seen to
@@ -104,4 +104,4 @@ PY
 sleep 6
 python3 scripts/stream-latency.py "$broker" bench.probe bench.alerts 50 20 198.18.81.10 3
 kill -TERM $spid; wait $spid || true
-grep -c . "$dir/stream.log" >/dev/null
+echo "stream log: $(grep -c . "$dir/stream.log" || true) lines in $dir/stream.log"
