@@ -281,11 +281,15 @@ impl GeoLookup {
         g
     }
 
-    /// Fill `ev.geo` unless the event already carries it.
+    /// Set `ev.geo` from the database. A place the line itself carries
+    /// (the `tokenhound` profile's `geo`) is the writer's word: with a
+    /// database configured it is replaced, so a line cannot move a use or
+    /// mark it as a VPN exit (turning impossible travel into a low signal);
+    /// it is kept only when the database knows nothing of the address.
     pub fn enrich(&mut self, ev: &mut AccessEvent) {
-        if ev.geo.is_none() {
-            if let Some(ip) = ev.client_ip {
-                ev.geo = self.lookup(ip);
+        if let Some(ip) = ev.client_ip {
+            if let Some(g) = self.lookup(ip) {
+                ev.geo = Some(g);
             }
         }
     }

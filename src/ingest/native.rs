@@ -1,7 +1,8 @@
 //! tokenhound's own normalized NDJSON (documented field by field in
 //! `docs/event-format.md`). Strict: unknown fields are errors, so a typo in a
 //! rule test or a hand-written scenario is caught. May carry pre-enriched
-//! `geo` (rule tests and exported events use it).
+//! `geo` (rule tests and exported events use it; a GeoIP database, when one is
+//! configured, replaces it: see `enrich::GeoLookup::enrich`).
 
 use serde::Deserialize;
 

@@ -245,3 +245,23 @@ fn the_first_claims_of_a_jti_do_not_stick_to_later_uses() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.rules().iter().any(|x| x == "expired-use"), "the expired uses raised nothing: {}", r.stdout);
 }
+
+#[test]
+fn a_place_written_into_the_line_does_not_hide_the_travel() {
+    // tokenhound-format lines may carry a `geo`; with a GeoIP database
+    // configured it is the database's word that counts: the thief's line
+    // that claims to be a VPN exit beside the victim's city stays travel
+    let claims = r#""claims":{"iss":"https://idp.acme.example","jti":"geo-lie","sub":"victim","exp":1893456000}"#;
+    let lines = [
+        format!(r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"198.18.1.23","status":200,{claims}}}"#),
+        format!(
+            r#"{{"time":"2026-11-02T08:15:00Z","client_ip":"198.18.126.77","status":200,{claims},"geo":{{"lat":0.0,"lon":0.0,"country":"ZZ","anonymizer":["vpn"]}}}}"#
+        ),
+    ];
+    let honest =
+        [lines[0].clone(), lines[1].replace(r#","geo":{"lat":0.0,"lon":0.0,"country":"ZZ","anonymizer":["vpn"]}"#, "")];
+    let (lied, told) =
+        (replay_lines(&lines, &["--profile", "tokenhound"]), replay_lines(&honest, &["--profile", "tokenhound"]));
+    assert!(told.rules().contains(&"impossible-travel".to_string()), "{}", told.all());
+    assert_eq!(lied.rules(), told.rules(), "{}", lied.all());
+}
