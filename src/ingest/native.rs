@@ -93,6 +93,9 @@ pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), I
             .iter()
             .fold(0, |b, k| b | crate::model::anon::parse(k).unwrap_or(crate::model::anon::LISTED)),
     });
+    if let Some((field, v)) = geo.as_ref().and_then(Geo::out_of_range) {
+        return Err(IngestError::BadValue { profile: P, field, value: v.to_string() });
+    }
     emit(Parsed {
         time,
         peer: l.client_ip,

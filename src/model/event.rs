@@ -52,6 +52,22 @@ pub struct Geo {
     pub anonymizer: u8,
 }
 
+impl Geo {
+    /// The first value the engine cannot measure with, by field name:
+    /// coordinates off the globe or not finite, a radius negative or not
+    /// finite (a NaN would make every distance test "never too far").
+    pub fn out_of_range(&self) -> Option<(&'static str, f64)> {
+        let bad = |v: f64, lim: f64| !(-lim..=lim).contains(&v);
+        if !(0.0..=f64::MAX).contains(&self.radius_km) {
+            return Some(("radius_km", self.radius_km));
+        }
+        if let Some(v) = self.lat.filter(|v| bad(*v, 90.0)) {
+            return Some(("lat", v));
+        }
+        self.lon.filter(|v| bad(*v, 180.0)).map(|v| ("lon", v))
+    }
+}
+
 /// The kinds of anonymizer a [`Geo`] may name (bits of `Geo::anonymizer`).
 pub mod anon {
     pub const VPN: u8 = 1;

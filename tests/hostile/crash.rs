@@ -75,3 +75,24 @@ fn huge_kong_batches_are_read_record_by_record() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stderr.contains("5000 events"), "{}", r.stderr);
 }
+
+#[test]
+fn a_place_off_the_globe_is_a_bad_line() {
+    // coordinates no database gives (1e999 is already refused as JSON)
+    for (geo, field) in [
+        (r#"{"lat":91,"lon":0}"#, "lat"),
+        (r#"{"lat":0,"lon":-200}"#, "lon"),
+        (r#"{"lat":0,"lon":0,"radius_km":-5}"#, "radius_km"),
+    ] {
+        let line = format!(r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"10.1.2.3","status":200,"geo":{geo}}}"#);
+        let strict = replay_lines(&[line.clone()], &["--profile", "tokenhound"]);
+        assert_eq!(strict.code, Some(2), "{geo}: {}", strict.stderr);
+        assert!(
+            strict.stderr.contains(&format!("hostile.ndjson:1: tokenhound: field `{field}` has a bad value")),
+            "{}",
+            strict.stderr
+        );
+        let skip = replay_lines(&[line], &["--profile", "tokenhound", "--skip-errors"]);
+        assert!(skip.code == Some(0) && skip.stderr.contains("bad_value 1"), "{}", skip.stderr);
+    }
+}

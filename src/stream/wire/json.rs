@@ -265,18 +265,20 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError>
             }))
         }
     };
-    let geo = w.geo.map(|g| {
-        Arc::new(Geo {
-            lat: g.lat,
-            lon: g.lon,
-            radius_km: g.radius_km,
-            city: arc(g.city),
-            country: arc(g.country),
-            asn: g.asn,
-            as_org: arc(g.as_org),
-            anonymizer: g.anonymizer,
-        })
+    let geo = w.geo.map(|g| Geo {
+        lat: g.lat,
+        lon: g.lon,
+        radius_km: g.radius_km,
+        city: arc(g.city),
+        country: arc(g.country),
+        asn: g.asn,
+        as_org: arc(g.as_org),
+        anonymizer: g.anonymizer,
     });
+    if let Some(g) = &geo {
+        super::read::check_geo(g)?;
+    }
+    let geo = geo.map(Arc::new);
     let source = match w.source {
         WireSource::Kafka { topic, partition, offset } => {
             SourcePos::Kafka { topic: strings.get(&topic, STR_MAX), partition, offset }

@@ -237,5 +237,15 @@ fn geo(r: &mut Reader<'_>) -> R<Geo> {
     let asn = if f & ASN != 0 { Some(r.narrow("asn")?) } else { None };
     let as_org = r.opt(f & AS_ORG != 0, "as_org")?;
     let anonymizer = if f & ANON != 0 { r.byte("anonymizer")? & crate::model::anon::ALL } else { 0 };
-    Ok(Geo { lat, lon, radius_km, city, country, asn, as_org, anonymizer })
+    let g = Geo { lat, lon, radius_km, city, country, asn, as_org, anonymizer };
+    check_geo(&g)?;
+    Ok(g)
+}
+
+/// A place the engine can measure with (see [`Geo::out_of_range`]).
+pub(super) fn check_geo(g: &Geo) -> R<()> {
+    match g.out_of_range() {
+        Some((field, v)) => Err(WireError::Range(field, v.to_string())),
+        None => Ok(()),
+    }
 }

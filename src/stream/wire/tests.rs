@@ -239,12 +239,14 @@ fn binary_verdicts() -> Vec<Verdict> {
 }
 
 fn geo() -> impl Strategy<Value = Geo> {
-    let f = || prop_oneof![any::<f64>(), Just(f64::INFINITY), Just(-0.0), Just(f64::MIN_POSITIVE)];
+    // any place the engine can measure with (others are refused: below)
+    let f = |lim: f64| prop_oneof![-lim..=lim, Just(-0.0), Just(f64::MIN_POSITIVE), Just(lim), Just(-lim)];
+    let radius = prop_oneof![0.0..=20_000.0, Just(-0.0), Just(f64::MAX)];
     let anon = prop_oneof![Just(0u8), 1u8..=crate::model::anon::ALL];
     (
-        prop::option::of(f()),
-        prop::option::of(f()),
-        f(),
+        prop::option::of(f(90.0)),
+        prop::option::of(f(180.0)),
+        radius,
         shared(),
         shared(),
         prop::option::of(any::<u32>()),
@@ -300,6 +302,35 @@ fn access_event() -> impl Strategy<Value = AccessEvent> {
             }
         },
     )
+}
+
+#[test]
+fn a_place_off_the_globe_is_refused_by_both_versions() {
+    let nan = f64::NAN;
+    for (lat, lon, radius, field) in [
+        (51.5, 0.1, nan, "radius_km"),
+        (51.5, 0.1, -1.0, "radius_km"),
+        (51.5, 0.1, f64::INFINITY, "radius_km"),
+        (nan, 0.1, 10.0, "lat"),
+        (90.5, 0.1, 10.0, "lat"),
+        (51.5, -181.0, 10.0, "lon"),
+        (51.5, f64::NEG_INFINITY, 10.0, "lon"),
+    ] {
+        let mut ev = event("ua");
+        ev.geo = Some(Arc::new(Geo { lat: Some(lat), lon: Some(lon), radius_km: radius, ..Default::default() }));
+        let mut strings = Interner::new(16);
+        match decode(&to_vec(&ev, 0), &mut strings) {
+            Err(e @ WireError::Range(f, _)) if f == field => assert_eq!(e.kind(), "bad_event"),
+            other => panic!("{lat} {lon} {radius}: {:?}", other.map(|_| ())),
+        }
+        // v1 JSON has no NaN or infinity (serde_json writes null): refused,
+        // or read as no coordinate; never a place off the globe
+        match decode(&json::encode(&ev, 0), &mut strings) {
+            Ok(Record::Event(b, _)) => assert_eq!(b.geo.unwrap().out_of_range(), None, "{lat} {lon} {radius}"),
+            Ok(Record::Marks(_)) => panic!("an event"),
+            Err(e) => assert_eq!(e.kind(), "bad_event"),
+        }
+    }
 }
 
 fn marks() -> impl Strategy<Value = Vec<(String, EventTime)>> {
