@@ -38,6 +38,8 @@ pub enum Command {
     Stream(StreamArgs),
     /// Deliver revocation requests (the outbox topic) to the configured hooks (feature `kafka`).
     Respond(RespondArgs),
+    /// Read the internal events topic (feature `kafka`).
+    Events(EventsArgs),
 }
 
 /// Settings shared by every command that builds the pipeline.
@@ -245,3 +247,37 @@ pub enum RulesCommand {
 }
 
 pub use crate::gen::GenArgs;
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Bootstrap brokers (host:port,...).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Consumer group prefix (the reader names itself `<group>.dump`, commits nothing).
+    #[arg(long)]
+    pub group: Option<String>,
+    #[command(subcommand)]
+    pub action: EventsAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EventsAction {
+    /// Print the events topic (binary or JSON records) as NDJSON: partition,
+    /// offset, key and the event as JSON, or why a record cannot be read.
+    Dump {
+        /// The topic (default: `[stream] events_topic`).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only this partition.
+        #[arg(long)]
+        partition: Option<i32>,
+        /// Start at this offset in each partition (default: its start).
+        #[arg(long)]
+        offset: Option<i64>,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<u64>,
+    },
+}

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         Command::Stream(a) => app::run_stream(a),
         #[cfg(feature = "kafka")]
         Command::Respond(a) => app::run_respond(a),
+        #[cfg(feature = "kafka")]
+        Command::Events(a) => app::run_events(a),
         #[cfg(not(feature = "batch"))]
         Command::Export(_) => Err(app::not_built("export", "batch")),
         #[cfg(not(feature = "batch"))]
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
         Command::Stream(_) => Err(app::not_built("stream", "kafka")),
         #[cfg(not(feature = "kafka"))]
         Command::Respond(_) => Err(app::not_built("respond", "kafka")),
+        #[cfg(not(feature = "kafka"))]
+        Command::Events(_) => Err(app::not_built("events", "kafka")),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

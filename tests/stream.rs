@@ -516,3 +516,49 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
     let (blind, _) = run("baselines-none", "baselines_topic = \"no-such-topic\"");
     assert!(later(&blind).is_empty(), "without snapshots nobody is past the learning period: {:?}", later(&blind));
 }
+
+/// `tokenhound events dump` reads the binary events topic back as JSON: one
+/// event line per event detect consumed, watermark records apart, records it
+/// cannot read named with their kind (an unknown version, garbage), no raw
+/// token anywhere, and `--partition`/`--max` narrow it.
+#[test]
+fn tansu_events_dump_reads_the_binary_topic() {
+    let Some(brokers) = tansu() else { return };
+    let t = Topics::on_tansu(&brokers, &prefix("dump"), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = stream_config(dir.path(), &brokers, &t, "");
+    produce(&brokers, &t.name("revocations"), lines("sample-logs/revocations.ndjson"));
+    produce(&brokers, &t.gateway(), sample_records());
+    let expected = sample_replay();
+    let p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
+    wait_for(90, "all alerts", || p.metric("tokenhound_findings_total", "") >= expected.len() as f64);
+    let detected = p.metric("tokenhound_events_total", "stage=\"detect\"");
+    assert!(p.stop(30).success());
+    assert!(detected > 10.0, "{detected}");
+    produce(&brokers, &t.name("events"), [vec![9u8, 1, 2, 3], b"{not json".to_vec()]);
+    let dump = |args: &[&str]| {
+        let out = common::bin().args(["events", "--config"]).arg(&cfg).arg("dump").args(args).output().unwrap();
+        (out.status.code(), common::text(&out.stdout), common::text(&out.stderr))
+    };
+    let (code, out, err) = dump(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+    let events: Vec<&Value> = lines.iter().filter(|l| l.get("event").is_some()).collect();
+    assert_eq!(events.len() as f64, detected, "one line per event detect read");
+    for e in &events {
+        assert!(e["partition"].is_i64() && e["offset"].is_i64() && e["key"].is_string(), "{e}");
+        assert!(e["event"]["time_us"].is_i64() && e["event"]["v"] == 1, "{e}");
+    }
+    assert!(events.iter().any(|e| e["event"]["token"]["verdict"].is_string()), "tokens and their verdicts");
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+    assert_eq!(kinds, ["unsupported_event_version", "bad_event"], "{err}");
+    assert!(err.contains("2 unreadable"), "{err}");
+    assert!(!out.contains("eyJ"), "no raw token in the dump");
+    let (code, out, _) = dump(&["--partition", "1", "--max", "1"]);
+    assert_eq!(code, Some(0));
+    let one: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((one.len(), one[0]["partition"].as_i64()), (1, Some(1)), "{out}");
+    let (code, _, err) = dump(&["--partition", "7"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has no partition 7"), "{err}");
+}

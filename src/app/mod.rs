@@ -20,7 +20,7 @@ pub use replay::run_replay;
 pub use respond::run_respond;
 pub use rules::{run_gen, run_rules_check, run_rules_list, run_rules_test};
 #[cfg(feature = "kafka")]
-pub use stream::run_stream;
+pub use stream::{run_events, run_stream};
 
 /// The error of a command this binary was built without (the lean default
 /// build has replay, rules and gen; polars and librdkafka are opt-in).

@@ -33,6 +33,23 @@ pub fn run_stream(a: crate::cli::StreamArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `tokenhound events dump`: the events topic as NDJSON on stdout.
+pub fn run_events(a: crate::cli::EventsArgs) -> Result<Outcome> {
+    let s = super::build::settings(&a.common, |raw| kafka_flags(raw, &a.brokers, &a.group))?;
+    let crate::cli::EventsAction::Dump { topic, partition, offset, max } = a.action;
+    let plan = crate::stream::dump::DumpPlan {
+        topic: topic.unwrap_or_else(|| s.stream.events_topic.clone()),
+        partition,
+        offset,
+        max,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let d = crate::stream::dump::dump(&s.stream, &plan, &mut out).map_err(anyhow::Error::msg)?;
+    eprintln!("{} record(s) of {}, {} unreadable", d.records, plan.topic, d.unreadable);
+    Ok(Outcome::Ok)
+}
+
 /// `--brokers` and `--group` over the `[stream]` settings.
 pub(super) fn kafka_flags(raw: &mut RawSettings, brokers: &Option<String>, group: &Option<String>) {
     if brokers.is_some() {

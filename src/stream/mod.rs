@@ -20,6 +20,7 @@ pub mod baselines;
 pub mod clock;
 mod decode;
 pub mod detect;
+pub mod dump;
 pub mod feed;
 pub mod ingest;
 pub mod kafka;

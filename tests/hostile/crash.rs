@@ -85,7 +85,7 @@ fn a_place_off_the_globe_is_a_bad_line() {
         (r#"{"lat":0,"lon":0,"radius_km":-5}"#, "radius_km"),
     ] {
         let line = format!(r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"10.1.2.3","status":200,"geo":{geo}}}"#);
-        let strict = replay_lines(&[line.clone()], &["--profile", "tokenhound"]);
+        let strict = replay_lines(std::slice::from_ref(&line), &["--profile", "tokenhound"]);
         assert_eq!(strict.code, Some(2), "{geo}: {}", strict.stderr);
         assert!(
             strict.stderr.contains(&format!("hostile.ndjson:1: tokenhound: field `{field}` has a bad value")),

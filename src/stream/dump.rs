@@ -1,0 +1,108 @@
+//! `tokenhound events dump`: the events topic (binary v2 or JSON v1) as
+//! NDJSON a person or `jq` reads: one line per record with its partition,
+//! offset and key, the record as version 1 JSON (never a raw token: the
+//! topic holds none), or the reason it cannot be read. Reads from each
+//! partition's start (or `--offset`) to its end as of the call, without a
+//! consumer group offset, streaming (memory does not grow with the topic).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::kafka::{base_config, wall_ms};
+use super::wire::{self, Record};
+use crate::ingest::Interner;
+use crate::settings::StreamSettings;
+
+/// What to dump.
+pub struct DumpPlan {
+    pub topic: String,
+    pub partition: Option<i32>,
+    /// First offset of each partition (default: its start).
+    pub offset: Option<i64>,
+    /// Stop after this many records (default: every record up to the end).
+    pub max: Option<u64>,
+}
+
+/// Records written and records that could not be read.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Dumped {
+    pub records: u64,
+    pub unreadable: u64,
+}
+
+pub fn dump(s: &StreamSettings, plan: &DumpPlan, out: &mut dyn Write) -> Result<Dumped, String> {
+    let err = |e: rdkafka::error::KafkaError| e.to_string();
+    let mut cfg = base_config(s, "tokenhound-dump");
+    cfg.set("group.id", format!("{}.dump", s.group)).set("enable.auto.commit", "false");
+    let c: BaseConsumer = cfg.create().map_err(err)?;
+    let md = c.fetch_metadata(Some(&plan.topic), Duration::from_secs(10)).map_err(err)?;
+    let known: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    if known.is_empty() {
+        return Err(format!("topic {} has no partitions (does it exist?)", plan.topic));
+    }
+    let parts = match plan.partition {
+        Some(p) if !known.contains(&p) => return Err(format!("topic {} has no partition {p}", plan.topic)),
+        Some(p) => vec![p],
+        None => known,
+    };
+    let (mut tpl, mut ends) = (TopicPartitionList::new(), BTreeMap::new());
+    for p in parts {
+        let (lo, hi) = c.fetch_watermarks(&plan.topic, p, Duration::from_secs(10)).map_err(err)?;
+        let from = plan.offset.map_or(lo, |o| o.clamp(lo, hi));
+        if hi > from {
+            tpl.add_partition_offset(&plan.topic, p, Offset::Offset(from)).map_err(err)?;
+            ends.insert(p, hi);
+        }
+    }
+    let mut done = Dumped::default();
+    if ends.is_empty() {
+        return Ok(done);
+    }
+    c.assign(&tpl).map_err(err)?;
+    let (mut strings, mut line) = (Interner::new(4096), Vec::with_capacity(1024));
+    let mut quiet = wall_ms();
+    while !ends.is_empty() && plan.max.is_none_or(|m| done.records + done.unreadable < m) {
+        let Some(m) = c.poll(Duration::from_millis(200)) else {
+            if wall_ms() - quiet > 30_000 {
+                return Err(format!("no record from {} for 30 s before its end", plan.topic));
+            }
+            continue;
+        };
+        quiet = wall_ms();
+        let m = m.map_err(err)?;
+        if ends.get(&m.partition()).is_some_and(|hi| m.offset() + 1 >= *hi) {
+            ends.remove(&m.partition());
+        }
+        line.clear();
+        let key = m.key().map(String::from_utf8_lossy);
+        let head = serde_json::json!({ "partition": m.partition(), "offset": m.offset(), "key": key });
+        let head = head.to_string();
+        line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+        match wire::decode(m.payload().unwrap_or_default(), &mut strings) {
+            Ok(Record::Event(ev, index)) => {
+                line.extend_from_slice(b",\"event\":");
+                line.extend_from_slice(&wire::json::encode(&ev, index));
+                done.records += 1;
+            }
+            Ok(Record::Marks(marks)) => {
+                line.extend_from_slice(b",\"marks\":");
+                line.extend_from_slice(&wire::json::encode_marks(&marks));
+                done.records += 1;
+            }
+            Err(e) => {
+                let why = serde_json::json!({ "error": e.to_string(), "kind": e.kind() }).to_string();
+                line.push(b',');
+                line.extend_from_slice(&why.as_bytes()[1..why.len() - 1]);
+                done.unreadable += 1;
+            }
+        }
+        line.extend_from_slice(b"}\n");
+        out.write_all(&line).map_err(|e| format!("writing the dump: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("writing the dump: {e}"))?;
+    Ok(done)
+}
