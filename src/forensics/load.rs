@@ -53,6 +53,7 @@ pub fn load(
     out_dir: &Path,
     detect: bool,
 ) -> Result<Loaded> {
+    super::progress::phase_end("start");
     let (tables, logs): (Vec<PathBuf>, Vec<PathBuf>) = inputs.iter().cloned().partition(|p| is_parquet(p) || is_csv(p));
     let mut parquet_in = Vec::new();
     for (i, t) in tables.into_iter().enumerate() {

@@ -43,6 +43,7 @@ pub fn analyse(
     settings: &crate::settings::InvestigateSettings,
     out_dir: &Path,
 ) -> Result<Report> {
+    progress::phase_end("leads");
     let lf = load::scan(parquet)?;
     let bar = progress::Progress::spinner("incidents");
     let incidents: Vec<Incident> = incident::incidents(lf.clone(), leads)?;
@@ -89,6 +90,7 @@ pub fn analyse(
     write("report.html", report::html(&r))?;
     let reqs: String = r.revocation_requests.iter().map(|v| format!("{v}\n")).collect();
     write("revocation-requests.ndjson", reqs)?;
+    progress::phase_end("report written");
     Ok(r)
 }
 
