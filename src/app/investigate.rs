@@ -110,7 +110,15 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
     )?;
     let leads = leads(a.alerts.as_deref(), &loaded, &revs)?;
     let attribution = geo(s)?.map(|g| g.attribution.clone()).unwrap_or_default();
-    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, &inv, &a.out)?;
+    let r = crate::forensics::analyse(
+        &loaded.parquet,
+        &loaded.first_uses,
+        &leads,
+        loaded.events,
+        attribution,
+        &inv,
+        &a.out,
+    )?;
     eprintln!(
         "tokenhound investigate: {} events ({} bad lines skipped), {} incidents, {} other tokens likely compromised; report in {}",
         loaded.events,

@@ -1,7 +1,7 @@
 //! Loading for `investigate`: gateway logs of any profile (NDJSON, `.gz`,
 //! `.zst`, directories) go through the ingest pipeline once, into a Parquet
 //! file of normalized events in the output directory, while the shared engine
-//! detects on the same pass; Parquet files written by `tokenhound export`
+//! detects on the same pass (the copy is written on a thread of its own); Parquet files written by `tokenhound export`
 //! are scanned as they are, in time order (streamed in slices when they are
 //! in order within the allowed lateness, through an external merge sort
 //! when not) and fed to the engine.
@@ -15,7 +15,7 @@ use polars::prelude::{
     col, concat, DataFrame, DataType, IdxSize, LazyFrame, PlRefPath, ScanArgsParquet, StringChunked, UnionArgs,
 };
 
-use super::export::ParquetExport;
+use super::firstuse::FirstUses;
 use super::progress::Progress;
 use crate::engine::{RevocationView, Session};
 use crate::model::{
@@ -29,6 +29,8 @@ use crate::token::IdentityKeys;
 pub struct Loaded {
     pub parquet: Vec<PathBuf>,
     pub findings: Vec<Finding>,
+    /// Every token's first use (for the root cause).
+    pub first_uses: FirstUses,
     pub events: u64,
     pub bad_lines: u64,
 }
@@ -65,22 +67,28 @@ pub fn load(
             parquet_in.push(t);
         }
     }
-    let mut loaded = Loaded { parquet: parquet_in.clone(), findings: Vec::new(), events: 0, bad_lines: 0 };
+    let mut loaded = Loaded {
+        parquet: parquet_in.clone(),
+        findings: Vec::new(),
+        first_uses: FirstUses::default(),
+        events: 0,
+        bad_lines: 0,
+    };
     if !logs.is_empty() {
         let files = replay::expand_inputs(&logs)?;
         let out = out_dir.join("events.parquet");
-        let mut w = ParquetExport::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+        let mut copy = super::copy::Copy::create(&out)?;
         let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         let bar = Progress::bytes("reading gateway logs", bytes);
-        let mut failed = None;
+        let mut copying = true;
         let mut n = 0u64;
         let mut each = |ev: &AccessEvent| {
             n += 1;
             if n.is_multiple_of(65_536) {
                 bar.set(n);
             }
-            if failed.is_none() {
-                failed = w.push(ev).err();
+            if copying {
+                copying = copy.push(ev);
             }
         };
         // the replay driver itself: the same sources, watermark and session
@@ -90,10 +98,7 @@ pub fn load(
         } else {
             replay::scan(&files, opts, worker, |ev| each(&ev))?
         };
-        if let Some(e) = failed {
-            return Err(e).with_context(|| format!("cannot write {}", out.display()));
-        }
-        w.finish().with_context(|| format!("cannot write {}", out.display()))?;
+        loaded.first_uses = copy.finish()?;
         bar.finish(&format!("{n} events from {} lines", report.lines));
         loaded.events += n;
         loaded.bad_lines += report.errors.total();
@@ -108,8 +113,18 @@ pub fn load(
             // one source, in time order within the lateness (or sorted)
             let mut session = Session::new(rules, revocations, opts.engine);
             let found = &mut loaded.findings;
+            let firsts = &mut loaded.first_uses;
             let mut feed = |df: &DataFrame, done: u64| {
-                let r = for_each_event(df, ids, |ev| session.push(0, ev, found), &bar, done);
+                let r = for_each_event(
+                    df,
+                    ids,
+                    |ev| {
+                        firsts.observe(&ev);
+                        session.push(0, ev, found)
+                    },
+                    &bar,
+                    done,
+                );
                 session.advance(found);
                 r
             };
@@ -127,8 +142,10 @@ pub fn load(
                 // out of order: an external merge sort, bounded memory
                 let runs = super::sort::runs(&parquet_in, rows, super::sort::RUN, out_dir)?;
                 let found = &mut loaded.findings;
+                let firsts = &mut loaded.first_uses;
                 let mut n = 0u64;
                 super::sort::merge(&runs, ids, &bar, |ev| {
+                    firsts.observe(&ev);
                     session.push(0, ev, found);
                     n += 1;
                     if n.is_multiple_of(4096) {

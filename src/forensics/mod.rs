@@ -6,8 +6,10 @@
 //! Markdown and self-contained HTML.
 
 pub mod attribution;
+mod copy;
 pub mod csv;
 mod export;
+pub mod firstuse;
 pub mod incident;
 pub mod load;
 mod map;
@@ -37,6 +39,7 @@ pub(crate) fn collect(lf: polars::prelude::LazyFrame) -> polars::prelude::Polars
 /// From loaded events and leads to the report (written to `out_dir`).
 pub fn analyse(
     parquet: &[std::path::PathBuf],
+    first_uses: &firstuse::FirstUses,
     leads: &[Lead],
     events: u64,
     attribution: Vec<String>,
@@ -53,7 +56,7 @@ pub fn analyse(
     let suspects = pivot::pivot(lf.clone(), &incidents, &mut ind, settings)?;
     bar.finish(&format!("{} other tokens", suspects.len()));
     let bar = progress::Progress::spinner("root cause");
-    let causes = rootcause::root_causes(lf, &incidents, settings.q_max)?;
+    let causes = rootcause::root_causes(first_uses, &incidents, settings.q_max)?;
     bar.finish("done");
     let mut resets: Vec<String> = incidents
         .iter()
