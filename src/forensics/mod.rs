@@ -8,6 +8,7 @@
 pub mod attribution;
 mod copy;
 pub mod csv;
+mod events;
 mod export;
 pub mod firstuse;
 pub mod incident;
