@@ -203,7 +203,7 @@ mod tests {
 
     fn ev(jti: &str, t: i64, path: &str, ua: Option<&str>) -> AccessEvent {
         let id = TokenId::Jti { iss: "iss".into(), jti: jti.into() };
-        let mut tok = TokenInfo::bare(TokenKey(7), id, Verdict::Valid, crate::model::Origin::Claims);
+        let mut tok = TokenInfo::bare(TokenKey([7; 16]), id, Verdict::Valid, crate::model::Origin::Claims);
         tok.client_id = Some(Arc::from("web"));
         (tok.exp, tok.iat) = (Some(4000), Some(400));
         AccessEvent {
