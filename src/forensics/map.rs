@@ -81,17 +81,20 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// A box: left, top, right, bottom.
+type Box4 = (i64, i64, i64, i64);
+
 /// Label text size, in picture units.
 const FONT: i64 = 34;
 
 /// The box a label's text covers, centred on `at` (its baseline): (left,
 /// top, right, bottom), wide enough for any glyph of the font at 0.62 em.
-fn label_box(at: Xy, text: &str) -> (i64, i64, i64, i64) {
+fn label_box(at: Xy, text: &str) -> Box4 {
     let half = (text.chars().count() as i64 * FONT * 62 / 100 + 1) / 2 + 4;
     (at.0 - half, at.1 - FONT, at.0 + half, at.1 + FONT / 3)
 }
 
-fn overlap(a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)) -> bool {
+fn overlap(a: Box4, b: Box4) -> bool {
     a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
 }
 
@@ -100,8 +103,8 @@ fn overlap(a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)) -> bool {
 /// other side, to the right or to the left; a label whose every spot
 /// covers one already placed is left out (its dot keeps its name in the
 /// tooltip). No two placed labels overlap.
-fn place_labels<'a>(labels: &'a [(bool, Xy, String)]) -> Vec<(bool, Xy, &'a str)> {
-    let mut placed: Vec<((i64, i64, i64, i64), (bool, Xy, &str))> = Vec::new();
+fn place_labels(labels: &[(bool, Xy, String)]) -> Vec<(bool, Xy, &str)> {
+    let mut placed: Vec<(Box4, (bool, Xy, &str))> = Vec::new();
     for (attacker, p, text) in labels {
         let half = label_box((0, 0), text).2;
         let (near, far) = if *attacker { (50, -30) } else { (-30, 50) };
