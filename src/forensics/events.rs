@@ -20,6 +20,9 @@ use crate::token::IdentityKeys;
 
 /// Entries a cache holds before it starts again.
 const CACHE: usize = 65_536;
+/// Bytes of strings both caches hold before they start again (ids and
+/// claims are the log's, of any size).
+const CACHE_BYTES: usize = 64 << 20;
 
 /// Turns frames into events; keeps its caches from one frame to the next.
 pub struct EventReader<'k> {
@@ -27,6 +30,7 @@ pub struct EventReader<'k> {
     strings: Interner,
     tokens: HashMap<String, Arc<TokenInfo>, ahash::RandomState>,
     places: HashMap<String, Arc<Geo>, ahash::RandomState>,
+    cached_bytes: usize,
 }
 
 /// The typed columns of one frame.
@@ -122,7 +126,13 @@ fn bits(v: Option<f64>) -> Option<u64> {
 
 impl<'k> EventReader<'k> {
     pub fn new(ids: &'k IdentityKeys) -> Self {
-        EventReader { ids, strings: Interner::new(65_536), tokens: HashMap::default(), places: HashMap::default() }
+        EventReader {
+            ids,
+            strings: Interner::new(65_536),
+            tokens: HashMap::default(),
+            places: HashMap::default(),
+            cached_bytes: 0,
+        }
     }
 
     /// Every row of `df` (rows `done`.. of the input) as an event, in order.
@@ -186,11 +196,24 @@ impl<'k> EventReader<'k> {
         (t.exp, t.iat, t.nbf) = (exp, iat, nbf);
         t.vouched = vouched;
         let t = Arc::new(t);
+        let len = |v: &Option<Arc<str>>| v.as_deref().map_or(0, str::len);
+        let strs = [&t.jti, &t.iss, &t.sub, &t.client_id, &t.aud, &t.kid, &t.alg, &t.sha256];
+        self.room(id.len() + strs.iter().map(|v| len(v)).sum::<usize>());
         if self.tokens.len() >= CACHE {
             self.tokens.clear();
         }
         self.tokens.insert(id.to_string(), t.clone());
         t
+    }
+
+    /// Count `bytes` more cached; past [`CACHE_BYTES`], both caches start again.
+    fn room(&mut self, bytes: usize) {
+        self.cached_bytes += bytes + 128;
+        if self.cached_bytes > CACHE_BYTES {
+            self.tokens.clear();
+            self.places.clear();
+            self.cached_bytes = bytes + 128;
+        }
     }
 
     fn place(&mut self, c: &Cols<'_>, i: usize) -> Option<Arc<Geo>> {
@@ -223,6 +246,7 @@ impl<'k> EventReader<'k> {
             anonymizer: 0,
             as_org: arc(org),
         });
+        self.room(ip.len() + [city, country, org].iter().map(|v| v.map_or(0, str::len)).sum::<usize>());
         if self.places.len() >= CACHE {
             self.places.clear();
         }

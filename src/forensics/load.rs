@@ -15,6 +15,7 @@ use polars::prelude::{
     col, concat, DataFrame, DataType, LazyFrame, ParquetReader, PlRefPath, ScanArgsParquet, SerReader, UnionArgs,
 };
 
+use super::budget::Budget;
 use super::events::EventReader;
 use super::firstuse::FirstUses;
 use super::progress::Progress;
@@ -30,6 +31,8 @@ pub struct Loaded {
     pub findings: Vec<Finding>,
     /// Every token's first use (for the root cause).
     pub first_uses: FirstUses,
+    /// Findings not detailed (over the [`Budget`]), by rule.
+    pub not_detailed: std::collections::BTreeMap<String, u64>,
     pub events: u64,
     pub bad_lines: u64,
 }
@@ -70,9 +73,11 @@ pub fn load(
         parquet: parquet_in.clone(),
         findings: Vec::new(),
         first_uses: FirstUses::default(),
+        not_detailed: Default::default(),
         events: 0,
         bad_lines: 0,
     };
+    let mut budget = Budget::default();
     if !logs.is_empty() {
         let files = replay::expand_inputs(&logs)?;
         let out = out_dir.join("events.parquet");
@@ -93,7 +98,13 @@ pub fn load(
         // the replay driver itself: the same sources, watermark and session
         let report = if detect {
             let (rules, revs) = (rules.clone(), revocations.clone());
-            replay::run_inline(&files, opts, rules, revs, worker, Some(&mut each), &mut |f| loaded.findings.push(f))?
+            let (found, budget) = (&mut loaded.findings, &mut budget);
+            let mut emit = |f: Finding| {
+                if budget.admit(&f.token.id.display_id(), &f.rule_id) {
+                    found.push(f);
+                }
+            };
+            replay::run_inline(&files, opts, rules, revs, worker, Some(&mut each), &mut emit)?
         } else {
             replay::scan(&files, opts, worker, |ev| each(&ev))?
         };
@@ -117,10 +128,14 @@ pub fn load(
             let mut feed = |df: &DataFrame, done: u64| {
                 let each = |ev: AccessEvent| {
                     firsts.observe(&ev);
-                    session.push(0, ev, found)
+                    let before = found.len();
+                    session.push(0, ev, found);
+                    budget.keep(found, before);
                 };
                 let r = reader.each(df, each, &bar, done);
+                let before = found.len();
                 session.advance(found);
+                budget.keep(found, before);
                 r
             };
             if in_order {
@@ -137,22 +152,28 @@ pub fn load(
                 let found = &mut loaded.findings;
                 let firsts = &mut loaded.first_uses;
                 let mut n = 0u64;
+                let budget = &mut budget;
                 super::sort::merge(&runs, ids, &bar, |ev| {
                     firsts.observe(&ev);
+                    let before = found.len();
                     session.push(0, ev, found);
                     n += 1;
                     if n.is_multiple_of(4096) {
                         session.advance(found);
                     }
+                    budget.keep(found, before);
                 })?;
             }
+            let before = loaded.findings.len();
             session.finish(&mut loaded.findings);
+            budget.keep(&mut loaded.findings, before);
             bar.finish(if in_order { "done (in time order: streamed)" } else { "done (sorted: external merge)" });
         }
     }
     if detect {
         loaded.findings.sort_by(|a, b| (a.time, &a.uid).cmp(&(b.time, &b.uid)));
     }
+    loaded.not_detailed = budget.dropped;
     Ok(loaded)
 }
 
