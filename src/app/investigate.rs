@@ -54,32 +54,41 @@ pub fn run_export(a: crate::cli::ExportArgs) -> Result<Outcome> {
 /// of the same uid on these events, when there is one).
 fn leads(
     alerts: Option<&std::path::Path>,
-    loaded: &crate::forensics::load::Loaded,
+    loaded: &mut crate::forensics::load::Loaded,
     revs: &RevocationView,
 ) -> Result<Vec<Lead>> {
+    use std::io::BufRead as _;
     let Some(f) = alerts else {
         return Ok(loaded.findings.iter().map(|f| Lead::from_finding(f, revs)).collect());
     };
     let engine: std::collections::HashMap<&str, &crate::model::Finding> =
         loaded.findings.iter().map(|f| (f.uid.as_str(), f)).collect();
-    std::fs::read_to_string(f)
-        .with_context(|| format!("cannot read {}", f.display()))?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .ok()
-                .and_then(|v| Lead::from_alert(&v))
-                .map(|mut l| {
-                    if let Some(f) = engine.get(l.uid.as_str()) {
-                        l.evidence = Lead::from_finding(f, revs).evidence;
-                    }
-                    l
-                })
-                .with_context(|| format!("{}:{}: not an OCSF alert of tokenhound", f.display(), i + 1))
-        })
-        .collect()
+    // line by line, and as many tokens detailed as from the engine's findings
+    let file = std::fs::File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
+    let mut budget = crate::forensics::Budget::default();
+    let mut out = Vec::new();
+    for (i, l) in std::io::BufReader::new(file).lines().enumerate() {
+        let l = l.with_context(|| format!("cannot read {}", f.display()))?;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let lead = serde_json::from_str(&l)
+            .ok()
+            .and_then(|v| Lead::from_alert(&v))
+            .map(|mut l| {
+                if let Some(f) = engine.get(l.uid.as_str()) {
+                    l.evidence = Lead::from_finding(f, revs).evidence;
+                }
+                l
+            })
+            .with_context(|| format!("{}:{}: not an OCSF alert of tokenhound", f.display(), i + 1))?;
+        if budget.admit(&lead.token, &lead.rule) {
+            out.push(lead);
+        }
+    }
+    drop(engine);
+    loaded.not_detailed = budget.dropped;
+    Ok(out)
 }
 
 /// `tokenhound investigate`: load (and detect), then the forensic report.
@@ -98,7 +107,7 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
     let opts = replay_options(&a.input, s, 1);
     // detect even with --alerts: the engine's verdicts on these events tell the sides
     let detect = true;
-    let loaded = crate::forensics::load::load(
+    let mut loaded = crate::forensics::load::load(
         &a.input.inputs,
         &opts,
         p.worker(),
@@ -108,9 +117,9 @@ pub fn run_investigate(a: crate::cli::InvestigateArgs) -> Result<Outcome> {
         &a.out,
         detect,
     )?;
-    let leads = leads(a.alerts.as_deref(), &loaded, &revs)?;
+    let leads = leads(a.alerts.as_deref(), &mut loaded, &revs)?;
     let attribution = geo(s)?.map(|g| g.attribution.clone()).unwrap_or_default();
-    let r = crate::forensics::analyse(&loaded.parquet, &leads, loaded.events, attribution, &inv, &a.out)?;
+    let r = crate::forensics::analyse(&loaded, &leads, attribution, &inv, &a.out)?;
     eprintln!(
         "tokenhound investigate: {} events ({} bad lines skipped), {} incidents, {} other tokens likely compromised; report in {}",
         loaded.events,

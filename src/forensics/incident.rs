@@ -174,7 +174,9 @@ pub fn incidents(events: LazyFrame, leads: &[Lead]) -> Result<Vec<Incident>> {
         return Ok(Vec::new());
     }
     let ids = Series::new("ids".into(), by_token.keys().cloned().collect::<Vec<_>>());
+    // only the columns a timeline shows (a frame of the tokens' events, not of the log)
     let df = events
+        .select(Rows::COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
         .filter(col("token_id").is_in(lit(ids).implode(false), false))
         .sort(["token_id", "time"], SortMultipleOptions::default());
     let df = super::collect(df)?;
@@ -266,6 +268,24 @@ pub struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
+    /// The columns read.
+    pub const COLUMNS: [&'static str; 14] = [
+        "token_id",
+        "time",
+        "client_ip",
+        "user_agent",
+        "method",
+        "path",
+        "status",
+        "bytes",
+        "asn",
+        "as_org",
+        "country",
+        "city",
+        "lat",
+        "lon",
+    ];
+
     pub fn new(df: &'a DataFrame) -> Result<Self> {
         let s = |n: &str| -> Result<&'a StringChunked> { Ok(df.column(n)?.str()?) };
         Ok(Rows {

@@ -81,6 +81,45 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// A box: left, top, right, bottom.
+type Box4 = (i64, i64, i64, i64);
+
+/// Label text size, in picture units.
+const FONT: i64 = 34;
+
+/// The box a label's text covers, centred on `at` (its baseline): (left,
+/// top, right, bottom), wide enough for any glyph of the font at 0.62 em.
+fn label_box(at: Xy, text: &str) -> Box4 {
+    let half = (text.chars().count() as i64 * FONT * 62 / 100 + 1) / 2 + 4;
+    (at.0 - half, at.1 - FONT, at.0 + half, at.1 + FONT / 3)
+}
+
+fn overlap(a: Box4, b: Box4) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Where each label goes, in the order given (the first ones win a
+/// crowded spot): below an attacker's dot or above an owner's, else on the
+/// other side, to the right or to the left; a label whose every spot
+/// covers one already placed is left out (its dot keeps its name in the
+/// tooltip). No two placed labels overlap.
+fn place_labels(labels: &[(bool, Xy, String)]) -> Vec<(bool, Xy, &str)> {
+    let mut placed: Vec<(Box4, (bool, Xy, &str))> = Vec::new();
+    for (attacker, p, text) in labels {
+        let half = label_box((0, 0), text).2;
+        let (near, far) = if *attacker { (50, -30) } else { (-30, 50) };
+        let spots = [(0, near), (0, far), (half + 30, 12), (-half - 30, 12)];
+        let free = spots.iter().map(|(dx, dy)| (p.0 + dx, p.1 + dy)).find(|at| {
+            let b = label_box(*at, text);
+            !placed.iter().any(|(q, _)| overlap(b, *q))
+        });
+        if let Some(at) = free {
+            placed.push((label_box(at, text), (*attacker, at, text.as_str())));
+        }
+    }
+    placed.into_iter().map(|(_, l)| l).collect()
+}
+
 /// The map of the incidents' uses.
 pub fn svg(incidents: &[Incident]) -> String {
     let (w, h) = (360.0 * K, (NORTH - SOUTH) * K);
@@ -145,20 +184,16 @@ pub fn svg(incidents: &[Incident]) -> String {
     }
     // names: the attackers' places first, then the most used; none over another
     labels.sort_by(|a, b| b.0.cmp(&a.0).then(b.3.cmp(&a.3)));
-    let mut placed: Vec<(i64, i64)> = Vec::new();
-    for (attacker, p, name, n) in labels {
-        let at = (p.0, p.1 + if attacker { 50 } else { -30 });
-        if placed.iter().any(|q| (q.0 - at.0).abs() < 420 && (q.1 - at.1).abs() < 40) {
-            continue;
-        }
-        placed.push(at);
+    let texts: Vec<(bool, Xy, String)> =
+        labels.into_iter().map(|(attacker, p, name, n)| (attacker, p, format!("{name} ({n})"))).collect();
+    for (attacker, at, text) in place_labels(&texts) {
         let colour = if attacker { ATTACKER } else { OWNER };
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" font-size="34" fill="{colour}" text-anchor="middle">{} ({n})</text>"#,
+            r#"<text x="{}" y="{}" font-size="{FONT}" fill="{colour}" text-anchor="middle">{}</text>"#,
             at.0,
             at.1,
-            esc(name)
+            esc(text)
         );
     }
     s.push_str("</svg>");
@@ -224,6 +259,53 @@ mod tests {
             infrastructure: Default::default(),
             blast_radius: Default::default(),
             timeline: vec![u(false, 51.5, -0.1), u(true, 32.7, -117.1)],
+        }
+    }
+
+    #[test]
+    fn labels_never_overlap_in_a_crowded_europe() {
+        // 40 places between Lisbon and Warsaw, London and Rome, names long and short
+        let names =
+            ["London, GB", "Frankfurt am Main, DE", "Paris, FR", "Amsterdam, NL", "Brussels, BE", "Luxembourg, LU"];
+        let mut labels = Vec::new();
+        for i in 0..40i64 {
+            let (lon, lat) = (-9.0 + (i * 7 % 31) as f64, 38.0 + (i * 5 % 17) as f64);
+            let text = format!("{} ({})", names[i as usize % names.len()], i + 1);
+            labels.push((i % 3 == 0, xy(lon, lat), text));
+        }
+        let placed = place_labels(&labels);
+        assert!(placed.len() >= 5, "{} labels placed", placed.len());
+        assert!(placed.len() < labels.len(), "a crowd cannot all be named");
+        for (i, a) in placed.iter().enumerate() {
+            for b in &placed[i + 1..] {
+                assert!(!overlap(label_box(a.1, a.2), label_box(b.1, b.2)), "{a:?} over {b:?}");
+            }
+        }
+        // the first label (an attacker's) gets its first spot, below its dot
+        assert_eq!(placed[0].1, (labels[0].1 .0, labels[0].1 .1 + 50));
+        // and the rendered map draws exactly the placed ones
+        let mut inc = fixture();
+        inc.timeline = (0..40)
+            .map(|i| {
+                let mut u = fixture().timeline[i % 2].clone();
+                (u.lon, u.lat) = (Some(-9.0 + (i * 7 % 31) as f64), Some(38.0 + (i * 5 % 17) as f64));
+                u.city = Some(names[i % names.len()].into());
+                u
+            })
+            .collect();
+        let s = svg(&[inc]);
+        let boxes: Vec<_> = s
+            .split("<text ")
+            .skip(1)
+            .map(|t| {
+                let num = |k: &str| t.split(k).nth(1).and_then(|v| v.split('"').next()).and_then(|v| v.parse().ok());
+                let text = t.split('>').nth(1).and_then(|v| v.split('<').next()).unwrap_or("");
+                label_box((num("x=\"").unwrap_or(0), num(" y=\"").unwrap_or(0)), text)
+            })
+            .collect();
+        assert!(boxes.len() >= 5, "{} labels drawn", boxes.len());
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(boxes[i + 1..].iter().all(|b| !overlap(*a, *b)), "overlapping labels in the SVG");
         }
     }
 }

@@ -6,8 +6,12 @@
 //! Markdown and self-contained HTML.
 
 pub mod attribution;
+pub mod budget;
+mod copy;
 pub mod csv;
+mod events;
 mod export;
+pub mod firstuse;
 pub mod incident;
 pub mod load;
 mod map;
@@ -18,6 +22,7 @@ pub mod rootcause;
 mod sort;
 pub mod stats;
 
+pub use budget::Budget;
 pub use export::{ParquetExport, EXPORT_COLUMNS};
 
 use std::path::Path;
@@ -36,14 +41,14 @@ pub(crate) fn collect(lf: polars::prelude::LazyFrame) -> polars::prelude::Polars
 
 /// From loaded events and leads to the report (written to `out_dir`).
 pub fn analyse(
-    parquet: &[std::path::PathBuf],
+    loaded: &load::Loaded,
     leads: &[Lead],
-    events: u64,
     attribution: Vec<String>,
     settings: &crate::settings::InvestigateSettings,
     out_dir: &Path,
 ) -> Result<Report> {
-    let lf = load::scan(parquet)?;
+    progress::phase_end("leads");
+    let lf = load::scan(&loaded.parquet)?;
     let bar = progress::Progress::spinner("incidents");
     let incidents: Vec<Incident> = incident::incidents(lf.clone(), leads)?;
     bar.finish(&format!("{} incidents", incidents.len()));
@@ -52,7 +57,7 @@ pub fn analyse(
     let suspects = pivot::pivot(lf.clone(), &incidents, &mut ind, settings)?;
     bar.finish(&format!("{} other tokens", suspects.len()));
     let bar = progress::Progress::spinner("root cause");
-    let causes = rootcause::root_causes(lf, &incidents, settings.q_max)?;
+    let causes = rootcause::root_causes(&loaded.first_uses, &incidents, settings.q_max)?;
     bar.finish("done");
     let mut resets: Vec<String> = incidents
         .iter()
@@ -70,7 +75,8 @@ pub fn analyse(
         .collect();
     let r = Report {
         generated_by: format!("tokenhound {}", crate::model::VERSION),
-        events,
+        events: loaded.events,
+        not_detailed: loaded.not_detailed.clone(),
         incidents,
         indicators: ind,
         likely_also_compromised: suspects,
@@ -89,6 +95,7 @@ pub fn analyse(
     write("report.html", report::html(&r))?;
     let reqs: String = r.revocation_requests.iter().map(|v| format!("{v}\n")).collect();
     write("revocation-requests.ndjson", reqs)?;
+    progress::phase_end("report written");
     Ok(r)
 }
 

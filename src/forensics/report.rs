@@ -16,6 +16,9 @@ use super::rootcause::{Hypothesis, RootCauses};
 pub struct Report {
     pub generated_by: String,
     pub events: u64,
+    /// Findings on tokens past the number detailed, by rule (a hostile log's spray).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_detailed: std::collections::BTreeMap<String, u64>,
     pub incidents: Vec<Incident>,
     pub indicators: Indicators,
     pub likely_also_compromised: Vec<Suspect>,
@@ -69,9 +72,26 @@ fn text(s: &str) -> String {
     o
 }
 
+/// The findings left out of the detail, in words.
+fn not_detailed(r: &Report) -> Option<String> {
+    if r.not_detailed.is_empty() {
+        return None;
+    }
+    let by: Vec<String> = r.not_detailed.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
+    let total: u64 = r.not_detailed.values().sum();
+    Some(format!(
+        "{total} more findings on tokens past the {} detailed are not in this report (by rule: {})",
+        super::budget::MAX_TOKENS,
+        by.join(", ")
+    ))
+}
+
 pub fn markdown(r: &Report) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# tokenhound investigation\n\n{} events, {} incident(s).\n", r.events, r.incidents.len());
+    if let Some(n) = not_detailed(r) {
+        let _ = writeln!(m, "{}\n", text(&n));
+    }
     let _ = writeln!(
         m,
         "## Root cause hypotheses\n\n{}\n\n| # | attribute | value | stolen with | all tokens with | lift | p | q | statement |\n|---|---|---|---|---|---|---|---|---|",
@@ -200,6 +220,9 @@ th{background:#f4f4f4}.legend span{display:inline-block;width:10px;height:10px;b
 </style></head><body><h1>tokenhound investigation</h1>"#,
     );
     let _ = write!(h, "<p>{} events, {} incident(s).</p>", r.events, r.incidents.len());
+    if let Some(n) = not_detailed(r) {
+        let _ = write!(h, "<p><strong>{}</strong></p>", esc(&n));
+    }
     h.push_str(r##"<p class="legend"><span style="background:#1f77b4"></span>owner <span style="background:#d62728"></span>attacker &middot; a line joins consecutive uses of one token (red when either end is the attacker's)</p>"##);
     h.push_str("<h2>Where the stolen tokens were used</h2>");
     h.push_str(&super::map::svg(&r.incidents));

@@ -7,18 +7,18 @@
 //! q below the setting are hypotheses, ranked by p; a value nested in a more
 //! specific one with the same stolen tokens (a client, beside that client's
 //! app version) is reported once, at the specific level. The summary says
-//! how many were tested and why the rest were dropped. polars computes each
-//! token's first use.
+//! how many were tested and why the rest were dropped. Each token's first
+//! use is gathered on the load's one pass ([`super::firstuse`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
-use polars::prelude::*;
 use serde::Serialize;
 
+use super::firstuse::FirstUses;
 use super::incident::Incident;
 use super::stats::{benjamini_hochberg, fisher_greater};
-use crate::engine::ua::{classify, UaKind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Hypothesis {
@@ -78,93 +78,59 @@ const ATTRS: [&str; 8] = [
     "token lifetime",
 ];
 
-fn lifetime(secs: Option<i64>) -> String {
+fn lifetime(secs: Option<i64>) -> &'static str {
     match secs {
-        None => "unknown".into(),
-        Some(s) if s <= 900 => "15 min or less".into(),
-        Some(s) if s <= 3600 => "up to 1 h".into(),
-        Some(s) if s <= 8 * 3600 => "up to 8 h".into(),
-        Some(s) if s <= 86_400 => "up to 24 h".into(),
-        Some(_) => "over 24 h".into(),
-    }
-}
-
-/// Each token's attribute values, from its first use.
-fn first_uses(events: LazyFrame) -> Result<HashMap<String, [String; 8]>> {
-    let by_time = |c: &str| col(c).sort_by([col("time")], SortMultipleOptions::default()).first().alias(c);
-    let df = events.filter(col("token_id").is_not_null()).group_by([col("token_id")]).agg([
-        by_time("client_id"),
-        by_time("user_agent"),
-        by_time("path"),
-        by_time("gateway"),
-        by_time("city"),
-        col("time").min().alias("first"),
-        (col("exp").cast(DataType::Int64) - col("iat").cast(DataType::Int64)).first().alias("lifetime"),
-    ]);
-    let df = super::collect(df)?;
-    let s = |n: &str| -> Result<&StringChunked> { Ok(df.column(n)?.str()?) };
-    let (tok, cid, ua, path, gw, city) =
-        (s("token_id")?, s("client_id")?, s("user_agent")?, s("path")?, s("gateway")?, s("city")?);
-    let first = df.column("first")?.i64()?;
-    let life = df.column("lifetime")?.i64()?;
-    let mut out = HashMap::with_capacity(df.height());
-    for i in 0..df.height() {
-        let or = |v: Option<&str>| v.unwrap_or("unknown").to_string();
-        let app = ua.get(i).map_or("unknown".to_string(), app_version);
-        let client = or(cid.get(i));
-        let hour = first.get(i).map_or("unknown".into(), |t| format!("{:02}:00", (t / 3_600_000_000).rem_euclid(24)));
-        let vals = [
-            format!("{client} {app}"),
-            client,
-            app,
-            or(path.get(i)),
-            or(gw.get(i)),
-            or(city.get(i)),
-            hour,
-            lifetime(life.get(i)),
-        ];
-        out.insert(or(tok.get(i)), vals);
-    }
-    Ok(out)
-}
-
-/// "AcmeMobile/3.2.1 on Android": an app's name/version and OS; a browser's
-/// family and OS (its version changes every few weeks).
-fn app_version(ua: &str) -> String {
-    let c = classify(ua);
-    let name = match c.kind {
-        UaKind::Browser => c.family,
-        _ => ua.split_whitespace().next().unwrap_or(""),
-    };
-    if c.os.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name} on {}", c.os)
+        None => "unknown",
+        Some(s) if s <= 900 => "15 min or less",
+        Some(s) if s <= 3600 => "up to 1 h",
+        Some(s) if s <= 8 * 3600 => "up to 8 h",
+        Some(s) if s <= 86_400 => "up to 24 h",
+        Some(_) => "over 24 h",
     }
 }
 
 /// Hypotheses, best first. Forgeries are not thefts and are left out.
-pub fn root_causes(events: LazyFrame, incidents: &[Incident], q_max: f64) -> Result<RootCauses> {
+pub fn root_causes(firsts: &FirstUses, incidents: &[Incident], q_max: f64) -> Result<RootCauses> {
     let stolen: BTreeSet<&str> =
         incidents.iter().filter(|i| i.rules.iter().any(|r| r != "forged-token")).map(|i| i.token.as_str()).collect();
     let mut out = RootCauses { q_max, ..Default::default() };
     if stolen.is_empty() {
         return Ok(out);
     }
-    let firsts = first_uses(events)?;
     let total = firsts.len();
-    let mut counts: Vec<HashMap<&str, (usize, usize)>> = vec![HashMap::new(); ATTRS.len()];
-    // which client and which app version a combined value is made of
-    let mut parts: HashMap<&str, (&str, &str)> = HashMap::new();
-    for (tok, vals) in &firsts {
-        let is_stolen = stolen.contains(tok.as_str());
-        parts.insert(vals[0].as_str(), (vals[1].as_str(), vals[2].as_str()));
-        for (a, v) in vals.iter().enumerate() {
-            let e = counts[a].entry(v.as_str()).or_default();
+    let mut counts: Vec<HashMap<Cow<'_, str>, (usize, usize)>> = vec![HashMap::new(); ATTRS.len()];
+    // client and app version by the pair of their ids (the text only for the pairs kept below)
+    let mut pairs: HashMap<(u32, u32), (&str, &str, usize, usize)> = HashMap::new();
+    let list: Vec<&str> = stolen.iter().copied().collect();
+    firsts.each(&list, |is_stolen, v| {
+        let p = pairs.entry(v.pair).or_insert((v.client, v.app, 0, 0));
+        p.3 += 1;
+        p.2 += usize::from(is_stolen);
+        let vals = [
+            v.client.into(),
+            v.app.into(),
+            v.route.into(),
+            v.gateway.into(),
+            v.city.into(),
+            v.hour.into(),
+            lifetime(v.lifetime).into(),
+        ];
+        for (a, v) in vals.into_iter().enumerate() {
+            let e = counts[a + 1].entry(v).or_default();
             e.1 += 1;
-            if is_stolen {
-                e.0 += 1;
-            }
+            e.0 += usize::from(is_stolen);
+        }
+    });
+    // the combined values a stolen token has, by their text (as a value is tested)
+    let combined: BTreeSet<String> =
+        pairs.values().filter(|p| p.2 > 0).map(|(c, a, _, _)| format!("{c} {a}")).collect();
+    let mut parts: HashMap<String, (&str, &str)> = HashMap::new();
+    for (c, a, s, p) in pairs.into_values() {
+        let text = format!("{c} {a}");
+        if combined.contains(&text) {
+            let e = counts[0].entry(Cow::Owned(text.clone())).or_default();
+            (e.0, e.1) = (e.0 + s, e.1 + p);
+            parts.insert(text, (c, a));
         }
     }
     let n = stolen.len();
@@ -172,9 +138,9 @@ pub fn root_causes(events: LazyFrame, incidents: &[Incident], q_max: f64) -> Res
     let mut tests: Vec<(usize, &str, usize, usize, f64)> = Vec::new();
     for (a, m) in counts.iter().enumerate() {
         for (v, (s, p)) in m {
-            if *s > 0 && *v != "unknown" {
+            if *s > 0 && v != "unknown" {
                 let pv = fisher_greater(*s as u64, n as u64, *p as u64, total as u64);
-                tests.push((a, v, *s, *p, pv));
+                tests.push((a, v.as_ref(), *s, *p, pv));
             }
         }
     }

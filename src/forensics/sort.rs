@@ -2,43 +2,55 @@
 //! external merge sort. The rows are cut into runs of [`RUN`] rows, each
 //! sorted by time in memory and written beside the report; the runs are then
 //! merged a few thousand rows of each at a time, as events, into the engine.
-//! Memory holds one run while sorting, then [`READ`] events per run.
+//! Memory holds one run while sorting, then at most [`MERGE_EVENTS`] events
+//! over all runs (up to 256 runs).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use polars::prelude::{IdxSize, ParquetWriter, SortMultipleOptions};
+use polars::prelude::{ParquetWriter, SortMultipleOptions};
 
-use super::load::{for_each_event, scan};
+use super::events::EventReader;
+use super::load::{read_slice, slices};
 use super::progress::Progress;
 use crate::model::AccessEvent;
 use crate::token::IdentityKeys;
 
 /// Rows sorted in memory at a time.
-pub const RUN: usize = 512 * 1024;
-/// Rows of each run read at a time while merging (also the runs' row
-/// groups: a read decodes one).
-const READ: usize = 16 * 1024;
+pub const RUN: usize = 256 * 1024;
+/// Events held by the merge, over all runs.
+const MERGE_EVENTS: usize = 256 * 1024;
 
-/// The inputs (`rows` rows) as sorted runs of `run` rows in `dir`: (path, rows).
-pub fn runs(inputs: &[PathBuf], rows: usize, run: usize, dir: &Path) -> Result<Vec<(PathBuf, usize)>> {
+/// Rows of each run read at a time while merging, with `runs` runs (also
+/// the runs' row groups: a read decodes one): the merge holds at most
+/// [`MERGE_EVENTS`] events up to 256 runs (64 M rows), 1024 a run beyond.
+fn read_rows(runs: usize) -> usize {
+    (MERGE_EVENTS / runs.max(1)).clamp(1024, 16 * 1024)
+}
+
+/// The inputs (`rows` rows) as sorted runs of at most `run` rows in `dir`
+/// (a run lies within one input): (path, rows, rows a row group).
+pub fn runs(inputs: &[PathBuf], rows: usize, run: usize, dir: &Path) -> Result<Vec<(PathBuf, usize, usize)>> {
     let bar = Progress::count("sorting (runs)", rows as u64);
+    let slices = slices(inputs, run)?;
+    let group = read_rows(slices.len());
     let mut out = Vec::new();
-    let mut start = 0usize;
-    while start < rows {
-        let lf = scan(inputs)?.slice(start as i64, run as IdxSize).sort(["time"], SortMultipleOptions::default());
-        let mut df = super::collect(lf).context("cannot sort the Parquet inputs")?;
+    let mut done = 0;
+    for (file, start, n) in slices {
+        let mut df = read_slice(&file, start, n, None)?
+            .sort(["time"], SortMultipleOptions::default())
+            .context("cannot sort the Parquet inputs")?;
         let p = dir.join(format!("sort-run-{}.parquet", out.len()));
         let f = std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
         ParquetWriter::new(f)
-            .with_row_group_size(Some(READ))
+            .with_row_group_size(Some(group))
             .finish(&mut df)
             .with_context(|| format!("cannot write {}", p.display()))?;
-        out.push((p, df.height()));
-        start += run;
-        bar.set(start.min(rows) as u64);
+        out.push((p, df.height(), group));
+        done += n;
+        bar.set(done as u64);
     }
     bar.finish(&format!("{} sorted runs", out.len()));
     Ok(out)
@@ -48,35 +60,38 @@ struct Cursor {
     path: PathBuf,
     rows: usize,
     next: usize,
+    read: usize,
     buf: VecDeque<AccessEvent>,
 }
 
 impl Cursor {
-    fn refill(&mut self, ids: &IdentityKeys, bar: &Progress) -> Result<()> {
+    fn refill(&mut self, reader: &mut EventReader<'_>, bar: &Progress) -> Result<()> {
         if !self.buf.is_empty() || self.next >= self.rows {
             return Ok(());
         }
-        let lf = scan(std::slice::from_ref(&self.path))?.slice(self.next as i64, READ as IdxSize);
-        let df = super::collect(lf).with_context(|| format!("cannot read {}", self.path.display()))?;
+        let df = read_slice(&self.path, self.next, self.read.min(self.rows - self.next), None)?;
         let buf = &mut self.buf;
-        for_each_event(&df, ids, |ev| buf.push_back(ev), bar, self.next as u64)?;
-        self.next += READ;
+        reader.each(&df, |ev| buf.push_back(ev), bar, self.next as u64)?;
+        self.next += self.read;
         Ok(())
     }
 }
 
 /// Every event of the runs, in time order (ties in run order), to `f`.
 pub fn merge(
-    runs: &[(PathBuf, usize)],
+    runs: &[(PathBuf, usize, usize)],
     ids: &IdentityKeys,
     bar: &Progress,
     mut f: impl FnMut(AccessEvent),
 ) -> Result<()> {
-    let mut cursors: Vec<Cursor> =
-        runs.iter().map(|(p, n)| Cursor { path: p.clone(), rows: *n, next: 0, buf: VecDeque::new() }).collect();
+    let mut cursors: Vec<Cursor> = runs
+        .iter()
+        .map(|(p, n, r)| Cursor { path: p.clone(), rows: *n, next: 0, read: *r, buf: VecDeque::new() })
+        .collect();
     let mut heap = BinaryHeap::new();
+    let mut reader = EventReader::new(ids);
     for (i, c) in cursors.iter_mut().enumerate() {
-        c.refill(ids, bar)?;
+        c.refill(&mut reader, bar)?;
         if let Some(e) = c.buf.front() {
             heap.push(Reverse((e.time, i)));
         }
@@ -90,12 +105,12 @@ pub fn merge(
         if done.is_multiple_of(65_536) {
             bar.set(done);
         }
-        c.refill(ids, bar)?;
+        c.refill(&mut reader, bar)?;
         if let Some(e) = c.buf.front() {
             heap.push(Reverse((e.time, i)));
         }
     }
-    for (p, _) in runs {
+    for (p, _, _) in runs {
         let _ = std::fs::remove_file(p);
     }
     Ok(())
@@ -143,6 +158,6 @@ mod tests {
         paths.sort();
         paths.dedup();
         assert_eq!(paths.len(), 1000, "every event once");
-        assert!(runs.iter().all(|(p, _)| !p.exists()), "runs removed after the merge");
+        assert!(runs.iter().all(|(p, _, _)| !p.exists()), "runs removed after the merge");
     }
 }
