@@ -48,6 +48,13 @@ impl Seen {
         EPOCH + self.last as i64
     }
 
+    /// Forget a place off the globe (a saved baseline is read back).
+    pub(super) fn sanitize(&mut self) {
+        if !(-9_000..=9_000).contains(&self.at.0) || !(-18_000..=18_000).contains(&self.at.1) {
+            self.at = no_place();
+        }
+    }
+
     /// A city's coordinates.
     pub fn at(&self) -> Option<(f32, f32)> {
         (self.at.0 != i16::MIN).then(|| (self.at.0 as f32 / 100.0, self.at.1 as f32 / 100.0))

@@ -133,7 +133,15 @@ impl Subject {
                 if !e.weight.is_finite() || e.weight < 0.0 {
                     e.weight = 1.0;
                 }
+                e.sanitize();
             }
+        }
+        // a place off the globe (1e39 reads as an infinite f32) is no place
+        if self
+            .last_located
+            .is_some_and(|(_, la, lo)| !((-90.0..=90.0).contains(&la) && (-180.0..=180.0).contains(&lo)))
+        {
+            self.last_located = None;
         }
         if let Some(r) = self.risk.as_mut() {
             r.parts.truncate(8);
@@ -323,5 +331,23 @@ impl Baselines {
             self.gone.push(id);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Subject;
+
+    #[test]
+    fn a_saved_place_off_the_globe_is_forgotten_on_load() {
+        let mut s = Subject { first: 1_790_000_000, last: 1_790_000_100, ..Default::default() };
+        let mut v = serde_json::to_value(&s).unwrap();
+        v["last_located"] = serde_json::json!([1_790_000_100i64, 1e39, 0.0]);
+        v["cities"] = serde_json::json!([{"key": 7, "weight": 1.0, "first": 1, "last": 2, "at": [32000, 32000]}]);
+        s = serde_json::from_value(v).unwrap();
+        assert!(s.last_located.unwrap().1.is_infinite(), "1e39 reads as an infinite f32");
+        s.sanitize();
+        assert_eq!(s.last_located, None);
+        assert_eq!(s.cities[0].at(), None);
     }
 }

@@ -283,14 +283,11 @@ impl GeoLookup {
 
     /// Set `ev.geo` from the database. A place the line itself carries
     /// (the `tokenhound` profile's `geo`) is the writer's word: with a
-    /// database configured it is replaced, so a line cannot move a use or
-    /// mark it as a VPN exit (turning impossible travel into a low signal);
-    /// it is kept only when the database knows nothing of the address.
+    /// database configured the database's answer replaces it, even when it
+    /// knows nothing of the address (a line naming a private address could
+    /// otherwise place itself anywhere, or mark itself a VPN exit, and turn
+    /// impossible travel into a low signal).
     pub fn enrich(&mut self, ev: &mut AccessEvent) {
-        if let Some(ip) = ev.client_ip {
-            if let Some(g) = self.lookup(ip) {
-                ev.geo = Some(g);
-            }
-        }
+        ev.geo = ev.client_ip.and_then(|ip| self.lookup(ip));
     }
 }

@@ -246,6 +246,12 @@ impl<'k> EventReader<'k> {
             anonymizer: 0,
             as_org: arc(org),
         });
+        // a row's place off the globe (NaN, infinite or negative radius,
+        // latitude beyond 90) cannot be measured with: no place, as the
+        // stream and replay refuse it
+        if g.out_of_range().is_some() {
+            return None;
+        }
         self.room(ip.len() + [city, country, org].iter().map(|v| v.map_or(0, str::len)).sum::<usize>());
         if self.places.len() >= CACHE {
             self.places.clear();

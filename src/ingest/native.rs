@@ -2,7 +2,7 @@
 //! `docs/event-format.md`). Strict: unknown fields are errors, so a typo in a
 //! rule test or a hand-written scenario is caught. May carry pre-enriched
 //! `geo` (rule tests and exported events use it; a GeoIP database, when one is
-//! configured, replaces it: see `enrich::GeoLookup::enrich`).
+//! configured, replaces it, see `enrich::GeoLookup::enrich`).
 
 use serde::Deserialize;
 

@@ -52,13 +52,17 @@ pub struct Geo {
     pub anonymizer: u8,
 }
 
+/// Half the Earth's circumference: no accuracy radius is wider (a wider one
+/// would make every distance "explained").
+pub const MAX_RADIUS_KM: f64 = 20_038.0;
+
 impl Geo {
     /// The first value the engine cannot measure with, by field name:
     /// coordinates off the globe or not finite, a radius negative or not
     /// finite (a NaN would make every distance test "never too far").
     pub fn out_of_range(&self) -> Option<(&'static str, f64)> {
         let bad = |v: f64, lim: f64| !(-lim..=lim).contains(&v);
-        if !(0.0..=f64::MAX).contains(&self.radius_km) {
+        if !(0.0..=MAX_RADIUS_KM).contains(&self.radius_km) {
             return Some(("radius_km", self.radius_km));
         }
         if let Some(v) = self.lat.filter(|v| bad(*v, 90.0)) {

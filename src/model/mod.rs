@@ -14,7 +14,7 @@ mod secret;
 mod time;
 mod token;
 
-pub use event::{anon, AccessEvent, Geo, SourcePos};
+pub use event::{anon, AccessEvent, Geo, SourcePos, MAX_RADIUS_KM};
 pub use finding::{Apart, Evidence, Finding, Response, Severity, Side, Use};
 pub use istr::IStr;
 pub use net::{prefix_name, prefix_of};

@@ -37,7 +37,11 @@ pub struct Dumped {
 pub fn dump(s: &StreamSettings, plan: &DumpPlan, out: &mut dyn Write) -> Result<Dumped, String> {
     let err = |e: rdkafka::error::KafkaError| e.to_string();
     let mut cfg = base_config(s, "tokenhound-dump");
-    cfg.set("group.id", format!("{}.dump", s.group)).set("enable.auto.commit", "false");
+    cfg.set("group.id", format!("{}.dump", s.group))
+        .set("enable.auto.commit", "false")
+        // a partition's end is where the broker says it is (a transaction
+        // marker at the tail is never delivered as a record)
+        .set("enable.partition.eof", "true");
     let c: BaseConsumer = cfg.create().map_err(err)?;
     let md = c.fetch_metadata(Some(&plan.topic), Duration::from_secs(10)).map_err(err)?;
     let known: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
@@ -72,9 +76,23 @@ pub fn dump(s: &StreamSettings, plan: &DumpPlan, out: &mut dyn Write) -> Result<
             }
             continue;
         };
+        let m = match m {
+            Ok(m) => m,
+            Err(rdkafka::error::KafkaError::PartitionEOF(p)) => {
+                ends.remove(&p);
+                continue;
+            }
+            Err(e) => return Err(err(e)),
+        };
+        // records past a partition's end as of the call (new traffic) are
+        // not this dump's
+        let Some(hi) = ends.get(&m.partition()).copied() else { continue };
+        if m.offset() >= hi {
+            ends.remove(&m.partition());
+            continue;
+        }
         quiet = wall_ms();
-        let m = m.map_err(err)?;
-        if ends.get(&m.partition()).is_some_and(|hi| m.offset() + 1 >= *hi) {
+        if m.offset() + 1 >= hi {
             ends.remove(&m.partition());
         }
         line.clear();
@@ -101,8 +119,47 @@ pub fn dump(s: &StreamSettings, plan: &DumpPlan, out: &mut dyn Write) -> Result<
             }
         }
         line.extend_from_slice(b"}\n");
-        out.write_all(&line).map_err(|e| format!("writing the dump: {e}"))?;
+        out.write_all(terminal_safe(&line).as_bytes()).map_err(|e| format!("writing the dump: {e}"))?;
     }
     out.flush().map_err(|e| format!("writing the dump: {e}"))?;
     Ok(done)
+}
+
+/// JSON escapes only C0 controls: DEL, the C1 controls (U+009B is a CSI),
+/// bidi overrides and line separators would reach a terminal raw. They can
+/// only be inside strings (JSON's structure is ASCII), so `\uXXXX` keeps
+/// the meaning for `jq` and leaves nothing for a terminal to act on.
+fn terminal_safe(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(line);
+    let bad = |c: char| {
+        c == '\u{7f}'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+    };
+    if !text.chars().any(bad) {
+        return text;
+    }
+    let mut o = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if bad(c) {
+            o.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            o.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(o)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn terminal_controls_are_escaped_and_json_keeps_its_meaning() {
+        let v = serde_json::json!({"ua": "x\u{9b}2J\u{202e}evil\u{7f}\u{2028}", "k": "plain é"});
+        let line = v.to_string();
+        let safe = super::terminal_safe(line.as_bytes());
+        assert!(safe.is_ascii() || safe.chars().all(|c| c == 'é' || c.is_ascii()), "{safe}");
+        assert!(safe.contains("\\u009b") && safe.contains("\\u202e"), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
+    }
 }

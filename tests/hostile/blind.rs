@@ -265,3 +265,29 @@ fn a_place_written_into_the_line_does_not_hide_the_travel() {
     assert!(told.rules().contains(&"impossible-travel".to_string()), "{}", told.all());
     assert_eq!(lied.rules(), told.rules(), "{}", lied.all());
 }
+
+#[test]
+fn a_place_written_beside_an_unknown_address_does_not_hide_the_travel() {
+    // the line names an address the database does not know (private, or
+    // none at all) and a place right beside the victim with a radius that
+    // covers the globe: with a database configured it is not believed
+    let c = r#""claims":{"iss":"https://idp.acme.example","jti":"geo-lie-2","sub":"victim","exp":1893456000}"#;
+    let lie = r#","geo":{"lat":51.5,"lon":-0.12,"radius_km":20000}"#;
+    let lines = |injected: &str| {
+        vec![
+            format!(r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"198.18.1.23","status":200,{c}}}"#),
+            injected.to_string(),
+            format!(r#"{{"time":"2026-11-02T08:15:00Z","client_ip":"198.18.126.77","status":200,{c}}}"#),
+        ]
+    };
+    for injected in [
+        format!(r#"{{"time":"2026-11-02T08:10:00Z","client_ip":"10.9.8.7","status":200,{c}{lie}}}"#),
+        format!(r#"{{"time":"2026-11-02T08:10:00Z","status":200,{c}{lie}}}"#),
+        format!(
+            r#"{{"time":"2026-11-02T08:10:00Z","client_ip":"10.9.8.7","status":200,{c},"geo":{{"lat":51.5,"lon":-0.12,"anonymizer":["vpn"]}}}}"#
+        ),
+    ] {
+        let r = replay_lines(&lines(&injected), &["--profile", "tokenhound"]);
+        assert!(r.rules().contains(&"impossible-travel".to_string()), "{injected}: {}", r.all());
+    }
+}

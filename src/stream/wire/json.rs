@@ -128,6 +128,12 @@ enum WireSource<'a> {
     },
 }
 
+/// A value of a bad record as an error may quote it: cut, token-shaped
+/// text scrubbed (the record's writer chose it).
+fn quoted(v: &str) -> String {
+    crate::ingest::scrub(crate::ingest::cut(v, 64))
+}
+
 fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
@@ -241,9 +247,9 @@ pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError>
             let origin = match &*t.origin {
                 "raw" => Origin::Raw,
                 "claims" => Origin::Claims,
-                o => return Err(WireError::Origin(o.to_string())),
+                o => return Err(WireError::Origin(quoted(o))),
             };
-            let verdict = Verdict::parse(&t.verdict).ok_or_else(|| WireError::Verdict(t.verdict.to_string()))?;
+            let verdict = Verdict::parse(&t.verdict).ok_or_else(|| WireError::Verdict(quoted(&t.verdict)))?;
             Some(Arc::new(TokenInfo {
                 key: TokenKey(key),
                 id,

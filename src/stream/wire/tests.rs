@@ -241,7 +241,7 @@ fn binary_verdicts() -> Vec<Verdict> {
 fn geo() -> impl Strategy<Value = Geo> {
     // any place the engine can measure with (others are refused: below)
     let f = |lim: f64| prop_oneof![-lim..=lim, Just(-0.0), Just(f64::MIN_POSITIVE), Just(lim), Just(-lim)];
-    let radius = prop_oneof![0.0..=20_000.0, Just(-0.0), Just(f64::MAX)];
+    let radius = prop_oneof![0.0..=20_000.0, Just(-0.0), Just(crate::model::MAX_RADIUS_KM)];
     let anon = prop_oneof![Just(0u8), 1u8..=crate::model::anon::ALL];
     (
         prop::option::of(f(90.0)),
