@@ -54,7 +54,10 @@ pub fn analyse(
     bar.finish(&format!("{} incidents", incidents.len()));
     let bar = progress::Progress::spinner("pivot");
     let mut ind = pivot::indicators(&incidents, settings.window_secs * 1_000_000);
-    let suspects = pivot::pivot(lf.clone(), &incidents, &mut ind, settings)?;
+    let mut suspects = pivot::pivot(lf.clone(), &incidents, &mut ind, settings)?;
+    // best first: a spray's tokens beyond the budget are counted, not listed
+    let not_listed = suspects.len().saturating_sub(budget::MAX_TOKENS);
+    suspects.truncate(budget::MAX_TOKENS);
     bar.finish(&format!("{} other tokens", suspects.len()));
     let bar = progress::Progress::spinner("root cause");
     let causes = rootcause::root_causes(&loaded.first_uses, &incidents, settings.q_max)?;
@@ -80,6 +83,7 @@ pub fn analyse(
         incidents,
         indicators: ind,
         likely_also_compromised: suspects,
+        likely_also_compromised_not_listed: not_listed,
         password_resets: resets,
         revocation_requests: requests,
         root_causes: causes.hypotheses.clone(),

@@ -22,6 +22,9 @@ pub struct Report {
     pub incidents: Vec<Incident>,
     pub indicators: Indicators,
     pub likely_also_compromised: Vec<Suspect>,
+    /// Tokens the pivot scored past the number listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub likely_also_compromised_not_listed: usize,
     /// Subjects who must change their password.
     pub password_resets: Vec<String>,
     /// Revocation requests (`respond` can act on them).
@@ -72,18 +75,25 @@ fn text(s: &str) -> String {
     o
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// The findings left out of the detail, in words.
 fn not_detailed(r: &Report) -> Option<String> {
+    let more = r.likely_also_compromised_not_listed;
+    let pivot = format!("{more} more tokens the pivot scored are not listed");
     if r.not_detailed.is_empty() {
-        return None;
+        return (more > 0).then_some(pivot);
     }
     let by: Vec<String> = r.not_detailed.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
     let total: u64 = r.not_detailed.values().sum();
-    Some(format!(
+    let found = format!(
         "{total} more findings on tokens past the {} detailed are not in this report (by rule: {})",
         super::budget::MAX_TOKENS,
         by.join(", ")
-    ))
+    );
+    Some(if more > 0 { format!("{found}; {pivot}") } else { found })
 }
 
 pub fn markdown(r: &Report) -> String {

@@ -142,6 +142,10 @@ fn a_spray_of_forged_tokens_cannot_drown_investigate() {
     assert_eq!(others.len(), 1, "the theft is detailed: {others:?}");
     assert!(others[0]["blast_radius"]["requests"].as_u64().unwrap() >= 1, "{}", others[0]);
     assert_eq!(r["not_detailed"]["forged-token"], 2000, "{}", r["not_detailed"]);
+    // the spray's other tokens share its address: scored by the pivot, listed up to the budget
+    let listed = r["likely_also_compromised"].as_array().unwrap().len() as u64;
+    let more = r["likely_also_compromised_not_listed"].as_u64().unwrap_or(0);
+    assert!(listed <= 10_000 && listed + more >= 2000, "{listed} listed, {more} more");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("2000 more findings on tokens past the 10000 detailed"), "{}", &md[..400.min(md.len())]);
 }
