@@ -28,6 +28,22 @@ const PROFILES: [Profile; 7] = [
     Profile::Tokenhound,
 ];
 
+/// Apply `edits` (position, byte, op: set, insert, insert a quote, cut).
+fn mutate(line: &mut Vec<u8>, edits: Vec<(u16, u8, u8)>) {
+    for (pos, byte, op) in edits {
+        if line.is_empty() {
+            break;
+        }
+        let i = pos as usize % line.len();
+        match op {
+            0 => line[i] = byte,
+            1 => line.insert(i, byte),
+            2 => line.insert(i, b'"'),
+            _ => line.truncate(i),
+        }
+    }
+}
+
 /// Realistic-looking fragments so mutations reach deep into the parsers.
 fn seeds() -> Vec<Vec<u8>> {
     let root = common::root();
@@ -57,18 +73,10 @@ proptest! {
     }
 
     #[test]
-    fn parsers_never_panic_on_mutated_log_lines(seed in 0usize..10, edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0u8..3), 1..12)) {
+    fn parsers_never_panic_on_mutated_log_lines(seed in 0usize..10, edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0u8..4), 1..12)) {
         let seeds = seeds();
         let mut line = seeds[seed % seeds.len()].clone();
-        for (pos, byte, op) in edits {
-            if line.is_empty() { break; }
-            let i = pos as usize % line.len();
-            match op {
-                0 => line[i] = byte,
-                1 => { line.insert(i, byte); }
-                _ => { line.truncate(i); }
-            }
-        }
+        mutate(&mut line, edits);
         let src = SourcePos::Test { name: "prop".into(), index: 0 };
         for p in PROFILES {
             let mut out = Vec::new();
@@ -102,16 +110,7 @@ proptest! {
         seeds.push(br#"{"started_at":1767225600000,"started_at":1767225600001,"request":{"uri":"/x"}}"#.to_vec());
         seeds.push(br#"{"request":{"uri":"/x","started_at":1767225600000},"remote_addr":"10.0.0.1","time_local":"01/Jan/2026:00:00:00 +0000"}"#.to_vec());
         let mut line = seeds[seed % seeds.len()].clone();
-        for (pos, byte, op) in edits {
-            if line.is_empty() { break; }
-            let i = pos as usize % line.len();
-            match op {
-                0 => line[i] = byte,
-                1 => { line.insert(i, byte); }
-                2 => { line.insert(i, b'"'); }
-                _ => { line.truncate(i); }
-            }
-        }
+        mutate(&mut line, edits);
         same_as_detection(&line)?;
     }
 }
