@@ -7,6 +7,7 @@
 
 mod cache;
 mod claims;
+pub(crate) use claims::ClaimVal;
 mod identity;
 mod jwt;
 mod keyring;
