@@ -231,6 +231,16 @@ fn tansu_generated_log_parity_and_sigkill_restart() {
     assert!(p.stop(30).success());
 }
 
+/// The end offset of each partition of a topic that holds records.
+fn high_watermarks(brokers: &str, topic: &str) -> std::collections::BTreeMap<i32, i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+    (0..4)
+        .filter_map(|p| c.fetch_watermarks(topic, p, Duration::from_secs(5)).ok().map(|(_, hi)| (p, hi)))
+        .filter(|&(_, hi)| hi > 0)
+        .collect()
+}
+
 /// Committed offsets of a group on a topic, by partition.
 fn committed(brokers: &str, group: &str, topic: &str) -> std::collections::BTreeMap<i32, i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -493,7 +503,23 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
         wait_for(180, "the learning weeks", || {
             p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"") >= n
         });
-        std::thread::sleep(Duration::from_secs(4)); // snapshots (1 s) and offset commits (1 s)
+        // both stages have committed all they read (a kill before a commit
+        // would replay the weeks live on restart), and snapshots are out (1 s)
+        let done = |g: String, topic: String, want: &dyn Fn(&std::collections::BTreeMap<i32, i64>) -> bool| {
+            let what = format!("the {g} offsets committed");
+            wait_for(60, &what, || {
+                want(&committed(&brokers, &g, &topic).into_iter().filter(|&(_, o)| o > 0).collect())
+            });
+        };
+        let gateway_end = high_watermarks(&brokers, &t.gateway());
+        done(format!("{}.ingest", t.prefix), t.gateway(), &|c| *c == gateway_end);
+        // the events topic keeps growing (watermark records): what ingest had
+        // written by now, detect has committed
+        let events_end = high_watermarks(&brokers, &t.name("events"));
+        done(format!("{}.detect", t.prefix), t.name("events"), &|c| {
+            events_end.iter().all(|(p, hi)| c.get(p).is_some_and(|o| o >= hi))
+        });
+        std::thread::sleep(Duration::from_secs(2));
         let snapshots = p.metric("tokenhound_baseline_snapshots_total", "");
         p.kill9();
         std::thread::sleep(Duration::from_secs(6)); // past the token lifetime: no rebuild of the weeks

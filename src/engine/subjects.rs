@@ -179,8 +179,13 @@ impl Subject {
 }
 
 /// Every subject an engine holds, bounded.
+/// Keyed by a randomly seeded aHash: a subject is looked up a few times an
+/// event, and SipHash over two strings each time was a measurable share of
+/// the engine (nothing iterates these maps, so their order is never seen).
+type Fast = ahash::RandomState;
+
 pub struct Baselines {
-    map: HashMap<SubjectId, Box<Subject>>,
+    map: HashMap<SubjectId, Box<Subject>, Fast>,
     /// (last seen, id) entries, possibly stale: checked against the map.
     queue: BinaryHeap<Reverse<(i64, SubjectId)>>,
     pub limits: BaselineLimits,
@@ -192,13 +197,13 @@ pub struct Baselines {
     gone: Vec<SubjectId>,
     track: bool,
     /// Client keys by user agent (address of the interned string).
-    ua_keys: HashMap<usize, (crate::model::IStr, u64)>,
+    ua_keys: HashMap<usize, (crate::model::IStr, u64), Fast>,
 }
 
 impl Baselines {
     pub fn new(limits: BaselineLimits) -> Self {
         Baselines {
-            map: HashMap::new(),
+            map: HashMap::default(),
             queue: BinaryHeap::new(),
             limits,
             evicted_ttl: 0,
@@ -206,7 +211,7 @@ impl Baselines {
             dirty: Default::default(),
             gone: Vec::new(),
             track: false,
-            ua_keys: HashMap::new(),
+            ua_keys: HashMap::default(),
         }
     }
 
