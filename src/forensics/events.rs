@@ -260,3 +260,54 @@ impl<'k> EventReader<'k> {
         Some(g)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::{Column, DataType, ParquetReader, SerReader};
+
+    use super::*;
+
+    /// A Parquet input is anyone's file: a row whose place is off the globe
+    /// (NaN, a radius below zero or past half the Earth's circumference, a
+    /// latitude past the pole) is read without a place, so it can neither
+    /// hide nor fake impossible travel.
+    #[test]
+    fn rows_off_the_globe_carry_no_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.parquet");
+        let mut out = super::super::export::ParquetExport::create(&path).unwrap();
+        let london = Geo { lat: Some(51.5), lon: Some(-0.12), radius_km: 10.0, ..Geo::default() };
+        let id = TokenId::Jti { iss: "iss".into(), jti: "j".into() };
+        let tok = Arc::new(TokenInfo::bare(TokenKey([7; 16]), id, Verdict::Valid, Origin::Claims));
+        for i in 0..5 {
+            out.push(&AccessEvent {
+                time: EventTime(1_000_000 * i),
+                client_ip: Some(format!("192.0.2.{i}").parse().unwrap()),
+                user_agent: None,
+                method: "GET".into(),
+                path: "/".into(),
+                status: 200,
+                request_id: None,
+                gateway: None,
+                bytes: None,
+                token: Some(tok.clone()),
+                geo: Some(Arc::new(london.clone())),
+                source: SourcePos::Test { name: "t".into(), index: i as u64 },
+            })
+            .unwrap();
+        }
+        out.finish().unwrap();
+        let mut df = ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap();
+        for c in ["time", "exp", "iat", "nbf"] {
+            let t = df.column(c).unwrap().cast(&DataType::Int64).unwrap();
+            df.with_column(t).unwrap();
+        }
+        df.with_column(Column::new("lat".into(), [51.5, f64::NAN, 51.5, 51.5, 91.0])).unwrap();
+        df.with_column(Column::new("radius_km".into(), [10.0, 10.0, -1.0, 30_000.0, 10.0])).unwrap();
+        let ids = IdentityKeys::new(b"test-key-0123456789");
+        let mut places = Vec::new();
+        let bar = Progress::spinner("test");
+        EventReader::new(&ids).each(&df, |e| places.push(e.geo.map(|g| g.lat)), &bar, 0).unwrap();
+        assert_eq!(places, [Some(Some(51.5)), None, None, None, None]);
+    }
+}
