@@ -97,30 +97,6 @@ fn parse(c: &mut Criterion) {
         });
     }
     g.finish();
-    scan(c);
-}
-
-/// The Kong reader alone (no token, no interning): the fast path against
-/// serde on the full log object, per record.
-fn scan(c: &mut Criterion) {
-    let mut g = c.benchmark_group("scan");
-    let full = lines_shaped(Profile::Kong, 4000, tokenhound::gen::Shape::Full);
-    let (batches, singles): (Vec<_>, Vec<_>) = full.into_iter().partition(|l| l.first() == Some(&b'['));
-    for (shape, ls) in [("kong-full", singles), ("kong-full-batch", batches)] {
-        let records: usize = ls.iter().map(|l| tokenhound::ingest::bench_read_kong(l, false)).sum();
-        assert_eq!(records, ls.iter().map(|l| tokenhound::ingest::bench_read_kong(l, true)).sum::<usize>());
-        g.throughput(Throughput::Elements((records / ls.len()).max(1) as u64));
-        for (path, fast) in [("fast", true), ("serde", false)] {
-            let mut i = 0;
-            g.bench_function(format!("{shape}/{path}"), |b| {
-                b.iter(|| {
-                    i += 1;
-                    tokenhound::ingest::bench_read_kong(black_box(&ls[i % ls.len()]), fast)
-                })
-            });
-        }
-    }
-    g.finish();
 }
 
 fn jwt(c: &mut Criterion) {

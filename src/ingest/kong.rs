@@ -6,14 +6,11 @@ use serde::Deserialize;
 
 use super::fields::{Header, HeaderList, Num, Parsed, Str, TimeVal};
 use super::IngestError;
-
-#[path = "kong_fast.rs"]
-mod fast;
 use crate::token::RawClaims;
 
 const P: &str = "kong";
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize)]
 struct Line<'a> {
     #[serde(borrow)]
     started_at: Option<TimeVal<'a>>,
@@ -29,7 +26,7 @@ struct Line<'a> {
     jwt: Option<RawClaims<'a>>,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize)]
 struct Request<'a> {
     #[serde(borrow)]
     method: Option<Str<'a>>,
@@ -43,7 +40,7 @@ struct Request<'a> {
     headers: Headers<'a>,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default)]
 struct Headers<'a> {
     #[serde(borrow, rename = "user-agent", default)]
     user_agent: Header<'a>,
@@ -55,7 +52,7 @@ struct Headers<'a> {
     request_id: Header<'a>,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize)]
 struct Response {
     #[serde(default)]
     status: Num,
@@ -63,7 +60,7 @@ struct Response {
     size: Num,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize)]
 struct Named<'a> {
     #[serde(borrow)]
     name: Option<Str<'a>>,
@@ -71,10 +68,7 @@ struct Named<'a> {
 
 /// One Kong record (the ingestor splits kafka-log batches into records).
 pub fn parse<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), IngestError> {
-    let l: Line<'a> = match fast::line(line) {
-        Some(l) => l,
-        None => super::common::from_json(line, P)?,
-    };
+    let l: Line<'a> = super::common::from_json(line, P)?;
     emit(convert(l)?)
 }
 
@@ -90,18 +84,6 @@ const FAST_BATCH_MAX: usize = 4096;
 /// a bad record costs only itself (nothing is emitted here before every
 /// record converted).
 pub fn parse_batch<'a>(line: &'a [u8], emit: &mut super::Emit<'a, '_>) -> Result<(), ()> {
-    let parsed = match fast::batch(line, FAST_BATCH_MAX) {
-        Some(parsed) => parsed,
-        None => serde_batch(line)?,
-    };
-    for p in parsed {
-        emit(p).map_err(|_| ())?;
-    }
-    Ok(())
-}
-
-/// The batch as serde reads it (every record converted, or `Err`).
-fn serde_batch(line: &[u8]) -> Result<Vec<Parsed<'_>>, ()> {
     struct Batch<'a>(Vec<Parsed<'a>>);
     impl<'de> serde::Deserialize<'de> for Batch<'de> {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -126,7 +108,11 @@ fn serde_batch(line: &[u8]) -> Result<Vec<Parsed<'_>>, ()> {
             d.deserialize_seq(V)
         }
     }
-    sonic_rs::from_slice(line).map(|Batch(parsed)| parsed).map_err(|_| ())
+    let Batch(parsed) = sonic_rs::from_slice(line).map_err(|_| ())?;
+    for p in parsed {
+        emit(p).map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
@@ -149,17 +135,4 @@ fn convert(l: Line<'_>) -> Result<Parsed<'_>, IngestError> {
         authorization: req.headers.authorization.0,
         ..Default::default()
     })
-}
-
-/// For the stage benches: read one Kong line (a record or a batch) with the
-/// fast path (`fast`) or with serde alone; the records read.
-#[doc(hidden)]
-pub fn bench_read(line: &[u8], fast: bool) -> usize {
-    let batch = line.first() == Some(&b'[');
-    match (batch, fast) {
-        (false, true) => fast::line(line).map(convert).map_or(0, |r| r.is_ok() as usize),
-        (false, false) => super::common::from_json::<Line>(line, P).map(convert).map_or(0, |r| r.is_ok() as usize),
-        (true, true) => fast::batch(line, FAST_BATCH_MAX).map_or(0, |b| b.len()),
-        (true, false) => serde_batch(line).map_or(0, |b| b.len()),
-    }
 }

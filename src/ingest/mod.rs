@@ -9,7 +9,6 @@ mod common;
 mod envoy;
 mod fields;
 mod ingestor;
-mod jcur;
 mod kong;
 mod native;
 mod nginx;
@@ -19,8 +18,6 @@ mod traefik;
 pub use common::{clean_path, client_ip, cut, scrub, Interner};
 pub use fields::{Parsed, Str};
 pub use ingestor::{IngestConfig, IngestCounts, Ingestor};
-#[doc(hidden)]
-pub use kong::bench_read as bench_read_kong;
 
 /// Where a profile parser hands each record of a line (Kong batches hold
 /// several): straight to the finishing step, without moving it around.

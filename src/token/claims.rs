@@ -139,7 +139,7 @@ pub struct RawClaims<'a> {
 const NOT_OBJECT: &str = "the claims are not a JSON object";
 
 /// Any JSON value, as far as a claim cares.
-pub(crate) enum ClaimVal<'a> {
+enum ClaimVal<'a> {
     Str(Text<'a>),
     Num(f64),
     List(Vec<Text<'a>>),
@@ -227,14 +227,7 @@ fn num_text(n: f64) -> Text<'static> {
 }
 
 impl<'a> RawClaims<'a> {
-    /// Which claim `key` names (a position for [`RawClaims::set`]).
-    pub(crate) fn claim_index(key: &[u8]) -> Option<usize> {
-        CLAIMS.iter().position(|(name, ..)| name.as_bytes() == key)
-    }
-
-    /// Record claim `i` as the claims parser does (duplicates and odd
-    /// types make the claims odd).
-    pub(crate) fn set(&mut self, i: usize, v: ClaimVal<'a>) {
+    fn set(&mut self, i: usize, v: ClaimVal<'a>) {
         let (_, bad_type, twice) = CLAIMS[i];
         let taken = match i {
             0 => self.jti.is_some(),

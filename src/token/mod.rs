@@ -7,7 +7,6 @@
 
 mod cache;
 mod claims;
-pub(crate) use claims::ClaimVal;
 mod identity;
 mod jwt;
 mod keyring;
