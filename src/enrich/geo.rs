@@ -169,6 +169,7 @@ impl GeoDb {
                 }
             }
         }
+        unplace_off_globe(&mut g);
         if let Some(r) = &self.asn {
             if let Ok(Ok(Some(a))) = r.lookup(ip).map(|res| res.decode::<Asn>()) {
                 g.asn = a.autonomous_system_number;
@@ -182,6 +183,15 @@ impl GeoDb {
             found = true;
         }
         found.then_some(g)
+    }
+}
+
+/// A database's coordinates off the globe (a latitude past the pole, an
+/// accuracy radius past half the Earth's circumference: a broken or
+/// hand-made file) are no place: the names and the network stay.
+fn unplace_off_globe(g: &mut Geo) {
+    if g.out_of_range().is_some() {
+        (g.lat, g.lon, g.radius_km) = (None, None, 0.0);
     }
 }
 
@@ -289,5 +299,29 @@ impl GeoLookup {
     /// impossible travel into a low signal).
     pub fn enrich(&mut self, ev: &mut AccessEvent) {
         ev.geo = ev.client_ip.and_then(|ip| self.lookup(ip));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_databases_place_off_the_globe_is_no_place() {
+        let ok =
+            Geo { lat: Some(51.5), lon: Some(-0.1), radius_km: 20.0, country: Some("GB".into()), ..Geo::default() };
+        let mut g = ok.clone();
+        unplace_off_globe(&mut g);
+        assert_eq!(g, ok, "a place on the globe stays");
+        for bad in [
+            Geo { lat: Some(95.0), ..ok.clone() },
+            Geo { lon: Some(-181.0), ..ok.clone() },
+            Geo { radius_km: 65_535.0, ..ok.clone() },
+        ] {
+            let mut g = bad;
+            unplace_off_globe(&mut g);
+            assert_eq!((g.lat, g.lon, g.radius_km), (None, None, 0.0));
+            assert_eq!(g.country.as_deref(), Some("GB"), "the names stay");
+        }
     }
 }
