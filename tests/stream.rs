@@ -512,10 +512,12 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
             });
         };
         let gateway_end = high_watermarks(&brokers, &t.gateway());
+        assert!(!gateway_end.is_empty(), "the gateway topic's end offsets");
         done(format!("{}.ingest", t.prefix), t.gateway(), &|c| *c == gateway_end);
         // the events topic keeps growing (watermark records): what ingest had
         // written by now, detect has committed
         let events_end = high_watermarks(&brokers, &t.name("events"));
+        assert!(!events_end.is_empty(), "the events topic's end offsets");
         done(format!("{}.detect", t.prefix), t.name("events"), &|c| {
             events_end.iter().all(|(p, hi)| c.get(p).is_some_and(|o| o >= hi))
         });

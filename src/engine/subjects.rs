@@ -181,7 +181,8 @@ impl Subject {
 /// Every subject an engine holds, bounded.
 /// Keyed by a randomly seeded aHash: a subject is looked up a few times an
 /// event, and SipHash over two strings each time was a measurable share of
-/// the engine (nothing iterates these maps, so their order is never seen).
+/// the engine (their order is never seen: the snapshot sorts by subject,
+/// `ua_keys` is only looked up).
 type Fast = ahash::RandomState;
 
 pub struct Baselines {
