@@ -179,14 +179,8 @@ impl Subject {
 }
 
 /// Every subject an engine holds, bounded.
-/// Keyed by a randomly seeded aHash: a subject is looked up a few times an
-/// event, and SipHash over two strings each time was a measurable share of
-/// the engine (their order is never seen: the snapshot sorts by subject,
-/// `ua_keys` is only looked up).
-type Fast = ahash::RandomState;
-
 pub struct Baselines {
-    map: HashMap<SubjectId, Box<Subject>, Fast>,
+    map: HashMap<SubjectId, Box<Subject>>,
     /// (last seen, id) entries, possibly stale: checked against the map.
     queue: BinaryHeap<Reverse<(i64, SubjectId)>>,
     pub limits: BaselineLimits,
@@ -198,13 +192,13 @@ pub struct Baselines {
     gone: Vec<SubjectId>,
     track: bool,
     /// Client keys by user agent (address of the interned string).
-    ua_keys: HashMap<usize, (crate::model::IStr, u64), Fast>,
+    ua_keys: HashMap<usize, (crate::model::IStr, u64)>,
 }
 
 impl Baselines {
     pub fn new(limits: BaselineLimits) -> Self {
         Baselines {
-            map: HashMap::default(),
+            map: HashMap::new(),
             queue: BinaryHeap::new(),
             limits,
             evicted_ttl: 0,
@@ -212,7 +206,7 @@ impl Baselines {
             dirty: Default::default(),
             gone: Vec::new(),
             track: false,
-            ua_keys: HashMap::default(),
+            ua_keys: HashMap::new(),
         }
     }
 
