@@ -6,6 +6,12 @@
 /// The default nesting limit of a gateway line (Kong nests about five deep).
 pub const MAX_DEPTH: usize = 64;
 
+/// The stack of a thread that parses lines: the parsers recurse once a level
+/// (sonic-rs skips unknown values by recursion), and a debug build's frames
+/// overflowed the default 2 MiB at 60 levels. Untouched stack costs no
+/// memory, so this is room, not use.
+pub const PARSE_STACK_BYTES: usize = 16 << 20;
+
 /// How deep `line` nests, up to `limit`; `Err(at)` with the byte offset where
 /// it went past the limit. Brackets inside strings do not count. Lines with
 /// fewer brackets than the limit (nearly all) are answered by one SIMD count.

@@ -140,7 +140,11 @@ pub fn run(
         let make_worker = &make_worker;
         for _ in 0..threads {
             let (rx, txs, done, prog) = (chunk_rx.clone(), shard_txs.clone(), done_tx.clone(), progress_tx.clone());
-            s.spawn(move || parse_worker(make_worker(), rx, txs, done, prog));
+            std::thread::Builder::new()
+                .name("tokenhound-parse".into())
+                .stack_size(crate::ingest::scan::PARSE_STACK_BYTES)
+                .spawn_scoped(s, move || parse_worker(make_worker(), rx, txs, done, prog))
+                .expect("a parse worker thread");
         }
         drop((chunk_rx, done_tx, shard_txs, progress_tx));
         let handles: Vec<_> = shard_chans

@@ -182,7 +182,11 @@ fn spawn_stages(plan: StreamPlan, shared: &Arc<Shared>, out: &Arc<Outputs>) -> R
     let s = &plan.settings;
     let mut threads: Stages = Vec::new();
     let spawn = |name: &'static str, f: Box<dyn FnOnce() -> Result<()> + Send>| {
-        std::thread::Builder::new().name(format!("tokenhound-{name}")).spawn(f).map(|h| (name, h))
+        std::thread::Builder::new()
+            .name(format!("tokenhound-{name}"))
+            .stack_size(crate::ingest::scan::PARSE_STACK_BYTES)
+            .spawn(f)
+            .map(|h| (name, h))
     };
     if let (Some(ring), true) = (plan.keys.clone(), plan.jwks_refresh_secs > 0) {
         let (sh, every) = (shared.clone(), Duration::from_secs(plan.jwks_refresh_secs as u64));

@@ -62,6 +62,33 @@ fn deep_objects_and_deep_values_in_every_profile_never_abort() {
     }
 }
 
+/// Just under the limit: a line nesting 63 deep goes to the parsers, which
+/// recurse (sonic-rs skips unknown values by recursion). In a debug build,
+/// 60 levels overflowed a worker thread's default 2 MiB stack (exit 134 on
+/// `--threads 2`, while the main thread's 8 MiB held): workers now get a
+/// stack sized for the deepest line the check lets through.
+#[test]
+fn the_deepest_lines_let_through_never_overflow_a_worker() {
+    let d = deep(62);
+    let objs = format!("{}1{}", r#"{"a":"#.repeat(62), "}".repeat(62));
+    let mut lines = theft();
+    for (i, v) in [&d, &objs].into_iter().enumerate() {
+        let t = 1_793_600_100_000 - i as u64;
+        lines.insert(1, kong(t, "198.18.1.23", "REDACTED", 200, &format!(r#","x_unknown":{v}"#)));
+        lines.insert(
+            1,
+            kong(t, "198.18.1.23", "REDACTED", 200, &format!(r#","jwt":{{"iss":"i","jti":"j","aud":{v}}}"#)),
+        );
+    }
+    lines.push(format!(r#"{{"time":"2026-11-02T08:00:00Z","client_ip":"198.18.1.5","claims":{objs}}}"#));
+    for threads in ["1", "2"] {
+        let r = replay_lines(&lines, &["--skip-errors", "--threads", threads]);
+        assert_eq!(r.code, Some(0), "threads {threads}: {}", r.stderr);
+        assert!(!r.stderr.contains("too_deep"), "{}", r.stderr);
+        assert!(r.rules().contains(&"impossible-travel".to_string()), "{:?}", r.rules());
+    }
+}
+
 /// A batch longer than the one-pass limit (4096 records), and one of a
 /// million-ish empty objects just under the line cap: every good record of
 /// the first is read, the second is bad records, and neither takes the
