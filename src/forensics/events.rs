@@ -35,7 +35,7 @@ pub struct EventReader<'k> {
 
 /// The typed columns of one frame.
 struct Cols<'a> {
-    s: [&'a StringChunked; 21],
+    s: [&'a StringChunked; STRS],
     vouched: &'a BooleanChunked,
     time: &'a Int64Chunked,
     status: &'a UInt32Chunked,
@@ -45,30 +45,9 @@ struct Cols<'a> {
     asn: &'a UInt32Chunked,
 }
 
-const STRS: [&str; 21] = [
-    "client_ip",
-    "user_agent",
-    "method",
-    "path",
-    "request_id",
-    "gateway",
-    "token_id",
-    "iss",
-    "jti",
-    "sub",
-    "client_id",
-    "aud",
-    "kid",
-    "alg",
-    "verdict",
-    "origin",
-    "sha256",
-    "city",
-    "country",
-    "as_org",
-    "source",
-];
-// indexes into `STRS`
+/// The string columns: the export's, then the line each row came from.
+const STRS: usize = super::export::STR_COLS.len() + 1;
+// indexes into the export's `STR_COLS`, then `source`
 const IP: usize = 0;
 const UA: usize = 1;
 const METHOD: usize = 2;
@@ -90,11 +69,12 @@ const CITY: usize = 17;
 const COUNTRY: usize = 18;
 const ORG: usize = 19;
 const SRC: usize = 20;
+const _: () = assert!(SRC + 1 == STRS, "`source` follows the export's string columns");
 
 impl<'a> Cols<'a> {
     fn new(df: &'a DataFrame) -> Result<Self> {
-        let mut s = Vec::with_capacity(STRS.len());
-        for n in STRS {
+        let mut s = Vec::with_capacity(STRS);
+        for n in super::export::STR_COLS.iter().copied().chain(["source"]) {
             s.push(df.column(n)?.str()?);
         }
         let i64s = |n: &str| -> Result<&'a Int64Chunked> { Ok(df.column(n)?.i64()?) };
@@ -271,6 +251,15 @@ mod tests {
     /// (NaN, a radius below zero or past half the Earth's circumference, a
     /// latitude past the pole) is read without a place, so it can neither
     /// hide nor fake impossible travel.
+    #[test]
+    fn the_indexes_name_the_exports_columns() {
+        let c = super::super::export::STR_COLS;
+        let named = [(IP, "client_ip"), (UA, "user_agent"), (TID, "token_id"), (JTI, "jti"), (VERDICT, "verdict")];
+        for (i, n) in named.into_iter().chain([(SHA, "sha256"), (CITY, "city"), (ORG, "as_org")]) {
+            assert_eq!(c[i], n);
+        }
+    }
+
     #[test]
     fn rows_off_the_globe_carry_no_place() {
         let dir = tempfile::tempdir().unwrap();

@@ -64,8 +64,9 @@ struct Cols {
     buf: String,
 }
 
-/// String columns, by index into `Cols::strs`.
-const STR_COLS: [&str; 20] = [
+/// String columns, by index into `Cols::strs` (the reader of the copy,
+/// `events.rs`, indexes the same list).
+pub(super) const STR_COLS: [&str; 20] = [
     "client_ip",
     "user_agent",
     "method",
