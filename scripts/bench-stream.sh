@@ -10,6 +10,8 @@
 # pair on different ones), produce -> alert produced, p50/p99.
 # Needs: tansu in $TH_TOOLS (scripts/test.sh installs it), PyPI confluent-kafka.
 # Usage: scripts/bench-stream.sh [LINES] [STORAGE: memory|sqlite] [LATENESS]
+# BENCH_STREAM_EXTRA: TOML appended to the stream's settings (e.g. a
+# [stream.kafka] table of librdkafka properties to try).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines="${1:-500000}"
@@ -65,6 +67,7 @@ revocations_topics = ["bench.revocations"]
 inputs = [{ topic = "bench.gateway", profile = "kong" }, { topic = "bench.probe", profile = "tokenhound" }]
 # the drained (historic) backlog stops holding the live probe back after 5 s
 idle_timeout = "5s"
+${BENCH_STREAM_EXTRA:-}
 TOML
 sed -i "s/^allowed_lateness = .*/allowed_lateness = \"$lateness\"/" "$cfg"
 start=$(date +%s.%N)
@@ -82,16 +85,23 @@ while :; do
   bad=$(metric 'tokenhound_events_total{stage="ingest",outcome="bad"')
   n=$(python3 -c "print(int($done_ + $nt + $bad))")
   [ "$n" -ge "$lines" ] && break
-  if [ "$n" = "$prev" ] && [ "$n" -gt 0 ]; then still=$((still + 1)); else still=0; moved=$(date +%s.%N); fi
+  if [ "$n" = "$prev" ] && [ "$n" -gt 0 ]; then
+    still=$((still + 1))
+  else
+    # the CPU spent up to the last move (an idle wait after a stall is no work)
+    still=0; moved=$(date +%s.%N); read -r ut st < <(awk '{ print $14, $15 }' /proc/$spid/stat)
+  fi
   prev=$n
   if [ "$still" -ge 10 ]; then
     echo "stalled at $n of $lines (events + no-token + bad lines): counting those" >&2
     end=$moved; break
   fi
 done
-[ -n "$end" ] || end=$(date +%s.%N)
+if [ -z "$end" ]; then
+  end=$(date +%s.%N)
+  read -r ut st < <(awk '{ print $14, $15 }' /proc/$spid/stat)
+fi
 lines=$n
-read -r ut st < <(awk '{ print $14, $15 }' /proc/$spid/stat)
 hwm=$(awk '/VmHWM/ { print $2 }' /proc/$spid/status)
 findings=$(metric 'tokenhound_findings_total')
 python3 - "$lines" "$start" "$end" "$ut" "$st" "$(getconf CLK_TCK)" "$hwm" "$findings" <<'PY'
@@ -101,6 +111,8 @@ wall, cpu = end - start, (ut + st) / hz
 print(f"stream: {lines} events through the broker in {wall:.1f} s wall = {lines / wall:,.0f} events/s; "
       f"tokenhound cpu {cpu:.1f} s = {lines / cpu:,.0f} events per cpu-second; peak RSS {hwm / 1024:.0f} MiB; findings {f:.0f}")
 PY
+# what each stage counted, by outcome
+curl -s 127.0.0.1:29464/metrics | grep -E '^tokenhound_events_total' | sed 's/^/  /'
 sleep 6
 python3 scripts/stream-latency.py "$broker" bench.probe bench.alerts 50 20 198.18.81.10 3
 kill -TERM $spid; wait $spid || true

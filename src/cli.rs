@@ -276,7 +276,7 @@ pub enum EventsAction {
         /// Start at this offset in each partition (default: its start).
         #[arg(long)]
         offset: Option<i64>,
-        /// Stop after this many records.
+        /// Stop after this many lines (events, watermark records, unreadable records).
         #[arg(long)]
         max: Option<u64>,
     },

@@ -13,7 +13,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -25,6 +24,7 @@ use tokenhound::model::{EventTime, Finding, RevocationView, SourcePos};
 use tokenhound::rules::{load_dir, RuleSet};
 use tokenhound::stream::clock::Clocks;
 use tokenhound::stream::partition::Partition;
+use tokenhound::stream::wire::pack::Pack;
 use tokenhound::stream::wire::{self, Record};
 
 const EVENTS_PARTS: usize = 4;
@@ -114,6 +114,9 @@ struct Plan {
     detect_pace: Vec<u8>,
     /// Kill the detector after this many ingest reads, and restart it.
     crash_at: Option<usize>,
+    /// Events go out in packs, one per events partition and watermark
+    /// period (format 3), instead of a record each (format 2).
+    packed: bool,
 }
 
 fn plan() -> impl Strategy<Value = Plan> {
@@ -125,8 +128,9 @@ fn plan() -> impl Strategy<Value = Plan> {
         any::<bool>(),
         proptest::collection::vec(0u8..4, 1..20),
         proptest::option::of(0usize..6000),
+        any::<bool>(),
     )
-        .prop_map(|(k, spread, reads, laggard, late_partition, detect_pace, crash_at)| Plan {
+        .prop_map(|(k, spread, reads, laggard, late_partition, detect_pace, crash_at, packed)| Plan {
             k,
             spread,
             reads,
@@ -134,6 +138,7 @@ fn plan() -> impl Strategy<Value = Plan> {
             late_partition,
             detect_pace,
             crash_at,
+            packed,
         })
 }
 
@@ -170,6 +175,7 @@ impl Detect {
         let rec = wire::decode(rec, &mut strings).expect("a record of ours");
         let time = match &rec {
             Record::Event(ev, _) => Some(ev.time),
+            Record::Pack(evs) => evs.iter().map(|(e, _)| e.time).max(),
             Record::Marks(_) => None,
         };
         let mut out: Vec<Finding> = Vec::new();
@@ -191,9 +197,7 @@ impl Detect {
 }
 
 fn events_partition(key: &str) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
-    (h.finish() % EVENTS_PARTS as u64) as usize
+    wire::partition_for(key.as_bytes(), EVENTS_PARTS as i32) as usize
 }
 
 /// Run the simulated stream; the uids of the alerts it produced.
@@ -225,15 +229,24 @@ fn stream(f: &Fixture, p: &Plan) -> BTreeSet<String> {
     let mut now_ms: i64 = 1_900_000_000_000; // processing time, far after the log
     let mut detect = Detect::new(f, vec![0; EVENTS_PARTS]);
     let (mut reads, mut pace) = (0usize, 0usize);
-    let marks = |clocks: &mut Clocks, cursor: &[usize], topic: &mut Vec<Vec<Vec<u8>>>, now| {
-        for g in 0..k {
-            clocks.set_caught_up(&tp(g), cursor[g] >= gw[g].len());
-        }
-        let m = wire::marks_to_vec(&clocks.marks(EventTime(now * 1000)));
-        for t in topic.iter_mut() {
-            t.push(m.clone());
-        }
-    };
+    // format 3: the period's packs, written just before its watermark records
+    let mut packs: Option<Vec<Pack>> = p.packed.then(|| (0..EVENTS_PARTS).map(|_| Pack::default()).collect());
+    let marks =
+        |clocks: &mut Clocks, cursor: &[usize], topic: &mut Vec<Vec<Vec<u8>>>, packs: &mut Option<Vec<Pack>>, now| {
+            for (t, pack) in topic.iter_mut().zip(packs.iter_mut().flatten()) {
+                if !pack.is_empty() {
+                    t.push(pack.bytes().to_vec());
+                    pack.clear();
+                }
+            }
+            for g in 0..k {
+                clocks.set_caught_up(&tp(g), cursor[g] >= gw[g].len());
+            }
+            let m = wire::marks_to_vec(&clocks.marks(EventTime(now * 1000)));
+            for t in topic.iter_mut() {
+                t.push(m.clone());
+            }
+        };
     loop {
         // what may be read now: before the late partition is assigned, the
         // others only up to the middle of the log
@@ -254,11 +267,11 @@ fn stream(f: &Fixture, p: &Plan) -> BTreeSet<String> {
         let ahead: Vec<usize> = open.iter().copied().filter(|&g| Some(g as u8) != p.laggard).collect();
         let pool = if ahead.is_empty() { &open } else { &ahead };
         let g = pool[p.reads[reads % p.reads.len()] as usize % pool.len()];
-        ingest_one(&mut reader, &mut clocks, &gw, &mut cursor, &mut topic, g, now_ms);
+        ingest_one(&mut reader, &mut clocks, &gw, &mut cursor, (&mut topic, &mut packs), g, now_ms);
         reads += 1;
         if reads.is_multiple_of(5) {
             now_ms += 100;
-            marks(&mut clocks, &cursor, &mut topic, now_ms);
+            marks(&mut clocks, &cursor, &mut topic, &mut packs, now_ms);
         }
         let n = p.detect_pace[pace % p.detect_pace.len()] as usize;
         pace += 1;
@@ -282,7 +295,7 @@ fn stream(f: &Fixture, p: &Plan) -> BTreeSet<String> {
     // every source is caught up: watermarks move on with processing time
     for _ in 0..200_000 {
         now_ms += 100;
-        marks(&mut clocks, &cursor, &mut topic, now_ms);
+        marks(&mut clocks, &cursor, &mut topic, &mut packs, now_ms);
         for e in 0..EVENTS_PARTS {
             while detect.pos[e] < topic[e].len() {
                 detect.step(e, &topic, now_ms);
@@ -300,7 +313,7 @@ fn ingest_one(
     clocks: &mut Clocks,
     gw: &[Vec<(usize, &str)>],
     cursor: &mut [usize],
-    topic: &mut [Vec<Vec<u8>>],
+    (topic, packs): (&mut [Vec<Vec<u8>>], &mut Option<Vec<Pack>>),
     g: usize,
     now_ms: i64,
 ) {
@@ -314,7 +327,11 @@ fn ingest_one(
     for (i, ev) in evs.iter().enumerate() {
         clocks.seen(&tp, ev.time, EventTime(now_ms * 1000));
         if let Some(key) = wire::key(ev) {
-            topic[events_partition(&key)].push(wire::to_vec(ev, i as u32));
+            let e = events_partition(&key);
+            match packs {
+                Some(packs) => packs[e].push(ev, i as u32, &mut Vec::new()),
+                None => topic[e].push(wire::to_vec(ev, i as u32)),
+            }
         }
     }
 }

@@ -590,3 +590,34 @@ fn tansu_events_dump_reads_the_binary_topic() {
     assert_eq!(code, Some(2));
     assert!(err.contains("has no partition 7"), "{err}");
 }
+
+/// Packed events (format 3) go to the partition librdkafka's default
+/// partitioner gives their key, so a subject stays on one events partition
+/// while ingest stages that write one record per event (format 2) still run.
+#[test]
+fn tansu_a_packed_key_lands_where_librdkafka_puts_it() {
+    use rdkafka::producer::{BaseRecord, Producer};
+    let Some(brokers) = tansu() else { return };
+    let t = Topics::on_tansu(&brokers, &prefix("partitioner"), 7);
+    let topic = t.name("events");
+    let keys: Vec<String> = (0..200)
+        .map(|i| match i % 3 {
+            0 => format!("%s|https://idp.example|user-{i}"),
+            1 => format!("https://idp.example|jti-{i}-\u{e9}"),
+            _ => format!("fp:{:064x}", i * 7919),
+        })
+        .collect();
+    let p = producer(&brokers);
+    for k in &keys {
+        p.send(BaseRecord::<str, [u8]>::to(&topic).key(k.as_str()).payload(b"x")).unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    let got = read_all(&brokers, &topic, keys.len(), Duration::from_secs(10));
+    assert_eq!(got.len(), keys.len());
+    let spread: BTreeSet<i32> = got.iter().map(|r| r.partition).collect();
+    assert!(spread.len() >= 6, "the keys spread over the partitions: {spread:?}");
+    for r in &got {
+        let k = r.key.as_deref().unwrap();
+        assert_eq!(tokenhound::stream::wire::partition_for(k.as_bytes(), 7), r.partition, "{k}");
+    }
+}

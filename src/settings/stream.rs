@@ -22,9 +22,11 @@ pub struct RawStream {
     #[serde(default)]
     pub inputs: Vec<RawInput>,
     pub events_topic: Option<String>,
-    /// The format the ingest stage writes to the events topic: 2 (binary,
-    /// the default) or 1 (JSON, while detect stages of a build that reads
-    /// only version 1 still run: a rolling upgrade). Both are always read.
+    /// The format the ingest stage writes to the events topic: 3 (packs of
+    /// binary events, one record per events partition and watermark period:
+    /// the default), 2 (one binary record per event) or 1 (JSON): 2 or 1
+    /// while detect stages of a build that reads only up to that version
+    /// still run (a rolling upgrade). All three are always read.
     pub events_format: Option<u8>,
     pub alerts_topic: Option<String>,
     pub requests_topic: Option<String>,
@@ -146,7 +148,7 @@ impl RawStream {
             instance_id: self.instance_id,
             inputs: self.inputs.into_iter().map(|i| InputTopic { topic: i.topic, profile: i.profile }).collect(),
             events_topic: topic(self.events_topic, "tokenhound.events"),
-            events_format: self.events_format.unwrap_or(2),
+            events_format: self.events_format.unwrap_or(3),
             alerts_topic: topic(self.alerts_topic, "tokenhound.alerts"),
             requests_topic: topic(self.requests_topic, "tokenhound.revocation-requests"),
             dead_letter_topic: topic(self.dead_letter_topic, "tokenhound.dead-letter"),
@@ -162,8 +164,11 @@ impl RawStream {
             listen: topic(self.listen, "127.0.0.1:9464"),
             kafka: self.kafka,
         };
-        if !matches!(s.events_format, 1 | 2) {
-            errs.push(format!("stream.events_format: {} is not a format this build writes (1 or 2)", s.events_format));
+        if !matches!(s.events_format, 1..=3) {
+            errs.push(format!(
+                "stream.events_format: {} is not a format this build writes (1, 2 or 3)",
+                s.events_format
+            ));
         }
         if s.max_in_flight == 0 {
             errs.push("stream.max_in_flight: must be at least 1".into());
@@ -172,7 +177,7 @@ impl RawStream {
             errs.push(format!("stream.listen: {:?} is not an address:port", s.listen));
         }
         for k in s.kafka.keys() {
-            if matches!(k.as_str(), "enable.auto.offset.store" | "enable.idempotence" | "group.id") {
+            if matches!(k.as_str(), "enable.auto.offset.store" | "enable.idempotence" | "group.id" | "partitioner") {
                 errs.push(format!("stream.kafka.{k}: set by tokenhound (its delivery guarantees depend on it)"));
             }
         }

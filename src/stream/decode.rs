@@ -6,7 +6,7 @@ use rdkafka::Message;
 use super::detect::Decoder;
 use super::ingest::BadRecord;
 use super::metrics::Metrics;
-use super::wire::{self, Record};
+use super::wire;
 use crate::model::{AccessEvent, EventTime};
 
 /// What a record held.
@@ -22,12 +22,10 @@ pub enum Decoded {
 pub fn decode(d: &mut Decoder, m: &BorrowedMessage<'_>, events: &mut Vec<(AccessEvent, u32)>, mx: &Metrics) -> Decoded {
     let payload = m.payload().unwrap_or_default();
     match d {
-        Decoder::Wire(strings) => match wire::decode(payload, strings) {
-            Ok(Record::Event(ev, i)) => {
-                events.push((ev, i));
-                Decoded::Events(None)
-            }
-            Ok(Record::Marks(marks)) => Decoded::Marks(marks),
+        // a pack with a bad entry keeps its good events
+        Decoder::Wire(strings) => match wire::decode_events(payload, strings, events) {
+            Ok(None) => Decoded::Events(None),
+            Ok(Some(marks)) => Decoded::Marks(marks),
             Err(e) => Decoded::Events(Some(BadRecord::Wire(e))),
         },
         Decoder::Raw(p) => {

@@ -1,6 +1,7 @@
-//! `tokenhound events dump`: the events topic (binary v2 or JSON v1) as
-//! NDJSON a person or `jq` reads: one line per record with its partition,
-//! offset and key, the record as version 1 JSON (never a raw token: the
+//! `tokenhound events dump`: the events topic (packs v3, binary v2 or JSON
+//! v1) as NDJSON a person or `jq` reads: one line per event or watermark
+//! record with its partition, offset and key (a pack's events: their own
+//! key), the event as version 1 JSON (never a raw token: the
 //! topic holds none), or the reason it cannot be read. Reads from each
 //! partition's start (or `--offset`) to its end as of the call, without a
 //! consumer group offset, streaming (memory does not grow with the topic).
@@ -13,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::kafka::{base_config, wall_ms};
-use super::wire::{self, Record};
+use super::wire;
 use crate::ingest::Interner;
 use crate::settings::StreamSettings;
 
@@ -23,7 +24,7 @@ pub struct DumpPlan {
     pub partition: Option<i32>,
     /// First offset of each partition (default: its start).
     pub offset: Option<i64>,
-    /// Stop after this many records (default: every record up to the end).
+    /// Stop after this many lines (default: every record up to the end).
     pub max: Option<u64>,
 }
 
@@ -67,7 +68,7 @@ pub fn dump(s: &StreamSettings, plan: &DumpPlan, out: &mut dyn Write) -> Result<
         return Ok(done);
     }
     c.assign(&tpl).map_err(err)?;
-    let (mut strings, mut line) = (Interner::new(4096), Vec::with_capacity(1024));
+    let (mut strings, mut line, mut events) = (Interner::new(4096), Vec::with_capacity(1024), Vec::new());
     let mut quiet = wall_ms();
     while !ends.is_empty() && plan.max.is_none_or(|m| done.records + done.unreadable < m) {
         let Some(m) = c.poll(Duration::from_millis(200)) else {
@@ -95,34 +96,80 @@ pub fn dump(s: &StreamSettings, plan: &DumpPlan, out: &mut dyn Write) -> Result<
         if m.offset() + 1 >= hi {
             ends.remove(&m.partition());
         }
-        line.clear();
-        let key = m.key().map(String::from_utf8_lossy);
-        let head = serde_json::json!({ "partition": m.partition(), "offset": m.offset(), "key": key });
-        let head = head.to_string();
-        line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-        match wire::decode(m.payload().unwrap_or_default(), &mut strings) {
-            Ok(Record::Event(ev, index)) => {
-                line.extend_from_slice(b",\"event\":");
-                line.extend_from_slice(&wire::json::encode(&ev, index));
-                done.records += 1;
-            }
-            Ok(Record::Marks(marks)) => {
-                line.extend_from_slice(b",\"marks\":");
-                line.extend_from_slice(&wire::json::encode_marks(&marks));
-                done.records += 1;
-            }
-            Err(e) => {
-                let why = serde_json::json!({ "error": e.to_string(), "kind": e.kind() }).to_string();
-                line.push(b',');
-                line.extend_from_slice(&why.as_bytes()[1..why.len() - 1]);
-                done.unreadable += 1;
-            }
-        }
-        line.extend_from_slice(b"}\n");
+        let budget = plan.max.map_or(u64::MAX, |m| m - done.records - done.unreadable);
+        let rec = Rec {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key(),
+            payload: m.payload().unwrap_or_default(),
+        };
+        write_record(&rec, budget, &mut strings, &mut events, &mut line, &mut done);
         out.write_all(terminal_safe(&line).as_bytes()).map_err(|e| format!("writing the dump: {e}"))?;
     }
     out.flush().map_err(|e| format!("writing the dump: {e}"))?;
     Ok(done)
+}
+
+/// A record of the events topic.
+struct Rec<'a> {
+    partition: i32,
+    offset: i64,
+    key: Option<&'a [u8]>,
+    payload: &'a [u8],
+}
+
+/// The lines of one record into `line` (cleared first), at most `budget`:
+/// an event (a pack: one line per event, keyed by the event's own key), a
+/// watermark record, or why (part of) it cannot be read (a pack's bad
+/// entry: the error names it, the good ones are written).
+fn write_record(
+    rec: &Rec<'_>,
+    budget: u64,
+    strings: &mut Interner,
+    events: &mut Vec<(crate::model::AccessEvent, u32)>,
+    line: &mut Vec<u8>,
+    done: &mut Dumped,
+) {
+    line.clear();
+    events.clear();
+    let packed = rec.payload.first() == Some(&wire::pack::VERSION);
+    let head = |key: Option<String>, line: &mut Vec<u8>| {
+        let key = key.or_else(|| rec.key.map(|k| String::from_utf8_lossy(k).into_owned()));
+        let head = serde_json::json!({ "partition": rec.partition, "offset": rec.offset, "key": key }).to_string();
+        line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    };
+    let read = wire::decode_events(rec.payload, strings, events);
+    let mut written = 0u64;
+    if let Ok(Some(marks)) = &read {
+        head(None, line);
+        line.extend_from_slice(b",\"marks\":");
+        line.extend_from_slice(&wire::json::encode_marks(marks));
+        line.extend_from_slice(b"}\n");
+        done.records += 1;
+        return;
+    }
+    for (ev, index) in events.iter() {
+        if written >= budget {
+            return;
+        }
+        head(packed.then(|| wire::key(ev)).flatten(), line);
+        line.extend_from_slice(b",\"event\":");
+        line.extend_from_slice(&wire::json::encode(ev, *index));
+        line.extend_from_slice(b"}\n");
+        done.records += 1;
+        written += 1;
+    }
+    if let Err(e) = read {
+        if written >= budget {
+            return;
+        }
+        head(None, line);
+        let why = serde_json::json!({ "error": e.to_string(), "kind": e.kind() }).to_string();
+        line.push(b',');
+        line.extend_from_slice(&why.as_bytes()[1..why.len() - 1]);
+        line.extend_from_slice(b"}\n");
+        done.unreadable += 1;
+    }
 }
 
 /// JSON escapes only C0 controls: DEL, the C1 controls (U+009B is a CSI),

@@ -24,6 +24,7 @@ use super::metrics::{Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::stage::{self, Handler, TopicNames};
+use super::window::Window;
 use super::wire;
 use crate::enrich::{Reader, ReaderFactory};
 use crate::ingest::{IngestCounts, IngestError};
@@ -128,7 +129,12 @@ pub fn run(
         last_marks: Instant::now(),
         last_metadata: None,
         marks_due: false,
-        format: if s.events_format == 1 { wire::Format::V1 } else { wire::Format::V2 },
+        format: match s.events_format {
+            1 => wire::Format::V1,
+            2 => wire::Format::V2,
+            _ => wire::Format::V3,
+        },
+        window: Window::default(),
         buf: Vec::with_capacity(1024),
         key: String::with_capacity(128),
         topics: TopicNames::default(),
@@ -167,6 +173,8 @@ struct Ingest {
     key: String,
     topics: TopicNames,
     outcomes: Outcomes,
+    /// Format 3: this period's packs.
+    window: Window,
 }
 
 impl Ingest {
@@ -184,7 +192,9 @@ impl Ingest {
         let topic = self.out.events_topic.clone();
         if let Ok(md) = consumer.fetch_metadata(Some(&topic), Duration::from_secs(2)) {
             if let Some(t) = md.topics().iter().find(|t| t.name() == topic && t.error().is_none()) {
-                self.events_partitions = t.partitions().len() as i32;
+                // a topic's partitions only grow: an answer of fewer (none,
+                // while it is recreated) would send packs where no detect reads
+                self.events_partitions = self.events_partitions.max(t.partitions().len() as i32);
             }
         }
     }
@@ -192,6 +202,8 @@ impl Ingest {
     /// Write the watermark of every gateway partition this stage reads to
     /// every events partition (after the events produced before it).
     fn publish_marks(&mut self) {
+        // the period's packs go first: the marks cover their events
+        self.window.flush(&self.shared, &self.out);
         if self.events_partitions == 0 {
             return;
         }
@@ -232,21 +244,35 @@ impl Handler for Ingest {
             self.publish_marks();
         }
         let tp = self.topics.tp(m.topic(), m.partition());
-        let batch = self.shared.consumed(&tp, m.offset());
+        // packs, once the events topic's partitions are known
+        let packed = self.format == wire::Format::V3 && self.events_partitions > 0;
+        if !packed {
+            // nothing overtakes the window (its records are not tracked yet)
+            self.window.flush(&self.shared, &self.out);
+        }
+        let batch = if packed { self.window.batch(&self.shared) } else { self.shared.consumed(&tp, m.offset()) };
         self.events.clear();
         let payload = m.payload().unwrap_or_default();
         let bad = self.parsers.parse(m.topic(), m.partition(), m.offset(), payload, &mut self.events);
         self.shared.metrics.ingested(&self.parsers.take_counts());
         let now = EventTime(wall_ms().saturating_mul(1000));
-        let mut ok = 0;
-        for (i, ev) in self.events.iter().enumerate() {
+        for ev in &self.events {
             self.clocks.seen(&tp, ev.time, now);
-            if wire::key_into(ev, &mut self.key) {
-                wire::encode_as(self.format, ev, i as u32, &mut self.buf);
-                self.out.event(&self.key, &self.buf, batch);
-                ok += 1;
-            }
         }
+        let ok = if packed {
+            let n = self.events_partitions;
+            self.window.add(&tp, m.offset(), &self.events, n, &self.shared, &self.out)
+        } else {
+            let mut ok = 0;
+            for (i, ev) in self.events.iter().enumerate() {
+                if wire::key_into(ev, &mut self.key) {
+                    wire::encode_as(self.format, ev, i as u32, &mut self.buf);
+                    self.out.event(&self.key, &self.buf, batch);
+                    ok += 1;
+                }
+            }
+            ok
+        };
         self.count("ok", ok);
         self.count("no_token", self.events.len() as u64 - ok);
         // the record's dead letter goes in the same batch as its good events
@@ -254,7 +280,9 @@ impl Handler for Ingest {
             self.count("bad", 1);
             self.out.dead_letter(DeadLetter::of(STAGE, m, e.kind(), e.to_string(), None), batch);
         }
-        self.shared.close(batch, [(tp, m.offset())]);
+        if !packed {
+            self.shared.close(batch, [(tp, m.offset())]);
+        }
     }
 
     fn assigned(&mut self, parts: &[(Tp, i64, bool)]) {
@@ -265,9 +293,14 @@ impl Handler for Ingest {
     }
 
     fn revoked(&mut self, parts: &[Tp]) {
+        self.window.flush(&self.shared, &self.out);
         for tp in parts {
             self.clocks.revoke(tp);
         }
+    }
+
+    fn drain(&mut self) {
+        self.publish_marks();
     }
 
     #[allow(clippy::disallowed_methods)] // the publishing timer

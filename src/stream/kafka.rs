@@ -63,6 +63,8 @@ pub fn producer_config(s: &StreamSettings) -> ClientConfig {
         .set("acks", "all")
         .set("message.timeout.ms", "0")
         .set("linger.ms", "5")
+        // packs are placed by wire::partition_for, records by key: the same
+        .set("partitioner", "consistent_random")
         .set("queue.buffering.max.messages", "1000000");
     for (k, v) in s.kafka.iter().map(|(k, v)| (k, v.expose())) {
         c.set(k, v);
@@ -244,9 +246,10 @@ impl ClientContext for ProducerCtx {
 impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, r: &DeliveryResult<'_>, batch: usize) {
+    fn delivery(&self, r: &DeliveryResult<'_>, opaque: usize) {
+        let (batch, weight) = super::offsets::from_opaque(opaque);
         match r {
-            Ok(_) => self.shared.tracker.lock().expect("not poisoned").delivered(batch),
+            Ok(_) => self.shared.tracker.lock().expect("not poisoned").delivered(batch, weight),
             Err((e, m)) => {
                 use rdkafka::Message;
                 self.shared.metrics.delivery_failures.inc();

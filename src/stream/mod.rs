@@ -31,6 +31,7 @@ pub mod parked;
 pub mod partition;
 pub mod respond;
 pub mod stage;
+mod window;
 pub mod wire;
 
 use std::sync::atomic::Ordering;

@@ -14,6 +14,26 @@ pub type Tp = (Arc<str>, i32);
 /// Outputs produced together, and the input offsets that wait for them.
 pub type BatchId = usize;
 
+/// Batch ids stay under 2^48: a delivery opaque carries one beside a weight.
+const BATCH_MASK: usize = usize::MAX >> 16;
+
+/// The weight an output is counted with (what its delivery opaque can carry).
+pub fn clamp_weight(w: usize) -> usize {
+    w.clamp(1, 0xffff)
+}
+
+/// What a produced record's delivery report carries, in one word: its batch
+/// and its weight (the events it holds, 1 to 65 535: the in-flight budget
+/// counts events, so a pack of 500 weighs what 500 records did).
+pub fn opaque(b: BatchId, weight: usize) -> usize {
+    (b & BATCH_MASK) << 16 | clamp_weight(weight)
+}
+
+/// The batch and weight of a delivery opaque.
+pub fn from_opaque(o: usize) -> (BatchId, usize) {
+    (o >> 16, o & 0xffff)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Held {
     /// In the engine's reorder buffer.
@@ -67,16 +87,19 @@ impl Tracker {
 
     /// Open a batch for the outputs of one engine call.
     pub fn begin(&mut self) -> BatchId {
-        self.next_batch = self.next_batch.wrapping_add(1);
+        self.next_batch = (self.next_batch + 1) & BATCH_MASK;
+        if self.next_batch == 0 {
+            self.next_batch = 1; // 0 is no batch
+        }
         self.batches.insert(self.next_batch, Batch::default());
         self.next_batch
     }
 
-    /// One more output of `b` is in flight.
-    pub fn add_output(&mut self, b: BatchId) {
+    /// One more output of `b` is in flight, of `weight` events.
+    pub fn add_output(&mut self, b: BatchId, weight: usize) {
         if let Some(batch) = self.batches.get_mut(&b) {
             batch.remaining += 1;
-            self.in_flight += 1;
+            self.in_flight += weight;
         }
     }
 
@@ -96,11 +119,11 @@ impl Tracker {
         }
     }
 
-    /// A delivery report for an output of `b` succeeded.
-    pub fn delivered(&mut self, b: BatchId) {
+    /// A delivery report for an output of `b` (of `weight` events) succeeded.
+    pub fn delivered(&mut self, b: BatchId, weight: usize) {
         let Some(batch) = self.batches.get_mut(&b) else { return };
         batch.remaining = batch.remaining.saturating_sub(1);
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_flight = self.in_flight.saturating_sub(weight);
         if batch.remaining == 0 && batch.closed {
             self.finish(b);
         }
@@ -127,7 +150,7 @@ impl Tracker {
         !self.batches.keys().any(|k| *k <= b)
     }
 
-    /// Outputs awaiting a delivery report.
+    /// Events in the outputs awaiting a delivery report.
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
@@ -170,13 +193,13 @@ mod tests {
         t.consumed(&tp(), 11);
         // 10 released with two outputs; 11 still buffered
         let b = t.begin();
-        t.add_output(b);
-        t.add_output(b);
+        t.add_output(b, 1);
+        t.add_output(b, 1);
         t.close(b, [(tp(), 10)]);
         assert_eq!(t.committable(&tp()), Some(10));
-        t.delivered(b);
+        t.delivered(b, 1);
         assert_eq!(t.committable(&tp()), Some(10), "one delivery still missing");
-        t.delivered(b);
+        t.delivered(b, 1);
         assert_eq!(t.committable(&tp()), Some(11), "11 is in the engine");
         let b2 = t.begin();
         t.close(b2, [(tp(), 11)]);
@@ -193,15 +216,38 @@ mod tests {
             t.consumed(&tp(), o);
         }
         let a = t.begin();
-        t.add_output(a);
+        t.add_output(a, 1);
         let b = t.begin();
-        t.add_output(b);
-        t.delivered(a); // the report can come before the call closes its batch
+        t.add_output(b, 1);
+        t.delivered(a, 1); // the report can come before the call closes its batch
         t.close(a, [(tp(), 0)]);
         t.close(b, [(tp(), 1), (tp(), 2)]);
         assert_eq!(t.committable(&tp()), Some(1));
-        t.delivered(b);
+        t.delivered(b, 1);
         assert_eq!(t.committable(&tp()), Some(3));
+    }
+
+    #[test]
+    fn a_pack_weighs_its_events_and_the_opaque_carries_both() {
+        let mut t = Tracker::default();
+        t.assign(tp());
+        t.consumed(&tp(), 0);
+        let b = t.begin();
+        t.add_output(b, 500);
+        t.add_output(b, 1);
+        t.close(b, [(tp(), 0)]);
+        assert_eq!(t.in_flight(), 501);
+        for (b, w) in [(b, 500), (BATCH_MASK, 0xffff), (1, 1)] {
+            assert_eq!(from_opaque(opaque(b, w)), (b, w));
+        }
+        assert_eq!(from_opaque(opaque(b, 0)), (b, 1), "a weight is at least 1");
+        assert_eq!(from_opaque(opaque(b, 1 << 20)), (b, 0xffff), "and at most 65 535");
+        t.delivered(b, 500);
+        assert_eq!((t.in_flight(), t.committable(&tp())), (1, Some(0)));
+        t.delivered(b, 1);
+        assert_eq!((t.in_flight(), t.committable(&tp())), (0, Some(1)));
+        t.next_batch = BATCH_MASK;
+        assert_eq!(t.begin(), 1, "ids wrap within 48 bits, past 0");
     }
 
     #[test]
@@ -210,10 +256,10 @@ mod tests {
         t.assign(tp());
         t.consumed(&tp(), 5);
         let b = t.begin();
-        t.add_output(b);
+        t.add_output(b, 1);
         t.close(b, [(tp(), 5)]);
         t.forget(&tp());
-        t.delivered(b);
+        t.delivered(b, 1);
         assert_eq!(t.committable(&tp()), None);
         assert!(t.take_stores(&[tp()]).is_empty());
     }

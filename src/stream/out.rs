@@ -105,10 +105,26 @@ impl Outputs {
         headers: Option<OwnedHeaders>,
         batch: BatchId,
     ) {
+        self.send_weighted(topic, partition, key, payload, headers, batch, 1);
+    }
+
+    /// [`Outputs::send_to`] of a record holding `weight` events.
+    #[allow(clippy::too_many_arguments)]
+    fn send_weighted(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: &[u8],
+        payload: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+        batch: BatchId,
+        weight: usize,
+    ) {
+        let weight = super::offsets::clamp_weight(weight);
         if batch != UNTRACKED {
-            self.shared.tracker.lock().expect("not poisoned").add_output(batch);
+            self.shared.tracker.lock().expect("not poisoned").add_output(batch, weight);
         }
-        let mut rec = BaseRecord::with_opaque_to(topic, batch).key(key);
+        let mut rec = BaseRecord::with_opaque_to(topic, super::offsets::opaque(batch, weight)).key(key);
         if let Some(p) = partition {
             rec = rec.partition(p);
         }
@@ -135,6 +151,12 @@ impl Outputs {
 
     pub fn event(&self, key: &str, payload: &[u8], batch: BatchId) {
         self.send(&self.events_topic, key.as_bytes(), Some(payload), None, batch);
+    }
+
+    /// A pack of `events` events to one events partition (version 3; no key:
+    /// its events have theirs inside).
+    pub fn pack(&self, partition: i32, payload: &[u8], events: usize, batch: BatchId) {
+        self.send_weighted(&self.events_topic, Some(partition), b"", Some(payload), None, batch, events);
     }
 
     /// A watermark record to one events partition. Not tracked: no input

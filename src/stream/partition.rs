@@ -72,6 +72,11 @@ impl Partition {
     pub fn record(&mut self, rec: Record, now_ms: i64, out: &mut Vec<Finding>) {
         match rec {
             Record::Event(ev, i) => self.event(ev, i, now_ms, out),
+            Record::Pack(evs) => {
+                for (ev, i) in evs {
+                    self.event(ev, i, now_ms, out);
+                }
+            }
             Record::Marks(marks) => {
                 for (name, wm) in marks {
                     self.watermark(&name, wm, now_ms);

@@ -23,6 +23,8 @@ pub trait Handler {
     /// Partitions assigned: (partition, committed offset, already live).
     fn assigned(&mut self, _parts: &[(Tp, i64, bool)]) {}
     fn revoked(&mut self, _parts: &[Tp]) {}
+    /// Shutdown: send what is gathered, before the last deliveries are awaited.
+    fn drain(&mut self) {}
     /// Periodic work (idle partitions, metrics); `position` reads the consumer's.
     fn tick(&mut self, _consumer: &BaseConsumer<Ctx>) {}
     /// `Some(reason)` while the stage is not ready (e.g. rebuilding).
@@ -122,6 +124,7 @@ pub fn run<H: Handler>(
             shared.set_ready(stage, blocker);
         }
     }
+    h.drain();
     finish(stage, consumer, shared, s, out, &assigned);
 }
 

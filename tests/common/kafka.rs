@@ -144,6 +144,7 @@ pub fn lines(path: &str) -> Vec<Vec<u8>> {
 /// One record read back.
 #[derive(Debug, Clone)]
 pub struct Rec {
+    pub partition: i32,
     pub key: Option<String>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
@@ -188,6 +189,7 @@ pub fn read_all(brokers: &str, topic: &str, want: usize, quiet: Duration) -> Vec
                 })
                 .unwrap_or_default();
             out.push(Rec {
+                partition: m.partition(),
                 key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 value: m.payload().map(<[u8]>::to_vec),
                 headers,

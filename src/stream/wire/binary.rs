@@ -98,7 +98,7 @@ fn flag(on: bool, bit: u64) -> u64 {
     }
 }
 
-fn put_u(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_u(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;

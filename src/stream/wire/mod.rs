@@ -6,10 +6,12 @@
 //! reads, the event time before which nothing more will come from it.
 //! Never a raw token.
 //!
-//! The first byte of a record is its format version: 2 is the compact binary
-//! record of [`binary`] (what the ingest stage writes), and a record that
-//! starts with `{` is version 1, JSON ([`json`]), still read so a rolling
-//! upgrade with old records in the topic works. Decoding never panics; a bad
+//! The first byte of a record is its format version: 3 is a pack of the
+//! events bound for one partition ([`pack`]: what the ingest stage writes),
+//! 2 is one event or one watermark record in the compact binary form of
+//! [`binary`] (watermark records are always 2; a pack's entries are 2), and
+//! a record that starts with `{` is version 1, JSON ([`json`]), still read
+//! so a rolling upgrade with old records in the topic works. Decoding never panics; a bad
 //! record is a [`WireError`] naming what was wrong (the detect stage
 //! dead-letters it and goes on).
 
@@ -18,6 +20,7 @@ use crate::model::{AccessEvent, EventTime};
 
 pub mod binary;
 pub mod json;
+pub mod pack;
 mod read;
 
 /// Interned strings (user agent, method, path, gateway, source) are cut to this.
@@ -30,6 +33,8 @@ pub enum Record {
     Event(AccessEvent, u32),
     /// Source watermarks (a source is `topic/partition` of a gateway topic).
     Marks(Vec<(String, EventTime)>),
+    /// A pack of events (version 3), each with its index in its gateway record.
+    Pack(Vec<(AccessEvent, u32)>),
 }
 
 /// Why a record of the events topic could not be read. Never quotes the
@@ -38,7 +43,7 @@ pub enum Record {
 pub enum WireError {
     #[error("not a tokenhound event: {0}")]
     Json(String),
-    #[error("unsupported events-topic format version {0} (this build reads 1 and 2): {hint}", hint = version_hint(*.0))]
+    #[error("unsupported events-topic format version {0} (this build reads 1, 2 and 3): {hint}", hint = version_hint(*.0))]
     Version(u8),
     #[error("empty record (no format version byte)")]
     Empty,
@@ -56,6 +61,9 @@ pub enum WireError {
     Range(&'static str, String),
     #[error("unknown {0} code {1}")]
     Code(&'static str, u8),
+    /// A pack's bad entry (numbered from 0), and how many others were bad.
+    #[error("entry {entry} of a pack{}: {error}", if *more > 0 { format!(" (and {more} more bad entries)") } else { String::new() })]
+    Pack { entry: usize, more: usize, error: Box<WireError> },
     #[error("unknown or contradictory bits {1:#x} in {0}")]
     Flags(&'static str, u64),
     #[error("bad token key")]
@@ -72,6 +80,7 @@ fn version_hint(v: u8) -> &'static str {
     match v {
         0 | 1 => "version 1 records are JSON objects; this is not a record of the events topic",
         2 => "version 2 records are binary, not JSON",
+        3 => "version 3 records are packs of version 2 events",
         _ => "written by a newer tokenhound (upgrade every detect stage before the ingest stages), or not a record of the events topic",
     }
 }
@@ -81,6 +90,7 @@ impl WireError {
     pub fn kind(&self) -> &'static str {
         match self {
             WireError::Version(_) => "unsupported_event_version",
+            // a pack is this build's own version: an entry it cannot read is corrupt
             _ => "bad_event",
         }
     }
@@ -91,8 +101,12 @@ impl WireError {
 pub enum Format {
     /// JSON: for a rolling upgrade from a build that reads only version 1.
     V1,
-    #[default]
+    /// One binary record per event: for a rolling upgrade from a build
+    /// that reads versions 1 and 2 only.
     V2,
+    /// Packs of version 2 events, one per events partition and period.
+    #[default]
+    V3,
 }
 
 /// Write the record of `ev` (`index`: in its gateway record) into `out`,
@@ -105,7 +119,7 @@ pub fn encode(ev: &AccessEvent, index: u32, out: &mut Vec<u8>) {
 pub fn encode_as(f: Format, ev: &AccessEvent, index: u32, out: &mut Vec<u8>) {
     out.clear();
     match f {
-        Format::V2 => binary::encode(ev, index, out),
+        Format::V2 | Format::V3 => binary::encode(ev, index, out),
         Format::V1 => serde_json::to_writer(out, &json::wire(ev, index)).expect("an event always serializes"),
     }
 }
@@ -120,7 +134,7 @@ pub fn encode_marks(marks: &[(String, EventTime)], out: &mut Vec<u8>) {
 pub fn encode_marks_as(f: Format, marks: &[(String, EventTime)], out: &mut Vec<u8>) {
     out.clear();
     match f {
-        Format::V2 => binary::encode_marks(marks, out),
+        Format::V2 | Format::V3 => binary::encode_marks(marks, out),
         Format::V1 => out.extend_from_slice(&json::encode_marks(marks)),
     }
 }
@@ -139,15 +153,46 @@ pub fn marks_to_vec(marks: &[(String, EventTime)]) -> Vec<u8> {
     v
 }
 
-/// Read a record back, version 2 or 1; strings are interned (user agents,
-/// paths repeat).
+/// Read a record back, version 3, 2 or 1; strings are interned (user
+/// agents, paths repeat). A pack with a bad entry is an error here (see
+/// [`decode_events`] to keep its good ones).
 pub fn decode(bytes: &[u8], strings: &mut Interner) -> Result<Record, WireError> {
     match bytes.first() {
         None => Err(WireError::Empty),
         Some(b'{') => json::decode(bytes, strings),
         Some(&binary::VERSION) => read::decode(bytes, strings),
+        Some(&pack::VERSION) => {
+            let mut events = Vec::new();
+            pack::decode(bytes, strings, &mut events).map(|()| Record::Pack(events))
+        }
         Some(&v) => Err(WireError::Version(v)),
     }
+}
+
+/// Read a record's events into `out` (one, or a pack's), or its watermarks.
+/// On an error `out` keeps what could be read (a pack's good entries).
+pub fn decode_events(
+    bytes: &[u8],
+    strings: &mut Interner,
+    out: &mut Vec<(AccessEvent, u32)>,
+) -> Result<Option<Vec<(String, EventTime)>>, WireError> {
+    if bytes.first() == Some(&pack::VERSION) {
+        return pack::decode(bytes, strings, out).map(|()| None);
+    }
+    match decode(bytes, strings)? {
+        Record::Event(ev, i) => out.push((ev, i)),
+        Record::Pack(evs) => out.extend(evs),
+        Record::Marks(m) => return Ok(Some(m)),
+    }
+    Ok(None)
+}
+
+/// The events partition of a record key, out of `partitions`: librdkafka's
+/// default partitioner (`consistent_random`: CRC-32 of the key), so packed
+/// records land where one-event records keyed the same did (a rolling
+/// upgrade keeps a subject on one partition).
+pub fn partition_for(key: &[u8], partitions: i32) -> i32 {
+    (crc32fast::hash(key) % partitions.max(1) as u32) as i32
 }
 
 /// The partition key of an event: `%s|iss|sub` for a vouched subject's
@@ -205,5 +250,7 @@ pub(crate) fn cut(s: &str) -> &str {
     &s[..end]
 }
 
+#[cfg(test)]
+mod pack_tests;
 #[cfg(test)]
 mod tests;

@@ -12,14 +12,14 @@ use crate::ingest::Interner;
 use crate::model::{AccessEvent, EventTime, Geo, Origin, SourcePos, TokenId, TokenInfo, TokenKey};
 
 /// A cursor over one record; every read names the field it is for.
-struct Reader<'a> {
-    b: &'a [u8],
+pub(super) struct Reader<'a> {
+    pub(super) b: &'a [u8],
 }
 
 type R<T> = Result<T, WireError>;
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> R<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize, field: &'static str) -> R<&'a [u8]> {
         if n > self.b.len() {
             return Err(WireError::Truncated(field));
         }
@@ -28,7 +28,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn byte(&mut self, field: &'static str) -> R<u8> {
+    pub(super) fn byte(&mut self, field: &'static str) -> R<u8> {
         Ok(self.take(1, field)?[0])
     }
 
@@ -36,7 +36,7 @@ impl<'a> Reader<'a> {
         Ok(self.take(N, field)?.try_into().expect("N bytes"))
     }
 
-    fn u(&mut self, field: &'static str) -> R<u64> {
+    pub(super) fn u(&mut self, field: &'static str) -> R<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte(field)?;
