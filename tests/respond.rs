@@ -251,8 +251,10 @@ fn killed_mid_delivery_loses_nothing() {
     let respond_port = free_port();
     let (_recv, recv_port, rec) = receiver(dir.path(), respond_port, "202", 0.3);
     let t = Topics::on_tansu(&brokers, &prefix("kill"), 2);
-    let cfg =
-        stream_config(dir.path(), &brokers, &t, &format!("\n{}", respond_section(&t, "enforce", rport, recv_port)));
+    // a static member: the restarted responder takes its partitions back at
+    // once, not after the killed one's session times out (45 s)
+    let extra = format!("instance_id = \"kill\"\n{}", respond_section(&t, "enforce", rport, recv_port));
+    let cfg = stream_config(dir.path(), &brokers, &t, &extra);
     let n = 12;
     produce(&brokers, &t.name("revocation-requests"), (0..n).map(|i| request(i, now() + 3600)));
     let r = StreamProc::start_on("respond", &cfg, &[], respond_port);
