@@ -99,6 +99,33 @@ fn a_pack_that_would_pass_its_limit_says_so_before() {
     assert_eq!(out.len(), n);
 }
 
+/// A pack repeats a token's and a place's bytes: the reader shares what it
+/// decoded from the same bytes, and decodes anew when any byte differs
+/// (the same key with another verdict, the same address with another place).
+#[test]
+fn repeated_tokens_and_places_are_shared_and_changed_ones_read_anew() {
+    use std::sync::Arc;
+    let a = event("a");
+    let mut b = event("b");
+    let mut t = (**b.token.as_ref().unwrap()).clone();
+    t.verdict = crate::model::Verdict::BadSignature;
+    b.token = Some(Arc::new(t));
+    let mut c = event("c");
+    c.geo =
+        Some(Arc::new(crate::model::Geo { lat: Some(48.8), lon: Some(2.35), radius_km: 5.0, ..Default::default() }));
+    let evs = [(a.clone(), 0), (a.clone(), 1), (b.clone(), 0), (c.clone(), 0), (a, 2)];
+    let (mut s, mut out) = (Interner::new(16), Vec::new());
+    decode_events(&pack_of(&evs), &mut s, &mut out).unwrap();
+    assert_eq!(records(&out), records(&evs), "every value is what its own bytes say");
+    let tok = |i: usize| out[i].0.token.clone().unwrap();
+    let geo = |i: usize| out[i].0.geo.clone().unwrap();
+    assert!(Arc::ptr_eq(&tok(0), &tok(1)) && Arc::ptr_eq(&geo(0), &geo(1)), "the same bytes: shared");
+    assert!(!Arc::ptr_eq(&tok(0), &tok(2)), "same key, other verdict: read anew");
+    assert!(Arc::ptr_eq(&geo(0), &geo(2)));
+    assert!(!Arc::ptr_eq(&geo(0), &geo(3)), "same address, other place: read anew");
+    assert_eq!(out[4].0.token.as_ref().unwrap().verdict, crate::model::Verdict::Valid);
+}
+
 #[test]
 fn the_partition_of_a_key_is_crc32_like_librdkafka() {
     // CRC-32 of "123456789" is 0xCBF43926 (the check value of the standard)

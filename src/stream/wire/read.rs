@@ -3,6 +3,9 @@
 //! truncated, overlong or corrupt record is an error saying where. Lengths
 //! and counts are bounded by the bytes left before anything is allocated.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -138,8 +141,15 @@ fn event(r: &mut Reader<'_>, strings: &mut Interner) -> R<Record> {
         let partition = i32::try_from(p).map_err(|_| WireError::Range("source partition", p.to_string()))?;
         SourcePos::Kafka { topic, partition, offset: r.i("source offset")? }
     };
-    let token = if f & TOKEN != 0 { Some(Arc::new(token(r)?)) } else { None };
-    let geo = if f & GEO != 0 { Some(Arc::new(geo(r)?)) } else { None };
+    let (token, geo) = SEEN.with_borrow_mut(|seen| -> R<_> {
+        let token = match r.b.get(..16).filter(|_| f & TOKEN != 0) {
+            Some(id) => Some(cached(&mut seen.tokens, id.try_into().expect("16 bytes"), r, token)?),
+            None if f & TOKEN != 0 => Some(Arc::new(token(r)?)), // truncated: the read says where
+            None => None,
+        };
+        let geo = if f & GEO != 0 { Some(cached(&mut seen.geos, client_ip, r, geo)?) } else { None };
+        Ok((token, geo))
+    })?;
     let ev = AccessEvent {
         time,
         client_ip,
@@ -155,6 +165,50 @@ fn event(r: &mut Reader<'_>, strings: &mut Interner) -> R<Record> {
         source,
     };
     Ok(Record::Event(ev, index))
+}
+
+/// Tokens (by key) and places (by address) decoded on this thread, with
+/// the bytes each was read from. A token is used dozens of times and a place
+/// as often as its address, so the records repeat the same bytes: when the
+/// bytes ahead start with the ones a value was read from, reading them again
+/// would give that value (the reader's path depends only on the bytes it
+/// reads), so the value is shared instead of decoded and allocated again.
+#[derive(Default)]
+struct Seen {
+    tokens: SeenMap<[u8; 16], TokenInfo>,
+    geos: SeenMap<Option<IpAddr>, Geo>,
+}
+
+/// Values by what names them (a token key, an address), with their bytes.
+type SeenMap<K, T> = HashMap<K, (Box<[u8]>, Arc<T>), ahash::RandomState>;
+
+/// Values each map of [`Seen`] holds before it starts over.
+const SEEN_MAX: usize = 16_384;
+
+thread_local! {
+    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+}
+
+/// The value `read` would read next, from `map` when its bytes come next.
+fn cached<K: Eq + Hash, T>(
+    map: &mut SeenMap<K, T>,
+    id: K,
+    r: &mut Reader<'_>,
+    read: impl FnOnce(&mut Reader<'_>) -> R<T>,
+) -> R<Arc<T>> {
+    if let Some((bytes, v)) = map.get(&id) {
+        if let Some(rest) = r.b.strip_prefix(&bytes[..]) {
+            r.b = rest;
+            return Ok(v.clone());
+        }
+    }
+    let start = r.b;
+    let v = Arc::new(read(r)?);
+    if map.len() >= SEEN_MAX {
+        map.clear();
+    }
+    map.insert(id, (start[..start.len() - r.b.len()].into(), v.clone()));
+    Ok(v)
 }
 
 fn token(r: &mut Reader<'_>) -> R<TokenInfo> {
