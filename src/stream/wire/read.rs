@@ -180,10 +180,24 @@ struct Seen {
 }
 
 /// Values by what names them (a token key, an address), with their bytes.
-type SeenMap<K, T> = HashMap<K, (Box<[u8]>, Arc<T>), ahash::RandomState>;
+struct SeenMap<K, T> {
+    map: HashMap<K, Read<T>, ahash::RandomState>,
+    bytes: usize,
+}
 
-/// Values each map of [`Seen`] holds before it starts over.
+/// A value and the bytes it was read from.
+type Read<T> = (Box<[u8]>, Arc<T>);
+
+impl<K, T> Default for SeenMap<K, T> {
+    fn default() -> Self {
+        SeenMap { map: HashMap::default(), bytes: 0 }
+    }
+}
+
+/// Values each map of [`Seen`] holds before it starts over, and their bytes
+/// (a hostile writer's long claims cannot make it hold more).
 const SEEN_MAX: usize = 16_384;
+const SEEN_MAX_BYTES: usize = 4 << 20;
 
 thread_local! {
     static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
@@ -196,7 +210,7 @@ fn cached<K: Eq + Hash, T>(
     r: &mut Reader<'_>,
     read: impl FnOnce(&mut Reader<'_>) -> R<T>,
 ) -> R<Arc<T>> {
-    if let Some((bytes, v)) = map.get(&id) {
+    if let Some((bytes, v)) = map.map.get(&id) {
         if let Some(rest) = r.b.strip_prefix(&bytes[..]) {
             r.b = rest;
             return Ok(v.clone());
@@ -204,10 +218,14 @@ fn cached<K: Eq + Hash, T>(
     }
     let start = r.b;
     let v = Arc::new(read(r)?);
-    if map.len() >= SEEN_MAX {
-        map.clear();
+    let span = &start[..start.len() - r.b.len()];
+    if map.map.len() >= SEEN_MAX || map.bytes + span.len() > SEEN_MAX_BYTES {
+        (map.map, map.bytes) = (HashMap::default(), 0);
     }
-    map.insert(id, (start[..start.len() - r.b.len()].into(), v.clone()));
+    map.bytes += span.len();
+    if let Some((old, _)) = map.map.insert(id, (span.into(), v.clone())) {
+        map.bytes -= old.len();
+    }
     Ok(v)
 }
 
