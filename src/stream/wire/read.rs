@@ -219,6 +219,9 @@ fn cached<K: Eq + Hash, T>(
     let start = r.b;
     let v = Arc::new(read(r)?);
     let span = &start[..start.len() - r.b.len()];
+    if span.len() > SEEN_MAX_BYTES / 256 {
+        return Ok(v); // no real token or place is this long: not worth holding
+    }
     if map.map.len() >= SEEN_MAX || map.bytes + span.len() > SEEN_MAX_BYTES {
         (map.map, map.bytes) = (HashMap::default(), 0);
     }
