@@ -142,10 +142,12 @@ fn event(r: &mut Reader<'_>, strings: &mut Interner) -> R<Record> {
         SourcePos::Kafka { topic, partition, offset: r.i("source offset")? }
     };
     let (token, geo) = SEEN.with_borrow_mut(|seen| -> R<_> {
-        let token = match r.b.get(..16).filter(|_| f & TOKEN != 0) {
-            Some(id) => Some(cached(&mut seen.tokens, id.try_into().expect("16 bytes"), r, token)?),
-            None if f & TOKEN != 0 => Some(Arc::new(token(r)?)), // truncated: the read says where
-            None => None,
+        // a token section starts with its 16-byte key
+        let key = r.b.get(..16).and_then(|k| <[u8; 16]>::try_from(k).ok());
+        let token = match (f & TOKEN != 0, key) {
+            (false, _) => None,
+            (true, Some(key)) => Some(cached(&mut seen.tokens, key, r, token)?),
+            (true, None) => Some(Arc::new(token(r)?)), // truncated: the read says where
         };
         let geo = if f & GEO != 0 { Some(cached(&mut seen.geos, client_ip, r, geo)?) } else { None };
         Ok((token, geo))
