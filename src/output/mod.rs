@@ -10,7 +10,7 @@ mod table;
 
 pub use ecs::ecs_json;
 pub use event::event_json;
-pub use ocsf::{ocsf_json, OCSF_PROFILES, OCSF_SYSTEM_PROFILES, OCSF_VERSION};
+pub use ocsf::{ocsf_bytes, ocsf_json, write_ocsf, OCSF_PROFILES, OCSF_SYSTEM_PROFILES, OCSF_VERSION};
 pub use revocation::revocation_request;
 pub use table::{escape_controls, table_header, table_row};
 

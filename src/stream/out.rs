@@ -15,7 +15,7 @@ use super::kafka::{wall_ms, ProducerCtx};
 use super::metrics::{KindLabels, RuleLabel, Shared};
 use super::offsets::BatchId;
 use crate::model::Finding;
-use crate::output::{ocsf_json, revocation_request};
+use crate::output::{ocsf_bytes, revocation_request};
 use crate::settings::StreamSettings;
 
 /// The batch of outputs no input waits for (the tracker knows no such batch).
@@ -170,8 +170,8 @@ impl Outputs {
     /// Returns the request's key and the token's `exp` (for the tombstone).
     pub fn finding(&self, f: &Finding, batch: BatchId) -> Option<(String, i64)> {
         let key = f.token.id.display_id();
-        let alert = ocsf_json(f, crate::model::VERSION).to_string();
-        self.send(&self.alerts_topic, key.as_bytes(), Some(alert.as_bytes()), None, batch);
+        let alert = ocsf_bytes(f, crate::model::VERSION);
+        self.send(&self.alerts_topic, key.as_bytes(), Some(&alert), None, batch);
         let m = &self.shared.metrics;
         m.findings.get_or_create(&RuleLabel { rule: f.rule_id.to_string() }).inc();
         m.alert_latency.observe(((wall_ms() - f.time.as_millis()) as f64 / 1000.0).max(0.0));

@@ -1,26 +1,12 @@
-//! One finding as an OCSF 1.8.0 Detection Finding (class 2004, activity 1
-//! Create, type 200401), valid against the class's JSON Schema with the
-//! profiles it declares: `host` (for `actor`) and `datetime` (for `time_dt`).
-//! `metadata.uid` is the finding uid (stable: a consumer dedupes on it);
-//! `observables` name the token id, the user and every address and client
-//! of the evidence, with their OCSF type ids. What has no OCSF home (the
-//! response asked for, the token's verdict, detector measurements, a forged
-//! token's claims) goes under `unmapped.tokenhound` (docs/alerts.md).
+//! The OCSF builder as it was before the typed document (commit 2e20018,
+//! `src/output/ocsf.rs`): the oracle the typed alert is held to, so a key
+//! skipped or kept in a new place fails a test, not a SOC's parser.
 
 use serde_json::{json, Map, Value};
 
+use super::super::{HTTP_METHODS, OCSF_PROFILES, OCSF_VERSION};
 use crate::model::{Evidence, Finding, Response};
 
-pub const OCSF_VERSION: &str = "1.8.0";
-
-/// The profiles a finding about a token declares.
-pub const OCSF_PROFILES: [&str; 2] = ["host", "datetime"];
-
-/// The profiles of tokenhound's alerts about itself (revocation storm, hook
-/// disabled): no actor, so no `host`.
-pub const OCSF_SYSTEM_PROFILES: [&str; 1] = ["datetime"];
-
-/// OCSF 1.8.0 observable type ids tokenhound uses.
 mod observable {
     pub const IP_ADDRESS: u8 = 2;
     pub const RESOURCE_UID: u8 = 10;
@@ -79,9 +65,6 @@ fn attack(uid: &str) -> Value {
     t
 }
 
-/// `http_request.http_method` values OCSF 1.8.0 allows.
-const HTTP_METHODS: [&str; 9] = ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH"];
-
 fn evidence(e: &Evidence) -> Value {
     let u = &e.used;
     let mut src = Map::new();
@@ -132,7 +115,7 @@ fn evidence(e: &Evidence) -> Value {
 }
 
 /// The OCSF JSON of a finding. `version` is tokenhound's version.
-pub fn ocsf_json(f: &Finding, version: &str) -> Value {
+pub fn ocsf_json_before(f: &Finding, version: &str) -> Value {
     let sev = ["Informational", "Low", "Medium", "High", "Critical"][f.severity.ocsf_id() as usize - 1];
     let conf = ["Low", "Medium", "High"][(f.confidence.clamp(1, 3) - 1) as usize];
     let t = &f.token;
