@@ -46,7 +46,6 @@ pub fn scan(
         while let Some(c) = ch.next_chunk(seq)? {
             seq += 1;
             let p = parse_chunk(&c, &mut reader, &mut each);
-            ch.recycle(c);
             tally(&mut report, p, opts.skip_errors)?;
         }
     }
@@ -94,7 +93,6 @@ pub fn run(
         if c.last {
             session.end_source(src);
         }
-        merge.recycle(c);
         session.advance(&mut found);
         ordered.extend(found.drain(..));
         ordered.flush(session.watermark(), &mut |f| write(f, &mut report));

@@ -18,7 +18,6 @@ pub struct Merge {
     chunk_bytes: usize,
     buffer: usize,
     seq: u64,
-    spare: Vec<Chunk>,
 }
 
 struct Input {
@@ -28,10 +27,6 @@ struct Input {
     started: bool,
     done: bool,
 }
-
-/// How many given-back chunks the merge keeps for reuse: about what the
-/// parse workers hold at once.
-const SPARE: usize = 8;
 
 /// The first chunk of each input: small, as every input starts at once.
 const FIRST_CHUNK: usize = 64 << 10;
@@ -50,7 +45,7 @@ impl Merge {
             .collect();
         // many inputs open at once read with smaller buffers
         let buffer = if files.len() > 8 { 64 << 10 } else { 1 << 20 };
-        Merge { inputs, max_line, chunk_bytes, buffer, seq: 0, spare: Vec::new() }
+        Merge { inputs, max_line, chunk_bytes, buffer, seq: 0 }
     }
 
     /// How many sources (inputs) there are.
@@ -62,14 +57,6 @@ impl Merge {
     pub fn report(&mut self, source: u32, t: crate::model::EventTime) {
         if let Some(i) = self.inputs.get_mut(source as usize) {
             i.progress = i.progress.max(t);
-        }
-    }
-
-    /// Give a parsed chunk back, for its buffers: the next chunk read, of
-    /// any input, reuses them. At most [`SPARE`] are kept.
-    pub fn recycle(&mut self, c: Chunk) {
-        if self.spare.len() < SPARE {
-            self.spare.push(c);
         }
     }
 
@@ -94,11 +81,6 @@ impl Merge {
             input.chunker = Some(LineChunker::new(reader, name, max_line, FIRST_CHUNK.min(chunk_bytes)));
         }
         let ch = input.chunker.as_mut().expect("an open input");
-        if !ch.has_spare() {
-            if let Some(c) = self.spare.pop() {
-                ch.recycle(c);
-            }
-        }
         let seq = self.seq;
         self.seq += 1;
         let c = match ch.next_chunk(seq)? {

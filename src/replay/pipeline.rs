@@ -121,8 +121,6 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let (chunk_tx, chunk_rx) = bounded::<(u32, Chunk)>(threads * 4);
     let (progress_tx, progress_rx) = unbounded::<(u32, EventTime)>();
-    // parsed chunks go back to the reader, for their buffers
-    let (spare_tx, spare_rx) = bounded::<Chunk>(threads * 4);
     let (done_tx, done_rx) = bounded::<(Parsed, u64)>(1024);
     // small: a shard waits for the writer rather than piling findings up
     let (out_tx, out_rx) = bounded::<ShardOut>(threads * 2);
@@ -136,20 +134,19 @@ pub fn run(
         let reader = {
             let stop = stop.clone();
             let (files, max_line, chunk_bytes) = (files.clone(), opts.max_line_bytes, opts.chunk_bytes);
-            s.spawn(move || read_all(&files, max_line, chunk_bytes, &chunk_tx, (&progress_rx, &spare_rx), &stop))
+            s.spawn(move || read_all(&files, max_line, chunk_bytes, &chunk_tx, &progress_rx, &stop))
         };
         let shard_txs: Vec<_> = shard_chans.iter().map(|(t, _)| t.clone()).collect();
         let make_worker = &make_worker;
         for _ in 0..threads {
-            let (rx, txs, done) = (chunk_rx.clone(), shard_txs.clone(), done_tx.clone());
-            let back = (progress_tx.clone(), spare_tx.clone());
+            let (rx, txs, done, prog) = (chunk_rx.clone(), shard_txs.clone(), done_tx.clone(), progress_tx.clone());
             std::thread::Builder::new()
                 .name("tokenhound-parse".into())
                 .stack_size(crate::ingest::scan::PARSE_STACK_BYTES)
-                .spawn_scoped(s, move || parse_worker(make_worker(), rx, txs, done, back))
+                .spawn_scoped(s, move || parse_worker(make_worker(), rx, txs, done, prog))
                 .expect("a parse worker thread");
         }
-        drop((chunk_rx, done_tx, shard_txs, progress_tx, spare_tx));
+        drop((chunk_rx, done_tx, shard_txs, progress_tx));
         let handles: Vec<_> = shard_chans
             .into_iter()
             .enumerate()
@@ -231,7 +228,7 @@ fn read_all(
     max_line: usize,
     chunk_bytes: usize,
     tx: &Sender<(u32, Chunk)>,
-    (progress, spare): (&Receiver<(u32, EventTime)>, &Receiver<Chunk>),
+    progress: &Receiver<(u32, EventTime)>,
     stop: &AtomicBool,
 ) -> Result<(), ReadError> {
     let mut merge = Merge::new(files, max_line, chunk_bytes);
@@ -239,9 +236,6 @@ fn read_all(
         // what the workers have parsed so far steers which input is read next
         while let Ok((src, t)) = progress.try_recv() {
             merge.report(src, t);
-        }
-        while let Ok(c) = spare.try_recv() {
-            merge.recycle(c);
         }
         let Some(next) = merge.next_chunk()? else { return Ok(()) };
         if stop.load(Ordering::Relaxed) || tx.send(next).is_err() {
@@ -289,7 +283,7 @@ fn parse_worker(
     rx: Receiver<(u32, Chunk)>,
     shards: Vec<Sender<Batch>>,
     done: Sender<(Parsed, u64)>,
-    (progress, spare): (Sender<(u32, EventTime)>, Sender<Chunk>),
+    progress: Sender<(u32, EventTime)>,
 ) {
     let n = shards.len() as u64;
     let mut decoded_before = 0;
@@ -308,8 +302,6 @@ fn parse_worker(
                 return;
             }
         }
-        // the reader may be gone (done, or stopped): then the chunk just drops
-        let _ = spare.try_send(c);
         let decoded = reader.decoded() - decoded_before;
         decoded_before = reader.decoded();
         if done.send((p, decoded)).is_err() {

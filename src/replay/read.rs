@@ -101,41 +101,11 @@ pub struct LineChunker {
     chunk_bytes: usize,
     done: bool,
     carry: Vec<u8>,
-    /// A chunk given back ([`LineChunker::recycle`]): its buffers are the
-    /// next chunk's, so a replay reuses a few blocks instead of allocating
-    /// (and faulting in) a fresh megabyte per chunk.
-    spare: Option<(Vec<u8>, Vec<(u32, u32, u64)>)>,
 }
 
 impl LineChunker {
     pub fn new(reader: Box<dyn BufRead + Send>, file: IStr, max_line: usize, chunk_bytes: usize) -> Self {
-        LineChunker {
-            reader,
-            file,
-            line: 0,
-            max_line,
-            chunk_bytes: chunk_bytes.max(1),
-            done: false,
-            carry: Vec::new(),
-            spare: None,
-        }
-    }
-
-    /// Give a chunk back once its lines are parsed: its buffers hold the
-    /// next one, unless a long line grew its data, or a run of tiny lines
-    /// its line list, past twice the larger of the chunk size and the line
-    /// limit (so the few kept chunks stay a few megabytes).
-    pub fn recycle(&mut self, c: Chunk) {
-        let limit = self.chunk_bytes.max(self.max_line).saturating_mul(2);
-        let lines = c.lines.capacity().saturating_mul(std::mem::size_of::<(u32, u32, u64)>());
-        if self.spare.is_none() && c.data.capacity() <= limit && lines <= limit {
-            self.spare = Some((c.data, c.lines));
-        }
-    }
-
-    /// A chunk was given back and not used yet.
-    pub fn has_spare(&self) -> bool {
-        self.spare.is_some()
+        LineChunker { reader, file, line: 0, max_line, chunk_bytes: chunk_bytes.max(1), done: false, carry: Vec::new() }
     }
 
     /// Change the size of the chunks to come.
@@ -182,16 +152,11 @@ impl LineChunker {
 
     /// The next chunk, or `None` at end of input.
     pub fn next_chunk(&mut self, seq: u64) -> Result<Option<Chunk>, ReadError> {
-        let (mut data, mut lines) = self.spare.take().unwrap_or_default();
-        data.clear();
-        lines.clear();
-        data.extend_from_slice(&self.carry);
-        self.carry.clear();
         let mut c = Chunk {
             seq,
             file: self.file.clone(),
-            data,
-            lines,
+            data: std::mem::take(&mut self.carry),
+            lines: Vec::new(),
             oversize: Vec::new(),
             max_line: self.max_line,
             last: false,
@@ -227,8 +192,7 @@ impl LineChunker {
                     continue;
                 }
             };
-            self.carry.extend_from_slice(&c.data[cut..]);
-            c.data.truncate(cut);
+            self.carry = c.data.split_off(cut);
             break;
         }
         let mut start = 0;
@@ -276,8 +240,7 @@ mod tests {
     }
 
     /// Every split of an input into chunks gives the same lines, numbers and
-    /// oversize reports, whatever the chunk size, and whether or not each
-    /// chunk is given back for its buffers.
+    /// oversize reports, whatever the chunk size.
     #[test]
     fn chunk_size_does_not_change_lines() {
         let mut text = Vec::new();
@@ -287,7 +250,7 @@ mod tests {
             text.extend_from_slice(if i % 7 == 0 { b"\r\n" } else { b"\n" });
         }
         text.extend_from_slice(b"last-without-newline");
-        let all = |chunk: usize, recycle: bool| {
+        let all = |chunk: usize| {
             let r: Box<dyn BufRead + Send> = Box::new(io::BufReader::with_capacity(13, io::Cursor::new(text.clone())));
             let mut ch = LineChunker::new(r, "t".into(), 60, chunk);
             let (mut lines, mut over) = (Vec::new(), Vec::new());
@@ -297,19 +260,15 @@ mod tests {
                 for &(s, e, n) in &c.lines {
                     lines.push((c.data[s as usize..e as usize].to_vec(), n));
                 }
-                over.extend(c.oversize.iter().copied());
-                if recycle {
-                    ch.recycle(c);
-                }
+                over.extend(c.oversize);
             }
             (lines, over)
         };
-        let reference = all(1 << 20, false);
+        let reference = all(1 << 20);
         assert!(reference.0.len() > 100 && !reference.1.is_empty());
         assert_eq!(reference.0.last().unwrap().0, b"last-without-newline".to_vec());
         for chunk in [1, 7, 61, 100, 4096] {
-            assert_eq!(all(chunk, false), reference, "chunk size {chunk}");
-            assert_eq!(all(chunk, true), reference, "chunk size {chunk}, recycled");
+            assert_eq!(all(chunk), reference, "chunk size {chunk}");
         }
     }
 }
