@@ -589,6 +589,40 @@ fn tansu_events_dump_reads_the_binary_topic() {
     let (code, _, err) = dump(&["--partition", "7"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("has no partition 7"), "{err}");
+
+    // a pack with a bad entry between two good events: detect judges the
+    // good ones, and the dead letter holds only the bad entry (the others
+    // are other subjects' events), as a pack dump can read
+    use tokenhound::stream::wire::pack::{self, Pack};
+    let (mut evs, mut strings) = (Vec::new(), tokenhound::ingest::Interner::new(64));
+    let packed = read_all(&brokers, &t.name("events"), usize::MAX, Duration::from_secs(3));
+    let two = packed.iter().filter_map(|r| r.value.as_deref()).any(|v| {
+        evs.clear();
+        v.first() == Some(&pack::VERSION) && pack::decode(v, &mut strings, &mut evs).is_ok() && evs.len() >= 2
+    });
+    assert!(two, "a pack of two events or more");
+    let mut crafted = Pack::default();
+    crafted.push(&evs[0].0, evs[0].1, &mut Vec::new());
+    crafted.push_record(b"\x02\x01garbage");
+    crafted.push(&evs[1].0, evs[1].1, &mut Vec::new());
+    produce(&brokers, &t.name("events"), [crafted.bytes().to_vec()]);
+    let p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
+    let dead = |d: &Rec| {
+        d.header("tokenhound-stage") == Some("detect")
+            && d.value.as_deref().is_some_and(|v| v.first() == Some(&pack::VERSION))
+    };
+    wait_for(90, "the pack's dead letter", || {
+        read_all(&brokers, &t.name("dead-letter"), usize::MAX, Duration::from_secs(1)).iter().any(dead)
+    });
+    let ok = p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"ok\"");
+    assert!(p.stop(30).success());
+    let letters = read_all(&brokers, &t.name("dead-letter"), usize::MAX, Duration::from_secs(2));
+    let d = letters.iter().find(|d| dead(d)).unwrap();
+    assert_eq!(d.value.as_deref(), Some(&b"\x03\x09\x02\x01garbage"[..]), "only the bad entry, framed");
+    assert_eq!(d.header("tokenhound-error-kind"), Some("bad_event"));
+    assert!(d.header("tokenhound-error").is_some_and(|e| e.starts_with("entry 1 of a pack")), "{d:?}");
+    assert_eq!(d.header("tokenhound-original-bytes"), Some(&*crafted.len().to_string()));
+    assert!(ok >= 2.0, "the pack's two good events were judged: {ok}");
 }
 
 /// Packed events (format 3) go to the partition librdkafka's default

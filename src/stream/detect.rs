@@ -32,7 +32,7 @@ use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::partition::Partition;
 use super::stage::{self, Handler, TopicNames};
-use super::wire::Record;
+use super::wire::{pack, Record, WireError};
 use crate::engine::{EngineConfig, EngineStats};
 use crate::ingest::Interner;
 use crate::model::{AccessEvent, EventTime, Finding, RevocationView};
@@ -155,7 +155,12 @@ impl Detect {
             // events; the dead letter is delivered on its own
             self.shared.tracker.lock().expect("not poisoned").begin()
         };
-        self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, None), batch);
+        // of a pack, only its bad entries: not the other subjects' events
+        let only = match (&bad, m.payload()) {
+            (BadRecord::Wire(WireError::Pack { spans, .. }), Some(p)) => Some(pack::bad_entries(p, spans)),
+            _ => None,
+        };
+        self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, only.as_deref()), batch);
         self.shared.close(batch, if whole { vec![(tp.clone(), m.offset())] } else { vec![] });
     }
 

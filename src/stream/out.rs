@@ -42,6 +42,8 @@ pub struct DeadLetter<'a> {
     pub kind: &'static str,
     pub error: String,
     pub payload: Option<&'a [u8]>,
+    /// The source record's size (`payload` may be only its bad part).
+    pub original: usize,
     /// The hook that gave up (responder).
     pub hook: Option<&'static str>,
 }
@@ -56,6 +58,7 @@ impl<'a> DeadLetter<'a> {
         payload: Option<&'a [u8]>,
     ) -> Self {
         use rdkafka::Message;
+        let original = m.payload().map_or(0, <[u8]>::len);
         let payload = payload.or_else(|| m.payload());
         DeadLetter {
             stage,
@@ -65,6 +68,7 @@ impl<'a> DeadLetter<'a> {
             kind,
             error,
             payload,
+            original,
             hook: None,
         }
     }
@@ -206,7 +210,7 @@ impl Outputs {
             crate::ingest::scrub(&s)
         });
         let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
-        let len = d.payload.map_or(0, <[u8]>::len).to_string();
+        let len = d.original.to_string();
         let error = crate::ingest::scrub(&d.error);
         let mut h = OwnedHeaders::new()
             .insert(Header { key: "tokenhound-source-topic", value: Some(d.topic) })

@@ -61,9 +61,11 @@ pub enum WireError {
     Range(&'static str, String),
     #[error("unknown {0} code {1}")]
     Code(&'static str, u8),
-    /// A pack's bad entry (numbered from 0), and how many others were bad.
+    /// A pack's bad entry (numbered from 0), and how many others were bad;
+    /// `spans`: where each bad entry lies in the record (its framed bytes,
+    /// or the rest of the record from a frame that could not be read).
     #[error("entry {entry} of a pack{}: {error}", if *more > 0 { format!(" (and {more} more bad entries)") } else { String::new() })]
-    Pack { entry: usize, more: usize, error: Box<WireError> },
+    Pack { entry: usize, more: usize, error: Box<WireError>, spans: Box<[(usize, usize)]> },
     #[error("unknown or contradictory bits {1:#x} in {0}")]
     Flags(&'static str, u64),
     #[error("bad token key")]

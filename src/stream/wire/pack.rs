@@ -101,13 +101,19 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
     if r.b.is_empty() {
         return Err(WireError::Range("pack", "no events".into()));
     }
-    let (mut entry, mut first, mut bad) = (0usize, None, 0usize);
+    let (mut entry, mut first, mut spans) = (0usize, None, Vec::new());
+    let at = |r: &Reader<'_>| bytes.len() - r.b.len();
     while !r.b.is_empty() {
+        let start = at(&r);
         let framed = r.u("pack entry length").and_then(|n| {
             let n = usize::try_from(n).ok().filter(|n| *n <= r.b.len()).ok_or(WireError::Truncated("pack entry"))?;
             r.take(n, "pack entry")
         });
-        let lost = framed.is_err(); // the entries after it cannot be found
+        // the entries after a lost frame cannot be found: the bad span is the rest
+        let (lost, span) = match &framed {
+            Ok(rec) => (false, (at(&r) - rec.len(), at(&r))),
+            Err(_) => (true, (start, bytes.len())),
+        };
         let got = framed.and_then(|rec| match super::read::decode(rec, strings)? {
             Record::Event(ev, i) => Ok((ev, i)),
             _ => Err(WireError::Range("pack entry", "a watermark record, not an event".into())),
@@ -115,7 +121,7 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
         match got {
             Ok(e) => out.push(e),
             Err(e) => {
-                bad += 1;
+                spans.push(span);
                 first.get_or_insert((entry, e));
             }
         }
@@ -126,6 +132,22 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
     }
     match first {
         None => Ok(()),
-        Some((entry, error)) => Err(WireError::Pack { entry, more: bad - 1, error: Box::new(error) }),
+        Some((entry, error)) => {
+            Err(WireError::Pack { entry, more: spans.len() - 1, error: Box::new(error), spans: spans.into() })
+        }
     }
+}
+
+/// A pack of only the bad entries of `record` (`spans`, from its
+/// [`WireError::Pack`]), each framed again: what the dead-letter topic
+/// keeps, so it holds the bytes that could not be read and none of the
+/// other subjects' good events beside them. `tokenhound events dump` reads
+/// it like any pack. Spans outside `record` are skipped.
+pub fn bad_entries(record: &[u8], spans: &[(usize, usize)]) -> Vec<u8> {
+    let mut out = vec![VERSION];
+    for b in spans.iter().filter_map(|&(s, e)| record.get(s..e)) {
+        put_u(&mut out, b.len() as u64);
+        out.extend_from_slice(b);
+    }
+    out
 }

@@ -71,6 +71,33 @@ fn a_bad_entry_costs_only_itself_and_is_named() {
     );
 }
 
+/// What the dead-letter topic keeps of a pack with bad entries: a pack of
+/// exactly those entries, framed again, none of the good events beside them
+/// (they belong to other subjects, and were judged).
+#[test]
+fn the_dead_letter_of_a_pack_is_its_bad_entries() {
+    let good = [to_vec(&event("a"), 0), to_vec(&event("b"), 3)];
+    let mut cut = to_vec(&event("c"), 1);
+    cut.truncate(cut.len() - 2);
+    let marks = marks_to_vec(&[("gw/0".into(), EventTime(5))]);
+    let rec: Vec<u8> = [vec![VERSION], entry(&good[0]), entry(&cut), entry(&good[1]), entry(&marks)].concat();
+    let e = decode_events(&rec, &mut Interner::new(16), &mut Vec::new()).unwrap_err();
+    let WireError::Pack { spans, .. } = &e else { panic!("{e}") };
+    assert_eq!(pack::bad_entries(&rec, spans), [vec![VERSION], entry(&cut), entry(&marks)].concat());
+    // a frame that cannot be read: the rest of the record, framed
+    let tail = vec![0x7f, 2, 1];
+    let rec: Vec<u8> = [vec![VERSION], entry(&good[0]), tail.clone()].concat();
+    let e = decode_events(&rec, &mut Interner::new(16), &mut Vec::new()).unwrap_err();
+    let WireError::Pack { spans, .. } = &e else { panic!("{e}") };
+    let dead = pack::bad_entries(&rec, spans);
+    assert_eq!(dead, [vec![VERSION], entry(&tail)].concat());
+    // and it reads as a pack again: the same error, no event
+    let mut out = Vec::new();
+    let again = decode_events(&dead, &mut Interner::new(16), &mut out).unwrap_err();
+    assert!(out.is_empty() && again.to_string().contains("entry 0 of a pack"), "{again}");
+    assert!(pack::bad_entries(&rec, &[(2, 99_999)]) == [VERSION], "a span outside the record is skipped");
+}
+
 #[test]
 fn a_cleared_pack_starts_over() {
     let (mut p, mut scratch) = (Pack::default(), Vec::new());
