@@ -592,7 +592,7 @@ fn tansu_events_dump_reads_the_binary_topic() {
 
     // a pack with a bad entry between two good events: detect judges the
     // good ones, and the dead letter holds only the bad entry (the others
-    // are other subjects' events), as a pack dump can read
+    // are other subjects' events), framed again as a pack
     use tokenhound::stream::wire::pack::{self, Pack};
     let (mut evs, mut strings) = (Vec::new(), tokenhound::ingest::Interner::new(64));
     let packed = read_all(&brokers, &t.name("events"), usize::MAX, Duration::from_secs(3));

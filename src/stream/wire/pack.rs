@@ -101,7 +101,7 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
     if r.b.is_empty() {
         return Err(WireError::Range("pack", "no events".into()));
     }
-    let (mut entry, mut first, mut spans) = (0usize, None, Vec::new());
+    let (mut entry, mut first, mut bad, mut spans, mut kept) = (0usize, None, 0usize, Vec::new(), 0usize);
     let at = |r: &Reader<'_>| bytes.len() - r.b.len();
     while !r.b.is_empty() {
         let start = at(&r);
@@ -121,7 +121,13 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
         match got {
             Ok(e) => out.push(e),
             Err(e) => {
-                spans.push(span);
+                bad += 1;
+                // enough to show them: a record of a million 1-byte bad
+                // entries does not make a million spans
+                if kept < KEEP_BAD_BYTES {
+                    kept += span.1 - span.0;
+                    spans.push(span);
+                }
                 first.get_or_insert((entry, e));
             }
         }
@@ -133,16 +139,23 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
     match first {
         None => Ok(()),
         Some((entry, error)) => {
-            Err(WireError::Pack { entry, more: spans.len() - 1, error: Box::new(error), spans: spans.into() })
+            Err(WireError::Pack { entry, more: bad - 1, error: Box::new(error), spans: spans.into() })
         }
     }
 }
 
+/// The bad entries of a pack kept for its dead letter: the first ones,
+/// until they hold this many bytes (the dead letter's value is capped at
+/// 64 KiB anyway).
+const KEEP_BAD_BYTES: usize = 64 * 1024;
+
 /// A pack of only the bad entries of `record` (`spans`, from its
 /// [`WireError::Pack`]), each framed again: what the dead-letter topic
 /// keeps, so it holds the bytes that could not be read and none of the
-/// other subjects' good events beside them. `tokenhound events dump` reads
-/// it like any pack. Spans outside `record` are skipped.
+/// other subjects' good events beside them. (The dead letter's value is
+/// text, like every dead letter's: bytes that are not UTF-8 are replaced,
+/// so only an entry of text survives byte for byte.) Spans outside
+/// `record` are skipped.
 pub fn bad_entries(record: &[u8], spans: &[(usize, usize)]) -> Vec<u8> {
     let mut out = vec![VERSION];
     for b in spans.iter().filter_map(|&(s, e)| record.get(s..e)) {

@@ -96,6 +96,12 @@ fn the_dead_letter_of_a_pack_is_its_bad_entries() {
     let again = decode_events(&dead, &mut Interner::new(16), &mut out).unwrap_err();
     assert!(out.is_empty() && again.to_string().contains("entry 0 of a pack"), "{again}");
     assert!(pack::bad_entries(&rec, &[(2, 99_999)]) == [VERSION], "a span outside the record is skipped");
+    // a record of 300 000 one-byte bad entries: every one counted, the
+    // first 64 KiB of them kept
+    let rec: Vec<u8> = [vec![VERSION], [1u8, 0].repeat(300_000)].concat();
+    let e = decode_events(&rec, &mut Interner::new(16), &mut Vec::new()).unwrap_err();
+    let WireError::Pack { more, spans, .. } = &e else { panic!("{e}") };
+    assert_eq!((*more, spans.len()), (299_999, 64 * 1024));
 }
 
 #[test]
