@@ -62,9 +62,10 @@ fn observables<'a>(f: &'a Finding, id: &'a str, evidences: &'a [EvidenceDoc<'a>]
     out
 }
 
-/// ATT&CK technique names and tactics for the tags rules use.
-fn attack(uid: &str) -> Attack<'_> {
-    let (name, tactic_uid, tactic) = match uid {
+/// An ATT&CK technique's name, tactic uid and tactic, for the tags rules
+/// use (`None`: a tag this table does not name).
+fn technique(uid: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    Some(match uid {
         "T1550.001" => ("Use Alternate Authentication Material: Application Access Token", "TA0005", "Defense Evasion"),
         "T1550" => ("Use Alternate Authentication Material", "TA0005", "Defense Evasion"),
         "T1528" => ("Steal Application Access Token", "TA0006", "Credential Access"),
@@ -72,12 +73,17 @@ fn attack(uid: &str) -> Attack<'_> {
         "T1606" => ("Forge Web Credentials", "TA0006", "Credential Access"),
         "T1606.001" => ("Forge Web Credentials: Web Cookies", "TA0006", "Credential Access"),
         "T1078" => ("Valid Accounts", "TA0001", "Initial Access"),
-        _ => ("", "", ""),
-    };
-    let known = !name.is_empty();
+        _ => return None,
+    })
+}
+
+/// A technique tag as an OCSF attack: the technique, named with its tactic
+/// when the table knows it.
+fn attack(uid: &str) -> Attack<'_> {
+    let known = technique(uid);
     Attack {
-        tactic: known.then_some(Tactic { name: tactic, uid: tactic_uid }),
-        technique: Technique { name: known.then_some(name), uid },
+        tactic: known.map(|(_, uid, name)| Tactic { name, uid }),
+        technique: Technique { name: known.map(|k| k.0), uid },
     }
 }
 

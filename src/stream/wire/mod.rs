@@ -62,8 +62,9 @@ pub enum WireError {
     #[error("unknown {0} code {1}")]
     Code(&'static str, u8),
     /// A pack's bad entry (numbered from 0), and how many others were bad;
-    /// `spans`: where each bad entry lies in the record (its framed bytes,
-    /// or the rest of the record from a frame that could not be read).
+    /// `spans`: where the first bad entries lie in the record (the bytes
+    /// inside each one's frame, or the rest of the record from a frame that
+    /// could not be read), up to 64 KiB of them.
     #[error("entry {entry} of a pack{}: {error}", if *more > 0 { format!(" (and {more} more bad entries)") } else { String::new() })]
     Pack { entry: usize, more: usize, error: Box<WireError>, spans: Box<[(usize, usize)]> },
     #[error("unknown or contradictory bits {1:#x} in {0}")]

@@ -4,16 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::super::{HTTP_METHODS, OCSF_PROFILES, OCSF_VERSION};
+use super::super::{observable, technique, HTTP_METHODS, OCSF_PROFILES, OCSF_VERSION};
 use crate::model::{Evidence, Finding, Response};
-
-mod observable {
-    pub const IP_ADDRESS: u8 = 2;
-    pub const RESOURCE_UID: u8 = 10;
-    pub const COUNTRY: u8 = 14;
-    pub const USER_AGENT: u8 = 16;
-    pub const USER_UID: u8 = 31;
-}
 
 /// The observables of a finding: the token id, the (trusted) user, and each
 /// distinct address, country and user agent of its evidence.
@@ -45,18 +37,10 @@ fn observables(f: &Finding) -> Vec<Value> {
     out
 }
 
-/// ATT&CK technique names and tactics for the tags rules use.
+/// ATT&CK technique names and tactics for the tags rules use (the table
+/// itself is the one the typed document reads: data, not shape).
 fn attack(uid: &str) -> Value {
-    let (name, tactic_uid, tactic) = match uid {
-        "T1550.001" => ("Use Alternate Authentication Material: Application Access Token", "TA0005", "Defense Evasion"),
-        "T1550" => ("Use Alternate Authentication Material", "TA0005", "Defense Evasion"),
-        "T1528" => ("Steal Application Access Token", "TA0006", "Credential Access"),
-        "T1539" => ("Steal Web Session Cookie", "TA0006", "Credential Access"),
-        "T1606" => ("Forge Web Credentials", "TA0006", "Credential Access"),
-        "T1606.001" => ("Forge Web Credentials: Web Cookies", "TA0006", "Credential Access"),
-        "T1078" => ("Valid Accounts", "TA0001", "Initial Access"),
-        _ => ("", "", ""),
-    };
+    let (name, tactic_uid, tactic) = technique(uid).unwrap_or(("", "", ""));
     let mut t = json!({ "technique": { "uid": uid } });
     if !name.is_empty() {
         t["technique"]["name"] = json!(name);
