@@ -242,3 +242,29 @@ fn workers_share_decodes() {
     assert_ne!(c.from_raw(&good).key, ga.key);
     assert_eq!(c.decoded, 1);
 }
+
+#[test]
+fn tokens_of_one_subject_share_its_names() {
+    // the engine keys a subject's baseline by (iss, sub): one Arc each
+    // among the tokens decoded, so a lookup compares addresses
+    let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
+    let attacker = EncodingKey::from_rsa_pem(&key("attacker-rs256.key")).unwrap();
+    let mut r = resolver(&["RS256"]);
+    let a = r.from_raw(&sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("s1")));
+    let b = r.from_raw(&sign(Algorithm::RS256, Some("idp-2026-11"), &idp, Some("s2")));
+    assert_ne!(a.id, b.id);
+    assert!(Arc::ptr_eq(a.sub.as_ref().unwrap(), b.sub.as_ref().unwrap()));
+    assert!(Arc::ptr_eq(a.iss.as_ref().unwrap(), b.iss.as_ref().unwrap()));
+    // the names are still the claims' words, whatever the signature says
+    let f = r.from_raw(&sign(Algorithm::RS256, Some("idp-2026-11"), &attacker, Some("s3")));
+    assert_eq!(f.verdict, Verdict::BadSignature);
+    assert_eq!(f.sub.as_deref(), Some("alice"));
+    // logged claims share them too
+    let c = r
+        .from_claims(
+            &serde_json::from_str(r#"{"iss":"https://idp.acme.example","sub":"alice","jti":"c1"}"#).unwrap(),
+            false,
+        )
+        .unwrap();
+    assert!(Arc::ptr_eq(c.sub.as_ref().unwrap(), a.sub.as_ref().unwrap()));
+}

@@ -3,6 +3,7 @@
 //! network, city and client, and the bounded top-k update.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use super::ua;
 use crate::model::{prefix_of, Use};
@@ -20,6 +21,12 @@ pub struct Seen {
     #[serde(default = "no_place")]
     at: (i16, i16),
 }
+
+/// One attribute's values, the first two inline in the subject: most
+/// subjects use one or two countries, networks, cities and clients, so
+/// learning a use reads and writes the subject's own memory only (a list on
+/// the heap is one more cache miss per attribute per event).
+pub type Seens = SmallVec<[Seen; 2]>;
 
 /// 2020-01-01T00:00:00Z: the epoch of [`Seen`]'s times.
 const EPOCH: i64 = 1_577_836_800;
@@ -99,7 +106,7 @@ pub(super) fn decay(weight: f32, from: i64, to: i64, window: i64) -> f32 {
     (weight as f64 * (-dt / window.max(1) as f64).exp()) as f32
 }
 
-pub(super) fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t: i64, cap: usize, window: i64) {
+pub(super) fn observe(list: &mut Seens, key: u64, at: Option<(f32, f32)>, t: i64, cap: usize, window: i64) {
     list.retain(|s| s.last() >= t - window);
     if let Some(s) = list.iter_mut().find(|s| s.key == key) {
         s.weight = decay(s.weight, s.last(), t, window) + 1.0;
@@ -120,7 +127,7 @@ pub(super) fn observe(list: &mut Vec<Seen>, key: u64, at: Option<(f32, f32)>, t:
             list.remove(i);
         }
     }
-    // grow by one: most lists hold one or two values (no spare capacity)
+    // past the two inline, grow by one (no spare capacity)
     list.reserve_exact(1);
     list.push(Seen::new(key, t, at));
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::risk::Score;
 use super::seen::{city_key, decay, observe};
-pub use super::seen::{client_key, country_key, country_name, network_key, Seen};
+pub use super::seen::{client_key, country_key, country_name, network_key, Seen, Seens};
 use crate::model::{EventTime, TokenInfo, Use};
 
 const TOP_COUNTRIES: usize = 6;
@@ -64,14 +64,14 @@ pub struct Subject {
     pub first: i64,
     pub last: i64,
     pub uses: u32,
-    pub countries: Vec<Seen>,
-    pub networks: Vec<Seen>,
-    pub cities: Vec<Seen>,
-    pub clients: Vec<Seen>,
+    pub countries: Seens,
+    pub networks: Seens,
+    pub cities: Seens,
+    pub clients: Seens,
     /// New places already reported (country and network keys): one alert
     /// per subject per new place per window, not one per token.
     #[serde(default)]
-    pub reported: Vec<Seen>,
+    pub reported: Seens,
     /// The latest learned located use: (epoch seconds, lat, lon).
     #[serde(default)]
     pub last_located: Option<(i64, f32, f32)>,

@@ -1,13 +1,12 @@
 //! Helpers every profile shares: client IP through trusted proxies, bearer
 //! extraction, error scrubbing (no token ever reaches a message), interning.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
 use super::IngestError;
-use crate::model::IStr;
+pub use crate::model::{cut, Interner};
 
 /// Parse `1.2.3.4`, `1.2.3.4:80`, `[::1]:80` or `::1`; an IPv4-mapped
 /// IPv6 address (`::ffff:1.2.3.4`, how dual-stack listeners log IPv4 peers)
@@ -117,51 +116,6 @@ pub fn json_err(profile: &'static str, e: serde_json::Error) -> IngestError {
     IngestError::Json { profile, why }
 }
 
-/// Shares one `Arc<str>` among equal strings (user agents, paths, methods),
-/// two generations so an attacker's unique strings cannot grow it unbounded.
-pub struct Interner {
-    young: HashSet<IStr, ahash::RandomState>,
-    old: HashSet<IStr, ahash::RandomState>,
-    cap: usize,
-    young_bytes: usize,
-}
-
-/// Bytes of strings one interner generation may hold.
-const INTERNER_BYTES: usize = 8 << 20;
-
-impl Interner {
-    pub fn new(cap: usize) -> Self {
-        Interner { young: HashSet::default(), old: HashSet::default(), cap: cap.max(1), young_bytes: 0 }
-    }
-
-    /// Interned copy of `s`, cut to `max` bytes on a char boundary.
-    pub fn get(&mut self, s: &str, max: usize) -> IStr {
-        let s = cut(s, max);
-        if let Some(a) = self.young.get(s) {
-            return a.clone();
-        }
-        let a = self.old.take(s).unwrap_or_else(|| IStr::from(s));
-        if self.young.len() >= self.cap || self.young_bytes + s.len() > INTERNER_BYTES {
-            self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
-        }
-        self.young_bytes += s.len() + 32;
-        self.young.insert(a.clone());
-        a
-    }
-}
-
-pub fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,18 +151,5 @@ mod tests {
         let t = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
         assert_eq!(clean_path(&format!("/a/{t}/b?access_token={t}#x")), "/a/<jwt-redacted>/b");
         assert_eq!(clean_path("/api/me?x=1"), "/api/me");
-    }
-
-    #[test]
-    fn interner_shares_and_caps() {
-        let mut i = Interner::new(2);
-        let a = i.get("curl/8", 100);
-        let b = i.get("curl/8", 100);
-        assert!(IStr::ptr_eq(&a, &b));
-        assert_eq!(&*i.get("ééé", 3), "é");
-        for n in 0..100 {
-            i.get(&n.to_string(), 10);
-        }
-        assert!(i.young.len() + i.old.len() <= 4);
     }
 }

@@ -3,7 +3,9 @@
 //! millions of events and sit in per-token state, so their size counts.
 
 use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -50,5 +52,79 @@ impl fmt::Display for IStr {
 impl serde::Serialize for IStr {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+/// Shares one string among equal strings (user agents, paths, methods as
+/// [`IStr`]; a token's issuer and subject as `Arc<str>`), two generations so
+/// an attacker's unique strings cannot grow it unbounded.
+pub struct Interner<T = IStr> {
+    young: HashSet<T, ahash::RandomState>,
+    old: HashSet<T, ahash::RandomState>,
+    cap: usize,
+    young_bytes: usize,
+}
+
+/// Bytes of strings one interner generation may hold.
+const INTERNER_BYTES: usize = 8 << 20;
+
+impl<T: for<'a> From<&'a str> + Borrow<str> + Hash + Eq + Clone> Interner<T> {
+    pub fn new(cap: usize) -> Self {
+        Interner { young: HashSet::default(), old: HashSet::default(), cap: cap.max(1), young_bytes: 0 }
+    }
+
+    /// Interned copy of `s`, cut to `max` bytes on a char boundary.
+    pub fn get(&mut self, s: &str, max: usize) -> T {
+        let s = cut(s, max);
+        if let Some(a) = self.young.get(s) {
+            return a.clone();
+        }
+        let a = self.old.take(s).unwrap_or_else(|| T::from(s));
+        if self.young.len() >= self.cap || self.young_bytes + s.len() > INTERNER_BYTES {
+            self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
+        }
+        self.young_bytes += s.len() + 32;
+        self.young.insert(a.clone());
+        a
+    }
+}
+
+/// `s` cut to at most `max` bytes on a char boundary.
+pub fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_shares_and_caps() {
+        let mut i: Interner = Interner::new(2);
+        let a = i.get("curl/8", 100);
+        let b = i.get("curl/8", 100);
+        assert!(IStr::ptr_eq(&a, &b));
+        assert_eq!(&*i.get("ééé", 3), "é");
+        for n in 0..100 {
+            i.get(&n.to_string(), 10);
+        }
+        assert!(i.young.len() + i.old.len() <= 4);
+        // the same for plain shared strings (a token's issuer and subject)
+        let mut n: Interner<Arc<str>> = Interner::new(2);
+        let (x, y) = (n.get("alice", usize::MAX), n.get("alice", usize::MAX));
+        assert!(Arc::ptr_eq(&x, &y));
+        for k in 0..100 {
+            n.get(&k.to_string(), usize::MAX);
+        }
+        assert!(n.young.len() + n.old.len() <= 4);
+        assert!(!Arc::ptr_eq(&x, &n.get("alice", usize::MAX)), "evicted after two generations");
     }
 }

@@ -16,7 +16,7 @@ mod token;
 
 pub use event::{anon, AccessEvent, Geo, SourcePos, MAX_RADIUS_KM};
 pub use finding::{Apart, Evidence, Finding, Response, Severity, Side, Use};
-pub use istr::IStr;
+pub use istr::{cut, IStr, Interner};
 pub use net::{prefix_name, prefix_of};
 pub use revocations::{RevocationView, Revoked};
 pub use risk::{Contribution, RiskChange, RiskLevel, RiskScope};

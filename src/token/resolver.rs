@@ -20,7 +20,7 @@ type KeyHash = BuildHasherDefault<crate::model::PrfHasher>;
 
 use super::claims::is_blank;
 use super::{decode_unverified, redact_jwts, IdentityKeys, KeySet, RawClaims, TokenError, TwoGenCache};
-use crate::model::{Origin, TokenId, TokenInfo, TokenKey, Verdict};
+use crate::model::{Interner, Origin, TokenId, TokenInfo, TokenKey, Verdict};
 
 #[derive(Clone, Debug)]
 pub struct ResolverConfig {
@@ -66,6 +66,8 @@ pub struct TokenResolver {
     claims_cache: TwoGenCache<TokenKey, Arc<TokenInfo>, KeyHash>,
     /// Distinct raw tokens decoded (cache misses).
     pub decoded: u64,
+    /// Issuers and subjects, shared by the tokens that name them.
+    names: Interner<Arc<str>>,
 }
 
 impl TokenResolver {
@@ -80,6 +82,18 @@ impl TokenResolver {
             raw_cache: TwoGenCache::new(cap).with_max_bytes(bytes),
             claims_cache: TwoGenCache::new(cap).with_max_bytes(bytes),
             decoded: 0,
+            names: Interner::new(cap),
+        }
+    }
+
+    /// One `Arc` per issuer and subject among the tokens decoded: the
+    /// engine keys a subject's baseline by the pair, and equal `Arc`s
+    /// compare by address (no read of the other token's strings).
+    fn share_names(&mut self, info: &mut TokenInfo) {
+        for name in [&mut info.iss, &mut info.sub] {
+            if let Some(n) = name.as_mut() {
+                *n = self.names.get(n, usize::MAX);
+            }
         }
     }
 
@@ -123,7 +137,9 @@ impl TokenResolver {
             return r;
         }
         self.decoded += 1;
-        let info = Arc::new(self.decode_raw(raw));
+        let mut info = self.decode_raw(raw);
+        self.share_names(&mut info);
+        let info = Arc::new(info);
         let w = weight(&info);
         if let Some(s) = &self.shared {
             s.insert(ck, version, info.clone(), w);
@@ -243,6 +259,7 @@ impl TokenResolver {
         let mut info = TokenInfo::bare(key, id, Verdict::NotChecked, Origin::Claims);
         let mut odd = claims.odd;
         fill(&mut info, claims, lenient, self.cfg.max_claim_bytes, &mut odd);
+        self.share_names(&mut info);
         if odd.is_some() {
             info.verdict = Verdict::Malformed;
             info.detail = odd.map(Into::into);

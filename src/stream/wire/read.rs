@@ -142,14 +142,15 @@ fn event(r: &mut Reader<'_>, strings: &mut Interner) -> R<Record> {
         SourcePos::Kafka { topic, partition, offset: r.i("source offset")? }
     };
     let (token, geo) = SEEN.with_borrow_mut(|seen| -> R<_> {
+        let Seen { tokens, geos, names } = seen;
         // a token section starts with its 16-byte key
         let key = r.b.get(..16).and_then(|k| <[u8; 16]>::try_from(k).ok());
         let token = match (f & TOKEN != 0, key) {
             (false, _) => None,
-            (true, Some(key)) => Some(cached(&mut seen.tokens, key, r, token)?),
-            (true, None) => Some(Arc::new(token(r)?)), // truncated: the read says where
+            (true, Some(key)) => Some(cached(tokens, key, r, |r| token(r, names))?),
+            (true, None) => Some(Arc::new(token(r, names)?)), // truncated: the read says where
         };
-        let geo = if f & GEO != 0 { Some(cached(&mut seen.geos, client_ip, r, geo)?) } else { None };
+        let geo = if f & GEO != 0 { Some(cached(geos, client_ip, r, geo)?) } else { None };
         Ok((token, geo))
     })?;
     let ev = AccessEvent {
@@ -175,10 +176,19 @@ fn event(r: &mut Reader<'_>, strings: &mut Interner) -> R<Record> {
 /// bytes ahead start with the ones a value was read from, reading them again
 /// would give that value (the reader's path depends only on the bytes it
 /// reads), so the value is shared instead of decoded and allocated again.
-#[derive(Default)]
 struct Seen {
     tokens: SeenMap<[u8; 16], TokenInfo>,
     geos: SeenMap<Option<IpAddr>, Geo>,
+    /// Issuers and subjects, one `Arc` each among the tokens read (the
+    /// engine keys a subject's baseline by them: equal `Arc`s compare by
+    /// address).
+    names: Interner<Arc<str>>,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen { tokens: SeenMap::default(), geos: SeenMap::default(), names: Interner::new(SEEN_MAX) }
+    }
 }
 
 /// Values by what names them (a token key, an address), with their bytes.
@@ -234,7 +244,7 @@ fn cached<K: Eq + Hash, T>(
     Ok(v)
 }
 
-fn token(r: &mut Reader<'_>) -> R<TokenInfo> {
+fn token(r: &mut Reader<'_>, names: &mut Interner<Arc<str>>) -> R<TokenInfo> {
     let key = TokenKey(r.array("token key")?);
     let v = r.byte("verdict")?;
     let verdict = *VERDICTS.get(v as usize).ok_or(WireError::Code("verdict", v))?;
@@ -255,8 +265,8 @@ fn token(r: &mut Reader<'_>) -> R<TokenInfo> {
         TokenId::Fingerprint(_) => (None, None),
     };
     let jti = claim(r, f, JTI, JTI_IS_ID, id_jti, "jti")?;
-    let iss = claim(r, f, ISS, ISS_IS_ID, id_iss, "iss")?;
-    let sub = r.opt(has(SUB), "sub")?;
+    let iss = claim(r, f, ISS, ISS_IS_ID, id_iss, "iss")?.map(|n| names.get(&n, usize::MAX));
+    let sub = if has(SUB) { Some(names.get(r.str("sub")?, usize::MAX)) } else { None };
     let client_id = r.opt(has(CLIENT_ID), "client_id")?;
     let aud = r.opt(has(AUD), "aud")?;
     let kid = r.opt(has(KID), "kid")?;
