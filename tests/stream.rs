@@ -287,7 +287,11 @@ fn tansu_poison_records_and_restarts() {
     let good = records.len();
     records.insert(0, b"{\"request\": {\"headers\": ".to_vec());
     records.insert(1, vec![b'x'; 2 << 20]); // tansu 0.6 serves no 10 MB record (an empty fetch)
-    records.insert(2, b"{\"ua\": \"\xff\xfe\"}".to_vec());
+                                            // bytes that are not UTF-8, and a token: the dead letter keeps the bytes, not the token
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl";
+    let bad =
+        |t: &str| [b"{\"ua\": \"\xff\xfe\", \"authorization\": \"Bearer ".as_slice(), t.as_bytes(), b"\"}"].concat();
+    records.insert(2, bad(jwt));
     produce(&brokers, &t.gateway(), records);
     let expected =
         replay_alerts(&["--config", "sample-logs/tokenhound.toml", "--profile", "kong", "sample-logs/logs/kong"]);
@@ -303,6 +307,8 @@ fn tansu_poison_records_and_restarts() {
         .collect();
     assert_eq!(kinds.iter().map(|k| k.0).collect::<Vec<_>>(), ["0", "1", "2"]);
     assert!(kinds[1].1.contains("too_long") || kinds[1].1.contains("long"), "10 MB record: {kinds:?}");
+    assert_eq!(dead[2].value.as_deref(), Some(&*bad("<token redacted>")), "every byte but the token's");
+    assert_eq!(dead[2].header("tokenhound-original-bytes"), Some(&*bad(jwt).len().to_string()));
     assert_eq!(p.metric("tokenhound_events_total", "stage=\"ingest\",outcome=\"bad\""), 3.0);
     assert!(p.metric("tokenhound_events_total", "stage=\"ingest\",outcome=\"ok\"") >= (good - 1) as f64);
     assert_eq!(alert_set(&alerts_of(&brokers, &t, expected.len(), 10)), alert_set(&expected));

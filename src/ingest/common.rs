@@ -59,26 +59,34 @@ pub fn bearer(auth: &str) -> Option<&str> {
 /// Replace anything shaped like a JWT (`xxx.yyy.zzz` of base64url, 16+ chars)
 /// in a message with `<token redacted>`.
 pub fn scrub(msg: &str) -> String {
-    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=';
-    let mut out = String::with_capacity(msg.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if word.len() >= 16 && word.matches('.').count() >= 2 && !word.starts_with('.') {
-            out.push_str("<token redacted>");
+    // words are ASCII and the marker is ASCII: UTF-8 in, UTF-8 out
+    String::from_utf8(scrub_bytes(msg.as_bytes()))
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`scrub`] over bytes that need not be text (a record refused for its
+/// bytes, a binary pack): every byte outside a JWT-shaped word is kept as
+/// it is, so a dead letter loses only the tokens.
+pub fn scrub_bytes(msg: &[u8]) -> Vec<u8> {
+    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'=';
+    let mut out = Vec::with_capacity(msg.len());
+    let flush = |word: &[u8], out: &mut Vec<u8>| {
+        let dots = word.iter().filter(|&&c| c == b'.').count();
+        if word.len() >= 16 && dots >= 2 && word[0] != b'.' {
+            out.extend_from_slice(b"<token redacted>");
         } else {
-            out.push_str(word);
+            out.extend_from_slice(word);
         }
-        word.clear();
     };
-    for c in msg.chars() {
-        if is_b64(c) {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out);
+    let mut start = 0;
+    for (i, &c) in msg.iter().enumerate() {
+        if !is_b64(c) {
+            flush(&msg[start..i], &mut out);
             out.push(c);
+            start = i + 1;
         }
     }
-    flush(&mut word, &mut out);
+    flush(&msg[start..], &mut out);
     out
 }
 
@@ -151,5 +159,60 @@ mod tests {
         let t = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
         assert_eq!(clean_path(&format!("/a/{t}/b?access_token={t}#x")), "/a/<jwt-redacted>/b");
         assert_eq!(clean_path("/api/me?x=1"), "/api/me");
+    }
+
+    #[test]
+    fn scrub_bytes_keeps_every_byte_but_the_tokens() {
+        let t = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+        // bytes that are not UTF-8 stay as they came (a lossy read made them U+FFFD)
+        let rec = [b"{\"ua\": \"\xff\xfe\", \"a\": \"Bearer ".as_slice(), t.as_bytes(), b"\x80\"}"].concat();
+        let want = [b"{\"ua\": \"\xff\xfe\", \"a\": \"Bearer ".as_slice(), b"<token redacted>", b"\x80\"}"].concat();
+        assert_eq!(scrub_bytes(&rec), want);
+        // a binary pack: varints and a 16-byte key around a token-shaped run
+        let pack = [&[3u8, 0x89, 0x01, 0xff, 0x00][..], t.as_bytes(), &[0xc3, 0x28, 0x2e]].concat();
+        assert_eq!(
+            scrub_bytes(&pack),
+            [&[3u8, 0x89, 0x01, 0xff, 0x00][..], b"<token redacted>", &[0xc3, 0x28, 0x2e]].concat()
+        );
+        assert_eq!(scrub_bytes(b""), b"");
+        assert_eq!(scrub_bytes(b".aaaaaaaaaaaaaaaa.b.c"), b".aaaaaaaaaaaaaaaa.b.c", "a leading dot is no token");
+    }
+
+    /// `scrub` as it was written over chars (the oracle of the bytes one).
+    fn scrub_chars(msg: &str) -> String {
+        let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=';
+        let (mut out, mut word) = (String::new(), String::new());
+        let flush = |word: &mut String, out: &mut String| {
+            if word.len() >= 16 && word.matches('.').count() >= 2 && !word.starts_with('.') {
+                out.push_str("<token redacted>");
+            } else {
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in msg.chars() {
+            if is_b64(c) {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+
+    proptest::proptest! {
+        /// On text, the bytes version redacts what the char version did and
+        /// keeps the rest; on any bytes, what it keeps reads as the lossy
+        /// text's scrub.
+        #[test]
+        fn scrub_bytes_is_the_text_scrub(s in "([a-zA-Z0-9_=.-]{0,30}[ \"é\u{1F600}/:]?){0,8}", junk in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            proptest::prop_assert_eq!(scrub_bytes(s.as_bytes()), scrub_chars(&s).into_bytes());
+            proptest::prop_assert_eq!(scrub(&s), scrub_chars(&s));
+            let b = [s.as_bytes(), &junk].concat();
+            let kept = scrub_bytes(&b);
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&kept), scrub_chars(&String::from_utf8_lossy(&b)));
+        }
     }
 }

@@ -205,10 +205,8 @@ impl Outputs {
     }
 
     pub fn dead_letter(&self, d: DeadLetter<'_>, batch: BatchId) {
-        let text = d.payload.map(|p| {
-            let s = String::from_utf8_lossy(&p[..p.len().min(DEAD_LETTER_MAX_BYTES)]);
-            crate::ingest::scrub(&s)
-        });
+        // the record's bytes as they came (text or not), but for its tokens
+        let value = d.payload.map(|p| crate::ingest::scrub_bytes(&p[..p.len().min(DEAD_LETTER_MAX_BYTES)]));
         let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
         let len = d.original.to_string();
         let error = crate::ingest::scrub(&d.error);
@@ -224,7 +222,7 @@ impl Outputs {
             h = h.insert(Header { key: "tokenhound-hook", value: Some(hook) });
         }
         let key = format!("{}/{}@{}", d.topic, d.partition, d.offset);
-        self.send(&self.dead_letter_topic, key.as_bytes(), text.as_deref().map(str::as_bytes), Some(h), batch);
+        self.send(&self.dead_letter_topic, key.as_bytes(), value.as_deref(), Some(h), batch);
         let labels = KindLabels { stage: d.stage.to_string(), kind: d.kind.to_string() };
         self.shared.metrics.dead_letters.get_or_create(&labels).inc();
         tracing::warn!(
