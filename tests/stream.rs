@@ -286,8 +286,9 @@ fn tansu_poison_records_and_restarts() {
     let mut records = lines("sample-logs/logs/kong/stories.ndjson");
     let good = records.len();
     records.insert(0, b"{\"request\": {\"headers\": ".to_vec());
-    records.insert(1, vec![b'x'; 2 << 20]); // tansu 0.6 serves no 10 MB record (an empty fetch)
-                                            // bytes that are not UTF-8, and a token: the dead letter keeps the bytes, not the token
+    // tansu 0.6 serves no 10 MB record (an empty fetch)
+    records.insert(1, vec![b'x'; 2 << 20]);
+    // bytes that are not UTF-8, and a token: the dead letter keeps the bytes, not the token
     let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl";
     let bad =
         |t: &str| [b"{\"ua\": \"\xff\xfe\", \"authorization\": \"Bearer ".as_slice(), t.as_bytes(), b"\"}"].concat();

@@ -63,14 +63,27 @@ pub struct Interner<T = IStr> {
     old: HashSet<T, ahash::RandomState>,
     cap: usize,
     young_bytes: usize,
+    max_bytes: usize,
 }
 
-/// Bytes of strings one interner generation may hold.
+/// Bytes of strings one interner generation may hold (unless told).
 const INTERNER_BYTES: usize = 8 << 20;
 
 impl<T: for<'a> From<&'a str> + Borrow<str> + Hash + Eq + Clone> Interner<T> {
     pub fn new(cap: usize) -> Self {
-        Interner { young: HashSet::default(), old: HashSet::default(), cap: cap.max(1), young_bytes: 0 }
+        Interner {
+            young: HashSet::default(),
+            old: HashSet::default(),
+            cap: cap.max(1),
+            young_bytes: 0,
+            max_bytes: INTERNER_BYTES,
+        }
+    }
+
+    /// At most `bytes` of strings a generation (of the cache it serves).
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
+        self
     }
 
     /// Interned copy of `s`, cut to `max` bytes on a char boundary.
@@ -80,7 +93,7 @@ impl<T: for<'a> From<&'a str> + Borrow<str> + Hash + Eq + Clone> Interner<T> {
             return a.clone();
         }
         let a = self.old.take(s).unwrap_or_else(|| T::from(s));
-        if self.young.len() >= self.cap || self.young_bytes + s.len() > INTERNER_BYTES {
+        if self.young.len() >= self.cap || self.young_bytes + s.len() > self.max_bytes {
             self.old = std::mem::take(&mut self.young);
             self.young_bytes = 0;
         }
@@ -126,5 +139,11 @@ mod tests {
         }
         assert!(n.young.len() + n.old.len() <= 4);
         assert!(!Arc::ptr_eq(&x, &n.get("alice", usize::MAX)), "evicted after two generations");
+        // a generation also stops at its bytes
+        let mut b: Interner<Arc<str>> = Interner::new(1000).with_max_bytes(100);
+        for k in 0..50 {
+            b.get(&format!("{k:040}"), usize::MAX);
+        }
+        assert!(b.young.len() + b.old.len() <= 4, "{} strings of 40 bytes held", b.young.len() + b.old.len());
     }
 }

@@ -82,7 +82,7 @@ impl TokenResolver {
             raw_cache: TwoGenCache::new(cap).with_max_bytes(bytes),
             claims_cache: TwoGenCache::new(cap).with_max_bytes(bytes),
             decoded: 0,
-            names: Interner::new(cap),
+            names: Interner::new(cap).with_max_bytes(bytes),
         }
     }
 

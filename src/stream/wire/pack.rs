@@ -152,10 +152,10 @@ const KEEP_BAD_BYTES: usize = 64 * 1024;
 /// A pack of only the bad entries of `record` (`spans`, from its
 /// [`WireError::Pack`]), each framed again: what the dead-letter topic
 /// keeps, so it holds the bytes that could not be read and none of the
-/// other subjects' good events beside them. (The dead letter's value is
-/// text, like every dead letter's: bytes that are not UTF-8 are replaced,
-/// so only an entry of text survives byte for byte.) Spans outside
-/// `record` are skipped.
+/// other subjects' good events beside them. (The dead letter keeps these
+/// bytes as they are, but for JWT-shaped words, which it redacts: a long
+/// host name with two dots is one, and then the framing around it no longer
+/// adds up.) Spans outside `record` are skipped.
 pub fn bad_entries(record: &[u8], spans: &[(usize, usize)]) -> Vec<u8> {
     let mut out = vec![VERSION];
     for b in spans.iter().filter_map(|&(s, e)| record.get(s..e)) {

@@ -187,7 +187,11 @@ struct Seen {
 
 impl Default for Seen {
     fn default() -> Self {
-        Seen { tokens: SeenMap::default(), geos: SeenMap::default(), names: Interner::new(SEEN_MAX) }
+        Seen {
+            tokens: SeenMap::default(),
+            geos: SeenMap::default(),
+            names: Interner::new(SEEN_MAX).with_max_bytes(SEEN_MAX_BYTES),
+        }
     }
 }
 
@@ -265,8 +269,10 @@ fn token(r: &mut Reader<'_>, names: &mut Interner<Arc<str>>) -> R<TokenInfo> {
         TokenId::Fingerprint(_) => (None, None),
     };
     let jti = claim(r, f, JTI, JTI_IS_ID, id_jti, "jti")?;
-    let iss = claim(r, f, ISS, ISS_IS_ID, id_iss, "iss")?.map(|n| names.get(&n, usize::MAX));
-    let sub = if has(SUB) { Some(names.get(r.str("sub")?, usize::MAX)) } else { None };
+    // no real name is this long: not worth holding (like `cached`)
+    let mut share = |n: &str| if n.len() > SEEN_MAX_BYTES / 256 { Arc::from(n) } else { names.get(n, usize::MAX) };
+    let iss = claim(r, f, ISS, ISS_IS_ID, id_iss, "iss")?.map(|n| share(&n));
+    let sub = if has(SUB) { Some(share(r.str("sub")?)) } else { None };
     let client_id = r.opt(has(CLIENT_ID), "client_id")?;
     let aud = r.opt(has(AUD), "aud")?;
     let kid = r.opt(has(KID), "kid")?;
@@ -334,5 +340,31 @@ pub(super) fn check_geo(g: &Geo) -> R<()> {
     match g.out_of_range() {
         Some((field, v)) => Err(WireError::Range(field, v.to_string())),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::tests::{back, event};
+    use super::super::to_vec;
+    use crate::model::{TokenId, TokenKey};
+
+    #[test]
+    fn tokens_read_share_their_subject_names() {
+        // two tokens of one subject: one Arc each for its issuer and subject
+        // (the engine keys the subject's baseline by them)
+        let a = event("a");
+        let mut b = event("a");
+        let t = Arc::make_mut(b.token.as_mut().unwrap());
+        (t.key, t.id) = (TokenKey([8; 16]), TokenId::Jti { iss: "https://idp".into(), jti: "j-2".into() });
+        t.jti = Some("j-2".into());
+        let ((ra, _), (rb, _)) = (back(&to_vec(&a, 0)), back(&to_vec(&b, 0)));
+        let (ta, tb) = (ra.token.unwrap(), rb.token.unwrap());
+        assert_ne!(ta.key, tb.key);
+        assert!(Arc::ptr_eq(ta.sub.as_ref().unwrap(), tb.sub.as_ref().unwrap()));
+        assert!(Arc::ptr_eq(ta.iss.as_ref().unwrap(), tb.iss.as_ref().unwrap()));
+        assert_eq!((ta.sub.as_deref(), tb.iss.as_deref()), (Some("alice"), Some("https://idp")));
     }
 }
