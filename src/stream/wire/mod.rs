@@ -243,14 +243,7 @@ pub fn push_subject_key(iss: &str, sub: &str, out: &mut String) {
 
 /// `s` cut to [`STR_MAX`] bytes on a char boundary (as the interner cuts).
 pub(crate) fn cut(s: &str) -> &str {
-    if s.len() <= STR_MAX {
-        return s;
-    }
-    let mut end = STR_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    crate::model::cut(s, STR_MAX)
 }
 
 #[cfg(test)]
