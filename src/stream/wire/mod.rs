@@ -61,12 +61,13 @@ pub enum WireError {
     Range(&'static str, String),
     #[error("unknown {0} code {1}")]
     Code(&'static str, u8),
-    /// A pack's bad entry (numbered from 0), and how many others were bad;
-    /// `spans`: where the first bad entries lie in the record (the bytes
-    /// inside each one's frame, or the rest of the record from a frame that
-    /// could not be read), up to 64 KiB of them.
-    #[error("entry {entry} of a pack{}: {error}", if *more > 0 { format!(" (and {more} more bad entries)") } else { String::new() })]
-    Pack { entry: usize, more: usize, error: Box<WireError>, spans: Box<[(usize, usize)]> },
+    /// A pack's bad entry (numbered from 0), and how many others were bad
+    /// (`others`: the first of their numbers); `spans`: where the first bad
+    /// entries lie in the record (the bytes inside each one's frame, or the
+    /// rest of the record from a frame that could not be read), up to 64 KiB
+    /// of them.
+    #[error("entry {entry} of a pack{}: {error}", more_entries(*more, others))]
+    Pack { entry: usize, more: usize, others: Box<[usize]>, error: Box<WireError>, spans: Box<[(usize, usize)]> },
     #[error("unknown or contradictory bits {1:#x} in {0}")]
     Flags(&'static str, u64),
     #[error("bad token key")]
@@ -239,6 +240,17 @@ pub fn push_subject_key(iss: &str, sub: &str, out: &mut String) {
     out.push_str(&escape_part(iss));
     out.push('|');
     out.push_str(&escape_part(sub));
+}
+
+/// ` (and 3 more bad entries: 4, 9, 12)`: the other bad entries of a pack,
+/// their numbers as far as they were kept.
+fn more_entries(more: usize, others: &[usize]) -> String {
+    if more == 0 {
+        return String::new();
+    }
+    let list: Vec<String> = others.iter().map(usize::to_string).collect();
+    let rest = if more > others.len() { ", ..." } else { "" };
+    format!(" (and {more} more bad entries: {}{rest})", list.join(", "))
 }
 
 /// `s` cut to [`STR_MAX`] bytes on a char boundary (as the interner cuts).

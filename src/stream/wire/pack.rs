@@ -102,6 +102,7 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
         return Err(WireError::Range("pack", "no events".into()));
     }
     let (mut entry, mut first, mut bad, mut spans, mut kept) = (0usize, None, 0usize, Vec::new(), 0usize);
+    let mut others = Vec::new();
     let at = |r: &Reader<'_>| bytes.len() - r.b.len();
     while !r.b.is_empty() {
         let start = at(&r);
@@ -128,6 +129,9 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
                     kept += span.1 - span.0;
                     spans.push(span);
                 }
+                if first.is_some() && others.len() < KEEP_BAD_NUMBERS {
+                    others.push(entry);
+                }
                 first.get_or_insert((entry, e));
             }
         }
@@ -138,9 +142,13 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
     }
     match first {
         None => Ok(()),
-        Some((entry, error)) => {
-            Err(WireError::Pack { entry, more: bad - 1, error: Box::new(error), spans: spans.into() })
-        }
+        Some((entry, error)) => Err(WireError::Pack {
+            entry,
+            more: bad - 1,
+            others: others.into(),
+            error: Box::new(error),
+            spans: spans.into(),
+        }),
     }
 }
 
@@ -148,6 +156,10 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
 /// until they hold this many bytes (the dead letter's value is capped at
 /// 64 KiB anyway).
 const KEEP_BAD_BYTES: usize = 64 * 1024;
+
+/// The numbers of a pack's other bad entries its error names (the count
+/// says how many there were).
+const KEEP_BAD_NUMBERS: usize = 16;
 
 /// A pack of only the bad entries of `record` (`spans`, from its
 /// [`WireError::Pack`]), each framed again: what the dead-letter topic

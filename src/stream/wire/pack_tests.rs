@@ -48,7 +48,7 @@ fn a_bad_entry_costs_only_itself_and_is_named() {
     let (mut s, mut out) = (Interner::new(16), Vec::new());
     let e = decode_events(&rec, &mut s, &mut out).unwrap_err();
     assert_eq!(records(&out), records(&good), "the good entries, in order");
-    assert_eq!(e.to_string(), "entry 1 of a pack (and 2 more bad entries): truncated record: it ends inside lon");
+    assert_eq!(e.to_string(), "entry 1 of a pack (and 2 more bad entries: 2, 3): truncated record: it ends inside lon");
     assert_eq!(e.kind(), "bad_event");
     assert!(decode(&rec, &mut s).is_err(), "decode wants a whole pack");
     // an entry of another version inside a pack of this one is corruption,
@@ -100,8 +100,12 @@ fn the_dead_letter_of_a_pack_is_its_bad_entries() {
     // first 64 KiB of them kept
     let rec: Vec<u8> = [vec![VERSION], [1u8, 0].repeat(300_000)].concat();
     let e = decode_events(&rec, &mut Interner::new(16), &mut Vec::new()).unwrap_err();
-    let WireError::Pack { more, spans, .. } = &e else { panic!("{e}") };
+    let WireError::Pack { more, spans, others, .. } = &e else { panic!("{e}") };
     assert_eq!((*more, spans.len()), (299_999, 64 * 1024));
+    // the first 16 other numbers named, the rest counted
+    assert_eq!(&others[..], (1..=16).collect::<Vec<_>>());
+    assert!(e.to_string().starts_with("entry 0 of a pack (and 299999 more bad entries: 1, 2, 3, 4,"), "{e}");
+    assert!(e.to_string().contains("15, 16, ...): "), "{e}");
 }
 
 #[test]
