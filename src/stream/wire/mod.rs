@@ -248,6 +248,9 @@ fn more_entries(more: usize, others: &[usize]) -> String {
     if more == 0 {
         return String::new();
     }
+    if others.is_empty() {
+        return format!(" (and {more} more bad entries)");
+    }
     let list: Vec<String> = others.iter().map(usize::to_string).collect();
     let rest = if more > others.len() { ", ..." } else { "" };
     format!(" (and {more} more bad entries: {}{rest})", list.join(", "))

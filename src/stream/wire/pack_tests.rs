@@ -106,6 +106,10 @@ fn the_dead_letter_of_a_pack_is_its_bad_entries() {
     assert_eq!(&others[..], (1..=16).collect::<Vec<_>>());
     assert!(e.to_string().starts_with("entry 0 of a pack (and 299999 more bad entries: 1, 2, 3, 4,"), "{e}");
     assert!(e.to_string().contains("15, 16, ...): "), "{e}");
+    // exactly as many others as are named: no "..."
+    let rec: Vec<u8> = [vec![VERSION], [1u8, 0].repeat(17)].concat();
+    let e = decode_events(&rec, &mut Interner::new(16), &mut Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("(and 16 more bad entries: 1, 2,") && e.to_string().contains(", 16): "), "{e}");
 }
 
 #[test]
