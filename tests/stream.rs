@@ -499,7 +499,7 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
     };
     let want = later(&expected);
     assert!(want.len() >= 4, "the story's thefts: {want:?}");
-    let run = |name: &str, extra: &str| -> (Vec<Value>, f64) {
+    let run = |name: &str, extra: &str| -> (Vec<Value>, f64, String) {
         let t = Topics::on_tansu_with(&brokers, &prefix(name), 4, 3);
         let extra = format!("max_token_lifetime = \"5s\"\nidle_timeout = \"2s\"\ninstance_id = \"{name}\"\n{extra}");
         let cfg = stream_config(dir.path(), &brokers, &t, &extra);
@@ -534,6 +534,13 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
         std::thread::sleep(Duration::from_secs(6)); // past the token lifetime: no rebuild of the weeks
         let p = StreamProc::start(&cfg, &["--input", &input]);
         wait_for(60, "the restarted stream ready", || p.ready());
+        // what the restarted stream knew before the following days (for a
+        // failure's message: a rebuild or a restore, or learned live)
+        let known = format!(
+            "at ready: {} subjects tracked, {} records rebuilt",
+            p.metric("tokenhound_tracked_subjects", "").max(0.0),
+            p.metric("tokenhound_events_total", "stage=\"detect\",outcome=\"rebuild\"").max(0.0)
+        );
         produce_spread(&brokers, &t.gateway(), after.clone(), 3);
         let m = after.len() as f64;
         wait_for(180, "the following days", || {
@@ -542,14 +549,18 @@ fn tansu_subject_baselines_survive_sigkill_and_restart() {
         std::thread::sleep(Duration::from_secs(4));
         let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
         assert!(p.stop(30).success());
-        (alerts, snapshots)
+        (alerts, snapshots, known)
     };
-    let (alerts, snapshots) = run("baselines-kill", "");
+    let (alerts, snapshots, _) = run("baselines-kill", "");
     assert!(snapshots > 50.0, "snapshots written before the kill: {snapshots}");
     assert_eq!(later(&alerts), want, "the restarted stream finds the thefts replay finds");
     // the control: the same run without a snapshot topic forgets the weeks
-    let (blind, _) = run("baselines-none", "baselines_topic = \"no-such-topic\"");
-    assert!(later(&blind).is_empty(), "without snapshots nobody is past the learning period: {:?}", later(&blind));
+    let (blind, _, known) = run("baselines-none", "baselines_topic = \"no-such-topic\"");
+    assert!(
+        later(&blind).is_empty(),
+        "without snapshots nobody is past the learning period ({known}): {:?}",
+        later(&blind)
+    );
 }
 
 /// `tokenhound events dump` reads the binary events topic back as JSON: one
