@@ -153,9 +153,8 @@ pub fn decode(bytes: &[u8], strings: &mut Interner, out: &mut Vec<(AccessEvent, 
 }
 
 /// The bad entries of a pack kept for its dead letter: the first ones,
-/// until they hold this many bytes (the dead letter's value is capped at
-/// 64 KiB anyway).
-const KEEP_BAD_BYTES: usize = 64 * 1024;
+/// until they hold what a dead letter's value keeps.
+const KEEP_BAD_BYTES: usize = crate::stream::out::DEAD_LETTER_MAX_BYTES;
 
 /// The numbers of a pack's other bad entries its error names (the count
 /// says how many there were).
