@@ -341,9 +341,12 @@ fn unsafe_kill(pid: u32, sig: &str) {
 
 /// Wait until `f` holds, or panic with `what` after `secs`.
 pub fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(secs);
     while !f() {
         assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // (a failing test prints it: how close the earlier waits came)
+    eprintln!("waited {:?} for {what}", t0.elapsed());
 }
