@@ -675,3 +675,44 @@ fn tansu_a_packed_key_lands_where_librdkafka_puts_it() {
         assert_eq!(tokenhound::stream::wire::partition_for(k.as_bytes(), 7), r.partition, "{k}");
     }
 }
+
+/// A detector restarted after a quiet spell longer than the token lifetime
+/// rebuilds nothing: no record of the events topic lies in the rebuild
+/// window. Tansu 0.6 answers a time past a partition's last record with
+/// offset 0 where Kafka answers none; read from there, the whole partition
+/// would rebuild, and teach its subjects' baselines weeks that a restart
+/// without snapshots must forget. Detect skips the records produced before
+/// the window instead. `--stage detect` alone: nothing writes to the events
+/// topic while it starts.
+#[test]
+fn tansu_a_restart_after_the_token_lifetime_rebuilds_nothing() {
+    let Some(brokers) = tansu() else { return };
+    let t = Topics::on_tansu(&brokers, &prefix("quiet"), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "max_token_lifetime = \"3s\"\nidle_timeout = \"2s\"\ninstance_id = \"quiet\"\n";
+    let cfg = stream_config(dir.path(), &brokers, &t, extra);
+    produce(&brokers, &t.gateway(), sample_records());
+    let input = format!("{}:auto", t.gateway());
+    let p = StreamProc::start(&cfg, &["--input", &input]);
+    // both stages have read and committed everything (the short lifetime
+    // changes the findings, so wait on offsets, not on the sample's alerts)
+    let gateway_end = high_watermarks(&brokers, &t.gateway());
+    let group = |stage: &str| format!("{}.{stage}", t.prefix);
+    wait_for(90, "ingest's offsets committed", || committed(&brokers, &group("ingest"), &t.gateway()) == gateway_end);
+    let events_end = high_watermarks(&brokers, &t.name("events"));
+    assert!(events_end.values().sum::<i64>() > 10, "the events topic holds records: {events_end:?}");
+    wait_for(60, "detect's offsets committed", || {
+        let c = committed(&brokers, &group("detect"), &t.name("events"));
+        events_end.iter().all(|(k, v)| c.get(k).is_some_and(|o| o >= v))
+    });
+    assert!(p.metric("tokenhound_findings_total", "") > 0.0, "the first run found the sample's thefts");
+    assert!(p.stop(30).success());
+    std::thread::sleep(Duration::from_secs(5)); // past the token lifetime
+    let p = StreamProc::start(&cfg, &["--input", &input, "--stage", "detect"]);
+    wait_for(60, "the restarted detector ready", || p.ready());
+    std::thread::sleep(Duration::from_secs(1));
+    // (-1 if /metrics did not answer: that fails too)
+    assert_eq!(p.rebuilt(), 0.0, "nothing to rebuild after a quiet spell: {}", p.metrics_text());
+    assert_eq!(p.metric("tokenhound_findings_total", ""), 0.0, "no finding again");
+    assert!(p.stop(30).success());
+}

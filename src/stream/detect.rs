@@ -26,11 +26,12 @@ use super::clock::Clocks;
 use super::decode::{decode, Decoded};
 use super::feed::Feed;
 use super::ingest::{BadRecord, Parsers};
-use super::kafka::{consumer_config, wall_ms, Ctx};
+use super::kafka::{consumer_config, wall_ms, Assignment, Ctx};
 use super::metrics::{CauseLabel, Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
 use super::partition::Partition;
+use super::rebuild::RebuildStart;
 use super::stage::{self, Handler, TopicNames};
 use super::wire::{pack, Record, WireError};
 use crate::engine::{EngineConfig, EngineStats};
@@ -65,6 +66,7 @@ struct Part {
     /// The committed offset at assignment: earlier records only rebuild state.
     live_from: i64,
     live: bool,
+    start: RebuildStart,
     /// Offsets whose events are still in the session's buffer, by time.
     held: BinaryHeap<Reverse<(EventTime, i64)>>,
     tombstones: BinaryHeap<Reverse<(i64, String)>>,
@@ -164,15 +166,16 @@ impl Detect {
         self.shared.close(batch, if whole { vec![(tp.clone(), m.offset())] } else { vec![] });
     }
 
-    fn new_part(&self, live_from: i64, live: bool) -> Part {
+    fn new_part(&self, a: &Assignment) -> Part {
         let mut cfg = self.deps.engine;
         (cfg.limits, cfg.baselines) = (cfg.limits.share(self.partitions), cfg.baselines.share(self.partitions));
         let mut state = Partition::new(self.deps.rules.clone(), self.revs.clone(), cfg, self.clocks.is_none());
         state.session().track_subject_changes();
         Part {
             state,
-            live_from,
-            live,
+            live_from: a.live_from,
+            live: a.live,
+            start: RebuildStart::new(a.window_from),
             held: BinaryHeap::new(),
             tombstones: BinaryHeap::new(),
             reported: EngineStats::default(),
@@ -206,6 +209,11 @@ impl Handler for Detect {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
         let tp = self.topics.tp(m.topic(), m.partition());
         let off = m.offset();
+        let ts = m.timestamp().to_millis();
+        if self.parts.get_mut(&tp).is_some_and(|p| p.start.skip(!p.live && off < p.live_from, tp.1, off, ts)) {
+            self.count("rebuild_skipped", 1);
+            return;
+        }
         self.events.clear();
         let decoded = decode(&mut self.deps.decoder, m, &mut self.events, &self.shared.metrics);
         let Some(mut part) = self.parts.remove(&tp) else {
@@ -256,15 +264,15 @@ impl Handler for Detect {
         self.parts.insert(tp, part);
     }
 
-    fn assigned(&mut self, parts: &[(Tp, i64, bool)]) {
-        for (tp, live_from, live) in parts {
-            let mut part = self.new_part(*live_from, *live);
-            let saved = self.snapshots.load(&self.settings, tp.1);
+    fn assigned(&mut self, parts: &[Assignment]) {
+        for a in parts {
+            let mut part = self.new_part(a);
+            let saved = self.snapshots.load(&self.settings, a.tp.1);
             part.state.session().restore_subjects(saved);
             if let Some(c) = self.clocks.as_mut() {
-                c.assign(tp);
+                c.assign(&a.tp);
             }
-            self.parts.insert(tp.clone(), part);
+            self.parts.insert(a.tp.clone(), part);
         }
     }
 

@@ -19,7 +19,7 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, TopicPartitionList};
 
 use super::clock::Clocks;
-use super::kafka::{consumer_config, wall_ms, Ctx};
+use super::kafka::{consumer_config, wall_ms, Assignment, Ctx};
 use super::metrics::{Outcomes, Shared};
 use super::offsets::Tp;
 use super::out::{DeadLetter, Outputs};
@@ -285,9 +285,9 @@ impl Handler for Ingest {
         }
     }
 
-    fn assigned(&mut self, parts: &[(Tp, i64, bool)]) {
-        for (tp, _, _) in parts {
-            self.clocks.assign(tp);
+    fn assigned(&mut self, parts: &[Assignment]) {
+        for a in parts {
+            self.clocks.assign(&a.tp);
         }
         self.marks_due = true;
     }

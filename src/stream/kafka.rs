@@ -75,10 +75,22 @@ pub fn producer_config(s: &StreamSettings) -> ClientConfig {
 /// What a rebalance changed, for the stage loop to act on after `poll`.
 #[derive(Debug)]
 pub enum Change {
-    /// Assigned: (partition, committed offset, live at once). Records before
-    /// the committed offset only rebuild state.
-    Assigned(Vec<(Tp, i64, bool)>),
+    Assigned(Vec<Assignment>),
     Revoked(Vec<Tp>),
+}
+
+/// One assigned partition. Records before `live_from` only rebuild state.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub tp: Tp,
+    /// The committed offset (0 without one).
+    pub live_from: i64,
+    /// Nothing to rebuild: live at once.
+    pub live: bool,
+    /// Wall time (ms) the rebuild window starts at: records produced before
+    /// it are older than the window, whatever offset the broker named (tansu
+    /// 0.6 answers a time past a partition's last record with offset 0).
+    pub window_from: Option<i64>,
 }
 
 /// The client context of every tokenhound consumer and producer.
@@ -182,13 +194,13 @@ impl Ctx {
 
     /// For each assigned partition: start at `min(committed, first record
     /// produced within the rebuild window)`; records before the committed
-    /// offset rebuild state silently. Returns (partition, live-from offset).
-    fn plan_rebuild(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> Vec<(Tp, i64, bool)> {
+    /// offset rebuild state silently.
+    fn plan_rebuild(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> Vec<Assignment> {
         let timeout = Duration::from_secs(10);
         let committed = consumer.committed_offsets(tpl.clone(), timeout).unwrap_or_else(|_| tpl.clone());
-        let starts = self.rebuild_secs.and_then(|secs| {
+        let since = self.rebuild_secs.map(|secs| wall_ms() - secs * 1000);
+        let starts = since.and_then(|since| {
             let mut q = TopicPartitionList::new();
-            let since = wall_ms() - secs * 1000;
             for e in tpl.elements() {
                 let _ = q.add_partition_offset(e.topic(), e.partition(), Offset::Offset(since));
             }
@@ -216,7 +228,8 @@ impl Ctx {
                 let _ = tpl.set_partition_offset(e.topic(), e.partition(), Offset::Offset(start));
             }
             let live_from = c.unwrap_or(0);
-            live.push((tp, live_from, start.is_none_or(|s| s >= live_from)));
+            let now = start.is_none_or(|s| s >= live_from);
+            live.push(Assignment { tp, live_from, live: now, window_from: since.filter(|_| !now) });
         }
         live
     }

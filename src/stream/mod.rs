@@ -29,6 +29,7 @@ pub mod offsets;
 pub mod out;
 pub mod parked;
 pub mod partition;
+mod rebuild;
 pub mod respond;
 pub mod stage;
 mod window;

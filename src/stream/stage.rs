@@ -11,7 +11,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::kafka::{Change, Ctx};
+use super::kafka::{Assignment, Change, Ctx};
 use super::metrics::{Shared, StageLabel};
 use super::offsets::Tp;
 use super::out::Outputs;
@@ -20,8 +20,8 @@ use crate::settings::StreamSettings;
 /// What a stage does with the records and events of its consumer.
 pub trait Handler {
     fn message(&mut self, m: &BorrowedMessage<'_>);
-    /// Partitions assigned: (partition, committed offset, already live).
-    fn assigned(&mut self, _parts: &[(Tp, i64, bool)]) {}
+    /// Partitions assigned.
+    fn assigned(&mut self, _parts: &[Assignment]) {}
     fn revoked(&mut self, _parts: &[Tp]) {}
     /// Shutdown: send what is gathered, before the last deliveries are awaited.
     fn drain(&mut self) {}
@@ -132,11 +132,11 @@ fn apply_change<H: Handler>(ch: Change, shared: &Shared, assigned: &mut Vec<Tp>,
     let mut t = shared.tracker.lock().expect("not poisoned");
     match ch {
         Change::Assigned(parts) => {
-            for (tp, _, _) in &parts {
-                t.assign(tp.clone());
+            for a in &parts {
+                t.assign(a.tp.clone());
             }
             drop(t);
-            assigned.extend(parts.iter().map(|(tp, _, _)| tp.clone()));
+            assigned.extend(parts.iter().map(|a| a.tp.clone()));
             h.assigned(&parts);
         }
         Change::Revoked(parts) => {
