@@ -612,7 +612,8 @@ fn tansu_events_dump_reads_the_binary_topic() {
 
     // a pack with a bad entry between two good events: detect judges the
     // good ones, and the dead letter holds only the bad entry (the others
-    // are other subjects' events), framed again as a pack
+    // are other subjects' events), framed again as a pack that still reads
+    // with a JWT-shaped word redacted
     use tokenhound::stream::wire::pack::{self, Pack};
     let (mut evs, mut strings) = (Vec::new(), tokenhound::ingest::Interner::new(64));
     let packed = read_all(&brokers, &t.name("events"), usize::MAX, Duration::from_secs(3));
@@ -623,7 +624,9 @@ fn tansu_events_dump_reads_the_binary_topic() {
     assert!(two, "a pack of two events or more");
     let mut crafted = Pack::default();
     crafted.push(&evs[0].0, evs[0].1, &mut Vec::new());
-    crafted.push_record(b"\x02\x01garbage");
+    // a host name shaped like a JWT in it: redacted, of the same length
+    let bad = b"\x02\x01garbage https://login.microsoftonline.com/x";
+    crafted.push_record(bad);
     crafted.push(&evs[1].0, evs[1].1, &mut Vec::new());
     produce(&brokers, &t.name("events"), [crafted.bytes().to_vec()]);
     let p = StreamProc::start(&cfg, &["--input", &format!("{}:auto", t.gateway())]);
@@ -638,7 +641,8 @@ fn tansu_events_dump_reads_the_binary_topic() {
     assert!(p.stop(30).success());
     let letters = read_all(&brokers, &t.name("dead-letter"), usize::MAX, Duration::from_secs(2));
     let d = letters.iter().find(|d| dead(d)).unwrap();
-    assert_eq!(d.value.as_deref(), Some(&b"\x03\x09\x02\x01garbage"[..]), "only the bad entry, framed");
+    let want = [&[pack::VERSION, bad.len() as u8][..], b"\x02\x01garbage https://<token redacted>*********/x"].concat();
+    assert_eq!(d.value.as_deref(), Some(&want[..]), "only the bad entry, framed, its host redacted in place");
     assert_eq!(d.header("tokenhound-error-kind"), Some("bad_event"));
     assert!(d.header("tokenhound-error").is_some_and(|e| e.starts_with("entry 1 of a pack")), "{d:?}");
     assert_eq!(d.header("tokenhound-original-bytes"), Some(&*crafted.len().to_string()));

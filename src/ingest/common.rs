@@ -68,12 +68,34 @@ pub fn scrub(msg: &str) -> String {
 /// bytes, a binary pack): every byte outside a JWT-shaped word is kept as
 /// it is, so a dead letter loses only the tokens.
 pub fn scrub_bytes(msg: &[u8]) -> Vec<u8> {
+    scrub_words(msg, false)
+}
+
+/// [`scrub_bytes`] for framed binary records (tokenhound's events topic):
+/// each redacted word keeps its length, `<token redacted>` then `*`s, so the
+/// length prefixes around it still add up and the record still reads.
+pub fn scrub_framed(msg: &[u8]) -> Vec<u8> {
+    scrub_words(msg, true)
+}
+
+const REDACTED: &[u8] = b"<token redacted>";
+
+fn scrub_words(msg: &[u8], keep_len: bool) -> Vec<u8> {
     let is_b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'=';
     let mut out = Vec::with_capacity(msg.len());
     let flush = |word: &[u8], out: &mut Vec<u8>| {
+        // leading dots are kept, and the rest judged: a token after a byte
+        // that reads as a dot (a length prefix of 46) is still a token
+        let lead = word.iter().take_while(|&&c| c == b'.').count();
+        let (dots_before, word) = word.split_at(lead);
+        out.extend_from_slice(dots_before);
         let dots = word.iter().filter(|&&c| c == b'.').count();
-        if word.len() >= 16 && dots >= 2 && word[0] != b'.' {
-            out.extend_from_slice(b"<token redacted>");
+        // (a word of 16 or more bytes: the marker is 16)
+        if word.len() >= 16 && dots >= 2 {
+            out.extend_from_slice(REDACTED);
+            if keep_len {
+                out.resize(out.len() + word.len() - REDACTED.len(), b'*');
+            }
         } else {
             out.extend_from_slice(word);
         }
@@ -175,7 +197,22 @@ mod tests {
             [&[3u8, 0x89, 0x01, 0xff, 0x00][..], b"<token redacted>", &[0xc3, 0x28, 0x2e]].concat()
         );
         assert_eq!(scrub_bytes(b""), b"");
-        assert_eq!(scrub_bytes(b".aaaaaaaaaaaaaaaa.b.c"), b".aaaaaaaaaaaaaaaa.b.c", "a leading dot is no token");
+        let stars = "*".repeat(t.len() - 16);
+        assert_eq!(
+            scrub_bytes(b"..aaaaaaaaaaaaaaaa.b.c"),
+            b"..<token redacted>",
+            "leading dots are kept, not the token"
+        );
+        assert_eq!(scrub_bytes(b"...aaaaaaaa.b.c"), b"...aaaaaaaa.b.c", "too short without its dots");
+        // a string after a length prefix that reads as a dot (46)
+        let prefixed = [&[0x2e][..], t.as_bytes()].concat();
+        assert_eq!(scrub_framed(&prefixed), [&b"."[..], b"<token redacted>", stars.as_bytes()].concat());
+        // framed: the same words, each of its own length
+        let framed =
+            [&[3u8, 0x89, 0x01, 0xff, 0x00][..], b"<token redacted>", stars.as_bytes(), &[0xc3, 0x28, 0x2e]].concat();
+        assert_eq!(scrub_framed(&pack), framed);
+        assert_eq!(scrub_framed(b"login.example.com!"), b"<token redacted>*!", "17 bytes stay 17");
+        assert_eq!(scrub_framed(b"a.b.c"), b"a.b.c");
     }
 
     /// `scrub` as it was written over chars (the oracle of the bytes one).
@@ -183,10 +220,12 @@ mod tests {
         let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '=';
         let (mut out, mut word) = (String::new(), String::new());
         let flush = |word: &mut String, out: &mut String| {
-            if word.len() >= 16 && word.matches('.').count() >= 2 && !word.starts_with('.') {
+            let w = word.trim_start_matches('.');
+            out.push_str(&word[..word.len() - w.len()]);
+            if w.len() >= 16 && w.matches('.').count() >= 2 {
                 out.push_str("<token redacted>");
             } else {
-                out.push_str(word);
+                out.push_str(w);
             }
             word.clear();
         };
@@ -210,6 +249,10 @@ mod tests {
         fn scrub_bytes_is_the_text_scrub(s in "([a-zA-Z0-9_=.-]{0,30}[ \"é\u{1F600}/:]?){0,8}", junk in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
             proptest::prop_assert_eq!(scrub_bytes(s.as_bytes()), scrub_chars(&s).into_bytes());
             proptest::prop_assert_eq!(scrub(&s), scrub_chars(&s));
+            // framed: of the same length, the same where not masked
+            let framed = scrub_framed(s.as_bytes());
+            proptest::prop_assert_eq!(framed.len(), s.len());
+            proptest::prop_assert_eq!(framed.is_ascii(), s.is_ascii());
             // junk between the words, not only after them
             let mut b = Vec::new();
             for (i, w) in s.as_bytes().chunks(7).enumerate() {
@@ -219,6 +262,15 @@ mod tests {
             b.extend_from_slice(&junk);
             let kept = scrub_bytes(&b);
             proptest::prop_assert_eq!(String::from_utf8_lossy(&kept), scrub_chars(&String::from_utf8_lossy(&b)));
+            // framed over bytes: the same length, no JWT-shaped word left,
+            // and a byte changed only where a word's byte became the mask
+            let framed = scrub_framed(&b);
+            proptest::prop_assert_eq!(framed.len(), b.len());
+            proptest::prop_assert_eq!(&scrub_bytes(&framed), &framed);
+            for (x, y) in b.iter().zip(&framed) {
+                let word = x.is_ascii_alphanumeric() || b"-_.=".contains(x);
+                proptest::prop_assert!(x == y || (word && b"<token redacted>*".contains(y)), "{x} became {y}");
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ mod nginx;
 pub mod scan;
 mod traefik;
 
-pub use common::{clean_path, client_ip, cut, scrub, scrub_bytes, Interner};
+pub use common::{clean_path, client_ip, cut, scrub, scrub_bytes, scrub_framed, Interner};
 pub use fields::{Parsed, Str};
 pub use ingestor::{IngestConfig, IngestCounts, Ingestor};
 

@@ -162,7 +162,8 @@ impl Detect {
             (BadRecord::Wire(WireError::Pack { spans, .. }), Some(p)) => Some(pack::bad_entries(p, spans)),
             _ => None,
         };
-        self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, only.as_deref()), batch);
+        let framed = matches!(self.deps.decoder, Decoder::Wire(_));
+        self.out.dead_letter(DeadLetter::of(STAGE, m, kind, error, only.as_deref()).framed(framed), batch);
         self.shared.close(batch, if whole { vec![(tp.clone(), m.offset())] } else { vec![] });
     }
 

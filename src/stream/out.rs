@@ -46,6 +46,8 @@ pub struct DeadLetter<'a> {
     pub original: usize,
     /// The hook that gave up (responder).
     pub hook: Option<&'static str>,
+    /// A framed binary record (the events topic): redactions keep lengths.
+    pub framed: bool,
 }
 
 impl<'a> DeadLetter<'a> {
@@ -70,7 +72,13 @@ impl<'a> DeadLetter<'a> {
             payload,
             original,
             hook: None,
+            framed: false,
         }
+    }
+
+    /// The same, marked as a framed binary record or not.
+    pub fn framed(self, framed: bool) -> Self {
+        DeadLetter { framed, ..self }
     }
 }
 
@@ -206,7 +214,8 @@ impl Outputs {
 
     pub fn dead_letter(&self, d: DeadLetter<'_>, batch: BatchId) {
         // the record's bytes as they came (text or not), but for its tokens
-        let value = d.payload.map(|p| crate::ingest::scrub_bytes(&p[..p.len().min(DEAD_LETTER_MAX_BYTES)]));
+        let scrub = if d.framed { crate::ingest::scrub_framed } else { crate::ingest::scrub_bytes };
+        let value = d.payload.map(|p| scrub(&p[..p.len().min(DEAD_LETTER_MAX_BYTES)]));
         let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
         let len = d.original.to_string();
         let error = crate::ingest::scrub(&d.error);

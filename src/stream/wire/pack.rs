@@ -164,9 +164,9 @@ const KEEP_BAD_NUMBERS: usize = 16;
 /// [`WireError::Pack`]), each framed again: what the dead-letter topic
 /// keeps, so it holds the bytes that could not be read and none of the
 /// other subjects' good events beside them. (The dead letter keeps these
-/// bytes as they are, but for JWT-shaped words, which it redacts: a long
-/// host name with two dots is one, and then the framing around it no longer
-/// adds up.) Spans outside `record` are skipped.
+/// bytes as they are, but for JWT-shaped words, such as a long host name
+/// with two dots, which it redacts in place: `ingest::scrub_framed`.) Spans
+/// outside `record` are skipped.
 pub fn bad_entries(record: &[u8], spans: &[(usize, usize)]) -> Vec<u8> {
     let mut out = vec![VERSION];
     for b in spans.iter().filter_map(|&(s, e)| record.get(s..e)) {
