@@ -13,7 +13,7 @@ pub struct RebuildStart {
     /// The window's start (wall ms), while records before it may come.
     from: Option<i64>,
     /// How many records were skipped.
-    pub skipped: u64,
+    skipped: u64,
 }
 
 impl RebuildStart {
@@ -40,6 +40,9 @@ impl RebuildStart {
                 true
             }
             _ => {
+                if self.skipped > 0 {
+                    tracing::info!(partition, offset, skipped = self.skipped, "the rebuild's window starts here");
+                }
                 self.from = None;
                 false
             }
