@@ -210,7 +210,7 @@ impl Handler for Detect {
     fn message(&mut self, m: &BorrowedMessage<'_>) {
         let tp = self.topics.tp(m.topic(), m.partition());
         let off = m.offset();
-        let ts = m.timestamp().to_millis();
+        let ts = || m.timestamp().to_millis();
         if self.parts.get_mut(&tp).is_some_and(|p| p.start.skip(!p.live && off < p.live_from, tp.1, off, ts)) {
             self.count("rebuild_skipped", 1);
             return;

@@ -75,12 +75,13 @@ pub fn producer_config(s: &StreamSettings) -> ClientConfig {
 /// What a rebalance changed, for the stage loop to act on after `poll`.
 #[derive(Debug)]
 pub enum Change {
+    /// Assigned, each with where it goes live.
     Assigned(Vec<Assignment>),
     Revoked(Vec<Tp>),
 }
 
 /// One assigned partition. Records before `live_from` only rebuild state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Assignment {
     pub tp: Tp,
     /// The committed offset (0 without one).

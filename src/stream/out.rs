@@ -47,7 +47,7 @@ pub struct DeadLetter<'a> {
     /// The hook that gave up (responder).
     pub hook: Option<&'static str>,
     /// A framed binary record (the events topic): redactions keep lengths.
-    pub framed: bool,
+    framed: bool,
 }
 
 impl<'a> DeadLetter<'a> {

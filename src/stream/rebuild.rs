@@ -8,7 +8,7 @@
 //! answer would have started).
 
 /// One partition's check: on until a record of the window comes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RebuildStart {
     /// The window's start (wall ms), while records before it may come.
     from: Option<i64>,
@@ -22,12 +22,19 @@ impl RebuildStart {
     }
 
     /// Whether a record of the rebuild (`rebuilding`: read before the
-    /// committed offset) with this broker timestamp is skipped.
-    pub fn skip(&mut self, rebuilding: bool, partition: i32, offset: i64, timestamp: Option<i64>) -> bool {
+    /// committed offset) with this broker timestamp is skipped (the
+    /// timestamp is read only while the check is on).
+    pub fn skip(
+        &mut self,
+        rebuilding: bool,
+        partition: i32,
+        offset: i64,
+        timestamp: impl FnOnce() -> Option<i64>,
+    ) -> bool {
         let Some(from) = self.from.filter(|_| rebuilding) else {
             return false;
         };
-        match timestamp {
+        match timestamp() {
             Some(t) if t < from => {
                 if self.skipped == 0 {
                     tracing::info!(
@@ -57,16 +64,16 @@ mod tests {
     #[test]
     fn skips_only_the_rebuild_records_before_the_window_until_one_inside() {
         let mut s = RebuildStart::new(Some(1_000));
-        assert!(s.skip(true, 0, 0, Some(10)));
-        assert!(s.skip(true, 0, 1, Some(999)));
-        assert!(!s.skip(false, 0, 2, Some(10)), "a live record is never skipped");
-        assert!(!s.skip(true, 0, 3, Some(1_000)), "the window's first record");
-        assert!(!s.skip(true, 0, 4, Some(10)), "after it, the broker's order holds");
+        assert!(s.skip(true, 0, 0, || Some(10)));
+        assert!(s.skip(true, 0, 1, || Some(999)));
+        assert!(!s.skip(false, 0, 2, || Some(10)), "a live record is never skipped");
+        assert!(!s.skip(true, 0, 3, || Some(1_000)), "the window's first record");
+        assert!(!s.skip(true, 0, 4, || Some(10)), "after it, the broker's order holds");
         assert_eq!(s.skipped, 2);
         let mut none = RebuildStart::new(None);
-        assert!(!none.skip(true, 0, 0, Some(10)), "no window: nothing skipped");
+        assert!(!none.skip(true, 0, 0, || Some(10)), "no window: nothing skipped");
         let mut no_time = RebuildStart::new(Some(1_000));
-        assert!(!no_time.skip(true, 0, 0, None), "a record without a timestamp ends the check");
-        assert!(!no_time.skip(true, 0, 1, Some(10)));
+        assert!(!no_time.skip(true, 0, 0, || None), "a record without a timestamp ends the check");
+        assert!(!no_time.skip(true, 0, 1, || Some(10)));
     }
 }
