@@ -12,7 +12,6 @@ use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
-use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -94,6 +93,11 @@ pub struct Assignment {
     pub window_from: Option<i64>,
 }
 
+/// librdkafka's statistics, the fields read (a decode error is logged).
+fn parse_stats(raw: &[u8]) -> Option<super::kstats::Stats> {
+    super::kstats::Stats::parse(raw).map_err(|e| tracing::warn!(error = %e, "kafka statistics unreadable")).ok()
+}
+
 /// The client context of every tokenhound consumer and producer.
 pub struct Ctx {
     pub shared: Arc<Shared>,
@@ -130,16 +134,11 @@ impl ClientContext for Ctx {
         }
     }
 
-    fn stats(&self, st: Statistics) {
-        self.shared.observe_brokers(&st);
+    fn stats_raw(&self, raw: &[u8]) {
+        let Some(st) = parse_stats(raw) else { return };
+        self.shared.observe_brokers(st.any_broker_up());
         if st.client_type == "consumer" {
-            let lag: i64 = st
-                .topics
-                .values()
-                .flat_map(|t| t.partitions.values())
-                .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
-                .map(|p| p.consumer_lag)
-                .sum();
+            let lag = st.consumer_lag();
             self.shared.metrics.consumer_lag.get_or_create(&super::metrics::StageLabel::new(self.stage)).set(lag);
         }
     }
@@ -248,8 +247,10 @@ pub struct ProducerCtx {
 }
 
 impl ClientContext for ProducerCtx {
-    fn stats(&self, st: Statistics) {
-        self.shared.observe_brokers(&st);
+    fn stats_raw(&self, raw: &[u8]) {
+        if let Some(st) = parse_stats(raw) {
+            self.shared.observe_brokers(st.any_broker_up());
+        }
     }
     fn error(&self, error: KafkaError, reason: &str) {
         self.shared.observe_error(&error);

@@ -282,8 +282,8 @@ impl Shared {
     }
 
     /// librdkafka statistics and errors tell whether any broker is reachable.
-    pub fn observe_brokers(&self, st: &rdkafka::statistics::Statistics) {
-        self.broker_up.store(st.brokers.values().any(|b| b.state == "UP"), Ordering::Relaxed);
+    pub fn observe_brokers(&self, any_up: bool) {
+        self.broker_up.store(any_up, Ordering::Relaxed);
     }
 
     pub fn observe_error(&self, e: &rdkafka::error::KafkaError) {

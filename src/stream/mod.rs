@@ -24,6 +24,7 @@ pub mod dump;
 pub mod feed;
 pub mod ingest;
 pub mod kafka;
+pub mod kstats;
 pub mod metrics;
 pub mod offsets;
 pub mod out;
