@@ -170,10 +170,7 @@ fn tansu_generated_log_parity_and_sigkill_restart() {
     let log = dir.path().join("gen.ndjson");
     let revs = dir.path().join("revs.ndjson");
     let out = common::bin()
-        // 40 k lines hold the generator's ~24 planted thefts of every kind
-        // (it spaces them by sessions, whatever the length) amid benign
-        // noise; 120 k took the sqlite broker 150 s a phase
-        .args(["gen", "--lines", "40000", "--seed", "11", "-o"])
+        .args(["gen", "--lines", "120000", "--seed", "11", "-o"])
         .arg(&log)
         .arg("--revocations")
         .arg(&revs)
