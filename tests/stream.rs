@@ -189,8 +189,8 @@ fn tansu_generated_log_parity_and_sigkill_restart() {
     produce(&brokers, &t.name("revocations"), lines(revs.to_str().unwrap()));
     produce_spread(&brokers, &t.gateway(), records.clone(), 3);
     let p = StreamProc::start(&cfg, &["--input", &format!("{}:kong", t.gateway())]);
-    // the broker (tansu on sqlite, a core of its own) sets the pace, and
-    // the other tests share it: a liveness bound, not a timing
+    // the broker (tansu on sqlite, a core of its own) sets the pace: about
+    // 150 s alone, and the other tests share it
     wait_for(480, "every alert", || p.metric("tokenhound_findings_total", "") >= expected.len() as f64);
     std::thread::sleep(Duration::from_secs(2));
     let alerts = alerts_of(&brokers, &t, usize::MAX, 5);
