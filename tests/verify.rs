@@ -268,3 +268,98 @@ fn tokens_of_one_subject_share_its_names() {
         .unwrap();
     assert!(Arc::ptr_eq(c.sub.as_ref().unwrap(), a.sub.as_ref().unwrap()));
 }
+
+/// Every asymmetric algorithm verifies through keys parsed once (aws-lc's
+/// `ParsedPublicKey`) exactly as jsonwebtoken verifies with the same key:
+/// real signatures of RSA (PKCS#1 and PSS, three digests each), P-256,
+/// P-384 and Ed25519 keys are valid; a changed signature, another key's
+/// signature, a signature that is not base64url, an empty one and one
+/// with padding get jsonwebtoken's verdict, whichever path took them.
+#[test]
+fn parsed_keys_verify_as_jsonwebtoken_does() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self as lc, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+    use jsonwebtoken::DecodingKey;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let rng = SystemRandom::new();
+    let p384 = EcdsaKeyPair::generate_pkcs8(&lc::ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let p384_pub = EcdsaKeyPair::from_pkcs8(&lc::ECDSA_P384_SHA384_FIXED_SIGNING, p384.as_ref())
+        .unwrap()
+        .public_key()
+        .as_ref()
+        .to_vec();
+    let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let ed_pub = Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap().public_key().as_ref().to_vec();
+    let (x, y) = p384_pub[1..].split_at(48);
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "EC", "crv": "P-384", "kid": "ec-384", "x": b64.encode(x), "y": b64.encode(y)},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": b64.encode(&ed_pub)},
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks.to_string()).unwrap();
+    let all = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+    let mut ks = KeySet::new(&all.map(String::from), 60).unwrap();
+    ks.add_jwks_file(&dir.path().join("jwks.json")).unwrap();
+    ks.add_pem_file(&common::root().join("sample-logs/keys/idp-rs256.pub"), Some("rsa")).unwrap();
+    ks.add_pem_file(&common::root().join("sample-logs/keys/bench-es256.pub"), Some("es-1")).unwrap();
+    let mut r = TokenResolver::new(IdentityKeys::new(b"parsed-keys"), Some(Arc::new(ks)), ResolverConfig::default());
+
+    // jsonwebtoken's own verdict for `token` under `key` (the reference)
+    let reference = |token: &str, key: &DecodingKey, alg: Algorithm| {
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        match jsonwebtoken::crypto::verify(sig, input.as_bytes(), key, alg) {
+            Ok(true) => Verdict::Valid,
+            Ok(false) => Verdict::BadSignature,
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Base64(_)) => Verdict::Malformed,
+            Err(_) => Verdict::AlgNotAllowed,
+        }
+    };
+    let rsa_pub = DecodingKey::from_rsa_pem(&key("idp-rs256.pub")).unwrap();
+    let es_pub = DecodingKey::from_ec_pem(&key("bench-es256.pub")).unwrap();
+    let p384_key = DecodingKey::from_ec_components(&b64.encode(x), &b64.encode(y)).unwrap();
+    let ed_key = DecodingKey::from_ed_components(&b64.encode(&ed_pub)).unwrap();
+    let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
+    let attacker = EncodingKey::from_rsa_pem(&key("attacker-rs256.key")).unwrap();
+    let es = EncodingKey::from_ec_pem(&key("bench-es256.key")).unwrap();
+    let p384_sign = EncodingKey::from_ec_der(p384.as_ref());
+    let ed_sign = EncodingKey::from_ed_der(ed.as_ref());
+    let rsa_algs =
+        [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512];
+    let mut cases: Vec<(Algorithm, &str, &EncodingKey, &DecodingKey)> =
+        rsa_algs.iter().map(|a| (*a, "rsa", &idp, &rsa_pub)).collect();
+    cases.push((Algorithm::ES256, "es-1", &es, &es_pub));
+    cases.push((Algorithm::ES384, "ec-384", &p384_sign, &p384_key));
+    cases.push((Algorithm::EdDSA, "ed-1", &ed_sign, &ed_key));
+    let mut n = 0;
+    for (alg, kid, signer, public) in cases {
+        let good = sign(alg, Some(kid), signer, Some(&format!("good-{alg:?}")));
+        let (input, sig) = good.rsplit_once('.').unwrap();
+        // one signature byte changed (decoded, flipped, encoded again)
+        let mut raw = b64.decode(sig).unwrap();
+        let mid = raw.len() / 2;
+        raw[mid] ^= 0x01;
+        let flipped = format!("{input}.{}", b64.encode(&raw));
+        let other = if matches!(alg, Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA) {
+            // the RSA key's signature under this header: wrong length and key
+            let rsa = sign(Algorithm::RS256, Some(kid), &attacker, None);
+            format!("{input}.{}", rsa.rsplit_once('.').unwrap().1)
+        } else {
+            sign(alg, Some(kid), &attacker, Some(&format!("good-{alg:?}")))
+        };
+        let variants = [
+            (good.clone(), Verdict::Valid),
+            (flipped, Verdict::BadSignature),
+            (other, Verdict::BadSignature),
+            (format!("{input}.{}*", &sig[1..]), Verdict::Malformed),
+            (format!("{input}."), Verdict::BadSignature),
+            (format!("{input}.{sig}=="), Verdict::Malformed),
+        ];
+        for (token, want) in variants {
+            let got = r.from_raw(&token).verdict;
+            assert_eq!(got, reference(&token, public, alg), "{alg:?}: tokenhound and jsonwebtoken disagree");
+            assert_eq!(got, want, "{alg:?}");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 54);
+}

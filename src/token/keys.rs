@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
+use aws_lc_rs::signature::{self as lc, ParsedPublicKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey};
 
 use super::JwtHeader;
@@ -31,6 +34,65 @@ struct Entry {
     key: DecodingKey,
     /// The algorithm pinned by the JWK's `alg`, when it has one.
     alg: Option<Algorithm>,
+    /// The key parsed once for each allowed algorithm of its family that
+    /// it may verify (RSA, EC, EdDSA): jsonwebtoken builds the key again
+    /// for every signature (for RSA also its Montgomery context, a quarter
+    /// of a verification). HMAC secrets and keys aws-lc refuses here go
+    /// through jsonwebtoken, which gives them their verdict as before.
+    parsed: Vec<(Algorithm, ParsedPublicKey)>,
+}
+
+impl Entry {
+    fn new(key: DecodingKey, alg: Option<Algorithm>, allowed: &[Algorithm]) -> Self {
+        let parsed = allowed
+            .iter()
+            .filter(|a| alg.is_none_or(|p| p == **a) && a.family() == key.family())
+            .filter_map(|a| Some((*a, parse_for(&key, *a)?)))
+            .collect();
+        Entry { key, alg, parsed }
+    }
+
+    /// jsonwebtoken's answer for this key: `Ok(valid)`, or its error.
+    fn verify(&self, input: &[u8], sig: &str, alg: Algorithm, decoded: &mut Option<Vec<u8>>) -> Result<bool, bool> {
+        let Some((_, key)) = self.parsed.iter().find(|(a, _)| *a == alg) else {
+            return jsonwebtoken::crypto::verify(sig, input, &self.key, alg)
+                .map_err(|e| matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Base64(_)));
+        };
+        if decoded.is_none() {
+            // the decoding jsonwebtoken does (`Err(true)`: not base64url)
+            *decoded = Some(URL_SAFE_NO_PAD.decode(sig).map_err(|_| true)?);
+        }
+        Ok(key.verify_sig(input, decoded.as_deref().unwrap_or_default()).is_ok())
+    }
+}
+
+/// `key` parsed for `alg` with the parameters jsonwebtoken verifies it
+/// with (its `crypto::aws_lc`); `None` for HMAC and what aws-lc refuses.
+fn parse_for(key: &DecodingKey, alg: Algorithm) -> Option<ParsedPublicKey> {
+    use jsonwebtoken::DecodingKeyKind as K;
+    let rsa: &'static lc::RsaParameters = match alg {
+        Algorithm::RS256 => &lc::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &lc::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &lc::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &lc::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &lc::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &lc::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => return ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_FIXED, bytes(key)?).ok(),
+        Algorithm::ES384 => return ParsedPublicKey::new(&lc::ECDSA_P384_SHA384_FIXED, bytes(key)?).ok(),
+        Algorithm::EdDSA => return ParsedPublicKey::new(&lc::ED25519, bytes(key)?).ok(),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+    };
+    match key.kind() {
+        K::SecretOrDer(der) => ParsedPublicKey::new(rsa, der).ok(),
+        K::RsaModulusExponent { n, e } => lc::RsaPublicKeyComponents { n, e }.to_parsed_public_key(rsa).ok(),
+    }
+}
+
+fn bytes(key: &DecodingKey) -> Option<&[u8]> {
+    match key.kind() {
+        jsonwebtoken::DecodingKeyKind::SecretOrDer(b) => Some(b),
+        jsonwebtoken::DecodingKeyKind::RsaModulusExponent { .. } => None,
+    }
 }
 
 /// The configured keys and allowed algorithms.
@@ -76,7 +138,7 @@ impl KeySet {
                 why: e.to_string(),
             })?;
             let alg = jwk.common.key_algorithm.and_then(|a| Algorithm::from_str(&a.to_string()).ok());
-            let e = Entry { key, alg };
+            let e = Entry::new(key, alg, &self.allowed);
             if kid.is_empty() {
                 self.anonymous.push(e);
             } else {
@@ -125,7 +187,7 @@ impl KeySet {
             .or_else(|_| DecodingKey::from_ec_pem(&pem))
             .or_else(|_| DecodingKey::from_ed_pem(&pem))
             .map_err(|_| KeyError::Pem { path: p })?;
-        let e = Entry { key, alg: None };
+        let e = Entry::new(key, None, &self.allowed);
         match kid {
             Some(k) => {
                 self.by_kid.insert(k.to_string(), e);
@@ -169,19 +231,19 @@ impl KeySet {
             return Verdict::Malformed;
         };
         let mut verdict = Verdict::BadSignature;
+        // the signature's bytes, decoded at the first key that needs them
+        let mut decoded = None;
         for e in candidates {
             // a key only verifies its own family (no RSA public key as an HMAC secret)
             if !fits(&e) {
                 verdict = Verdict::AlgNotAllowed;
                 continue;
             }
-            match jsonwebtoken::crypto::verify(sig, input.as_bytes(), &e.key, alg) {
+            match e.verify(input.as_bytes(), sig, alg, &mut decoded) {
                 Ok(true) => return Verdict::Valid,
                 Ok(false) => {}
-                Err(err) => match err.kind() {
-                    jsonwebtoken::errors::ErrorKind::Base64(_) => return Verdict::Malformed,
-                    _ => verdict = Verdict::AlgNotAllowed,
-                },
+                Err(true) => return Verdict::Malformed,
+                Err(false) => verdict = Verdict::AlgNotAllowed,
             }
         }
         verdict
