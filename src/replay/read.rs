@@ -5,7 +5,7 @@
 
 use crate::model::IStr;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,9 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     Ok(out)
 }
 
+/// The most a reader buffers: larger reads (a chunk's) bypass it.
+const READ_BUFFER: usize = 64 << 10;
+
 /// Open a file, decompressing by extension; `-` is stdin.
 pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, ReadError> {
     open_input_with(path, 1 << 20)
@@ -58,6 +61,8 @@ pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, ReadError> {
 /// [`open_input`] with a read buffer of `cap` bytes (smaller when many
 /// inputs are open at once).
 pub fn open_input_with(path: &Path, cap: usize) -> Result<Box<dyn BufRead + Send>, ReadError> {
+    // chunks are read past this buffer, straight from the input or decoder
+    let cap = cap.min(READ_BUFFER);
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufReader::with_capacity(cap, io::stdin())));
     }
@@ -117,19 +122,15 @@ impl LineChunker {
         ReadError::Read { path: self.file.to_string(), line: self.line + 1, source: e }
     }
 
-    /// Append up to `want` bytes from the reader; 0 at end of input.
+    /// Append up to `want` bytes from the reader; 0 at end of input. The
+    /// bytes go straight into `data`: a read at least as large as the
+    /// reader's buffer ([`READ_BUFFER`]) is handed by `BufReader` to the
+    /// file (or decoder) itself, without a copy through its own buffer.
     fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> Result<usize, ReadError> {
-        let buf = loop {
-            match self.reader.fill_buf() {
-                Ok(b) => break b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.err(e)),
-            }
-        };
-        let n = buf.len().min(want);
-        data.extend_from_slice(&buf[..n]);
-        self.reader.consume(n);
-        Ok(n)
+        match (&mut self.reader).take(want as u64).read_to_end(data) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     /// Skip the rest of an oversize line; returns the bytes skipped and
