@@ -101,6 +101,15 @@ impl<T: for<'a> From<&'a str> + Borrow<str> + Hash + Eq + Clone> Interner<T> {
         self.young.insert(a.clone());
         a
     }
+
+    /// The interned copy of `s` when it is held (in either generation),
+    /// without adding it.
+    pub fn find(&mut self, s: &str) -> Option<T> {
+        if let Some(a) = self.young.get(s) {
+            return Some(a.clone());
+        }
+        self.old.contains(s).then(|| self.get(s, usize::MAX))
+    }
 }
 
 /// `s` cut to at most `max` bytes on a char boundary.
