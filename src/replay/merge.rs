@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::read::{open_input_with, Chunk, LineChunker, ReadError};
+use super::read::{open_input, Chunk, LineChunker, ReadError};
 
 /// Several inputs read as one, interleaved by event time: every input is a
 /// source of its own; after a first small chunk of each, the next chunk
@@ -16,7 +16,6 @@ pub struct Merge {
     inputs: Vec<Input>,
     max_line: usize,
     chunk_bytes: usize,
-    buffer: usize,
     seq: u64,
 }
 
@@ -43,9 +42,7 @@ impl Merge {
                 done: false,
             })
             .collect();
-        // many inputs open at once read with smaller buffers
-        let buffer = if files.len() > 8 { 64 << 10 } else { 1 << 20 };
-        Merge { inputs, max_line, chunk_bytes, buffer, seq: 0 }
+        Merge { inputs, max_line, chunk_bytes, seq: 0 }
     }
 
     /// How many sources (inputs) there are.
@@ -72,12 +69,12 @@ impl Merge {
                 None => return Ok(None),
             },
         };
-        let (max_line, chunk_bytes, buffer) = (self.max_line, self.chunk_bytes, self.buffer);
+        let (max_line, chunk_bytes) = (self.max_line, self.chunk_bytes);
         let input = &mut self.inputs[pick];
         if !input.started {
             input.started = true;
             let name = super::input_name(&input.path);
-            let reader = open_input_with(&input.path, buffer)?;
+            let reader = open_input(&input.path)?;
             input.chunker = Some(LineChunker::new(reader, name, max_line, FIRST_CHUNK.min(chunk_bytes)));
         }
         let ch = input.chunker.as_mut().expect("an open input");

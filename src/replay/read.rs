@@ -50,19 +50,13 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     Ok(out)
 }
 
-/// The most a reader buffers: larger reads (a chunk's) bypass it.
+/// What a reader buffers (each open input holds one): a chunk's reads,
+/// larger, bypass it.
 const READ_BUFFER: usize = 64 << 10;
 
 /// Open a file, decompressing by extension; `-` is stdin.
 pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, ReadError> {
-    open_input_with(path, 1 << 20)
-}
-
-/// [`open_input`] with a read buffer of `cap` bytes (smaller when many
-/// inputs are open at once).
-pub fn open_input_with(path: &Path, cap: usize) -> Result<Box<dyn BufRead + Send>, ReadError> {
-    // chunks are read past this buffer, straight from the input or decoder
-    let cap = cap.min(READ_BUFFER);
+    let cap = READ_BUFFER;
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufReader::with_capacity(cap, io::stdin())));
     }
@@ -106,11 +100,23 @@ pub struct LineChunker {
     chunk_bytes: usize,
     done: bool,
     carry: Vec<u8>,
+    /// A read error met after some bytes: raised at the next read, once
+    /// the lines before it are chunked.
+    pending: Option<io::Error>,
 }
 
 impl LineChunker {
     pub fn new(reader: Box<dyn BufRead + Send>, file: IStr, max_line: usize, chunk_bytes: usize) -> Self {
-        LineChunker { reader, file, line: 0, max_line, chunk_bytes: chunk_bytes.max(1), done: false, carry: Vec::new() }
+        LineChunker {
+            reader,
+            file,
+            line: 0,
+            max_line,
+            chunk_bytes: chunk_bytes.max(1),
+            done: false,
+            carry: Vec::new(),
+            pending: None,
+        }
     }
 
     /// Change the size of the chunks to come.
@@ -122,13 +128,29 @@ impl LineChunker {
         ReadError::Read { path: self.file.to_string(), line: self.line + 1, source: e }
     }
 
-    /// Append up to `want` bytes from the reader; 0 at end of input. The
-    /// bytes go straight into `data`: a read at least as large as the
-    /// reader's buffer ([`READ_BUFFER`]) is handed by `BufReader` to the
-    /// file (or decoder) itself, without a copy through its own buffer.
+    /// Append up to `want` bytes from the reader. Fewer than `want` is the
+    /// end of the input (`done` is set: one end-of-file ends it, as a
+    /// Ctrl-D on a terminal). The bytes go straight into `data`: once a
+    /// read is as large as the reader's buffer ([`READ_BUFFER`]; the first
+    /// ones of each call are smaller), `BufReader` hands it to the file or
+    /// decoder itself, without a copy through its own buffer.
     fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> Result<usize, ReadError> {
+        if let Some(e) = self.pending.take() {
+            return Err(self.err(e));
+        }
+        let before = data.len();
         match (&mut self.reader).take(want as u64).read_to_end(data) {
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                if n < want {
+                    self.done = true;
+                }
+                Ok(n)
+            }
+            // what came before the error is read first
+            Err(e) if data.len() > before => {
+                self.pending = Some(e);
+                Ok(data.len() - before)
+            }
             Err(e) => Err(self.err(e)),
         }
     }
@@ -144,7 +166,7 @@ impl LineChunker {
             }
             skipped += data.len();
             data.clear();
-            if self.fill(data, self.chunk_bytes)? == 0 {
+            if self.done || self.fill(data, self.chunk_bytes)? == 0 {
                 self.done = true;
                 return Ok(skipped);
             }
@@ -271,5 +293,54 @@ mod tests {
         for chunk in [1, 7, 61, 100, 4096] {
             assert_eq!(all(chunk), reference, "chunk size {chunk}");
         }
+    }
+
+    /// A reader that answers from a script: bytes, an end of file (empty),
+    /// or an error (bytes a read has no room for come at the next read);
+    /// past the script it panics (a terminal would block).
+    struct Script(std::collections::VecDeque<io::Result<Vec<u8>>>);
+
+    impl io::Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.pop_front().expect("read past the end of the script") {
+                Ok(mut b) => {
+                    let n = b.len().min(buf.len());
+                    buf[..n].copy_from_slice(&b[..n]);
+                    if n < b.len() {
+                        self.0.push_front(Ok(b.split_off(n)));
+                    }
+                    Ok(n)
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    fn chunker(script: Vec<io::Result<Vec<u8>>>, chunk: usize) -> LineChunker {
+        let r: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(4, Script(script.into())));
+        LineChunker::new(r, "t".into(), 1000, chunk)
+    }
+
+    #[test]
+    fn one_end_of_file_ends_the_input() {
+        // a terminal: two lines, Ctrl-D, then what would be typed after it
+        let script = vec![Ok(b"a\n".to_vec()), Ok(b"bb\n".to_vec()), Ok(vec![]), Ok(b"typed later\n".to_vec())];
+        let mut ch = chunker(script, 1 << 20);
+        let c = ch.next_chunk(0).unwrap().unwrap();
+        assert_eq!(c.lines, vec![(0, 1, 1), (2, 4, 2)]);
+        assert!(c.last);
+        assert!(ch.next_chunk(1).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_lines_before_it() {
+        // chunks of 8 bytes: the first holds two whole lines; the error
+        // comes in the middle of the third, after 3 of its bytes
+        let script = vec![Ok(b"one\ntwo\nthr".to_vec()), Err(io::Error::other("disk"))];
+        let mut ch = chunker(script, 8);
+        let c = ch.next_chunk(0).unwrap().unwrap();
+        assert_eq!(c.lines, vec![(0, 3, 1), (4, 7, 2)]);
+        let e = ch.next_chunk(1).err().expect("then the error");
+        assert_eq!(e.to_string(), "cannot read t near line 3: disk");
     }
 }
