@@ -100,8 +100,8 @@ pub struct LineChunker {
     chunk_bytes: usize,
     done: bool,
     carry: Vec<u8>,
-    /// A read error met after some bytes: raised at the next read, once
-    /// the lines before it are chunked.
+    /// A read error met after some bytes: the whole lines read before it
+    /// are chunked first, and it is raised at the line it came in.
     pending: Option<io::Error>,
 }
 
@@ -130,13 +130,15 @@ impl LineChunker {
 
     /// Append up to `want` bytes from the reader. Fewer than `want` is the
     /// end of the input (`done` is set: one end-of-file ends it, as a
-    /// Ctrl-D on a terminal). The bytes go straight into `data`: once a
+    /// Ctrl-D on a terminal), or a read error, kept in `pending` and raised
+    /// by [`LineChunker::next_chunk`] once the whole lines before it are
+    /// out; no read after it. The bytes go straight into `data`: once a
     /// read is as large as the reader's buffer ([`READ_BUFFER`]; the first
     /// ones of each call are smaller), `BufReader` hands it to the file or
     /// decoder itself, without a copy through its own buffer.
-    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> Result<usize, ReadError> {
-        if let Some(e) = self.pending.take() {
-            return Err(self.err(e));
+    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> usize {
+        if self.pending.is_some() || self.done {
+            return 0;
         }
         let before = data.len();
         match (&mut self.reader).take(want as u64).read_to_end(data) {
@@ -144,32 +146,31 @@ impl LineChunker {
                 if n < want {
                     self.done = true;
                 }
-                Ok(n)
+                n
             }
-            // what came before the error is read first
-            Err(e) if data.len() > before => {
+            Err(e) => {
                 self.pending = Some(e);
-                Ok(data.len() - before)
+                data.len() - before
             }
-            Err(e) => Err(self.err(e)),
         }
     }
 
     /// Skip the rest of an oversize line; returns the bytes skipped and
-    /// leaves what follows its newline in `data`.
-    fn skip_line(&mut self, data: &mut Vec<u8>) -> Result<usize, ReadError> {
+    /// leaves what follows its newline in `data` (all of the input, or all
+    /// before a read error, when it has none).
+    fn skip_line(&mut self, data: &mut Vec<u8>) -> usize {
         let mut skipped = 0;
         loop {
             if let Some(i) = memchr::memchr(b'\n', data) {
                 data.drain(..=i);
-                return Ok(skipped + i);
+                return skipped + i;
             }
             skipped += data.len();
             data.clear();
-            if self.done || self.fill(data, self.chunk_bytes)? == 0 {
-                self.done = true;
-                return Ok(skipped);
+            if self.done || self.pending.is_some() {
+                return skipped;
             }
+            self.fill(data, self.chunk_bytes);
         }
     }
 
@@ -187,31 +188,38 @@ impl LineChunker {
         // the whole chunk at once: growing the buffer would copy it again
         c.data.reserve(self.chunk_bytes.saturating_sub(c.data.len()));
         loop {
-            while !self.done && c.data.len() < self.chunk_bytes {
+            // (a read error met after some bytes: no more reads until the
+            // whole lines before it are out)
+            while !self.done && self.pending.is_none() && c.data.len() < self.chunk_bytes {
                 let want = self.chunk_bytes - c.data.len();
-                if self.fill(&mut c.data, want)? == 0 {
-                    self.done = true;
-                }
+                self.fill(&mut c.data, want);
             }
             // whole lines end at the last newline (or at end of input)
             let cut = match memchr::memrchr(b'\n', &c.data) {
                 _ if self.done => c.data.len(),
                 Some(i) => i + 1,
+                // the error came inside this line: raised now, or once the
+                // oversize lines before it are out
+                None if self.pending.is_some() => {
+                    if !c.oversize.is_empty() {
+                        0
+                    } else {
+                        let e = self.pending.take().expect("pending");
+                        return Err(self.err(e));
+                    }
+                }
                 None if c.data.len() > self.max_line => {
                     // one line longer than allowed and no end in sight
                     let seen = c.data.len();
                     c.data.clear();
-                    let rest = self.skip_line(&mut c.data)?;
+                    let rest = self.skip_line(&mut c.data);
                     self.line += 1;
                     c.oversize.push((self.line, seen + rest));
                     continue;
                 }
                 None => {
                     // a long line within the limit: read on
-                    let n = self.fill(&mut c.data, self.chunk_bytes)?;
-                    if n == 0 {
-                        self.done = true;
-                    }
+                    self.fill(&mut c.data, self.chunk_bytes);
                     continue;
                 }
             };
@@ -334,13 +342,36 @@ mod tests {
 
     #[test]
     fn a_read_error_comes_after_the_lines_before_it() {
-        // chunks of 8 bytes: the first holds two whole lines; the error
-        // comes in the middle of the third, after 3 of its bytes
-        let script = vec![Ok(b"one\ntwo\nthr".to_vec()), Err(io::Error::other("disk"))];
-        let mut ch = chunker(script, 8);
-        let c = ch.next_chunk(0).unwrap().unwrap();
-        assert_eq!(c.lines, vec![(0, 3, 1), (4, 7, 2)]);
-        let e = ch.next_chunk(1).err().expect("then the error");
-        assert_eq!(e.to_string(), "cannot read t near line 3: disk");
+        let disk = || Err(io::Error::other("disk"));
+        for (script, chunk, want, line) in [
+            // the error in the third line, chunks larger than the input
+            (vec![Ok(b"one\ntwo\nthr".to_vec()), disk()], 1 << 20, vec!["one", "two"], 3),
+            // chunks of 8 bytes: the error after a line that ends a read
+            (
+                vec![Ok(b"one\ntwo\nthr".to_vec()), Ok(b"ee\nfour\n".to_vec()), disk()],
+                8,
+                vec!["one", "two", "three", "four"],
+                5,
+            ),
+            // an oversize line first (limit 10), then a line, then the error
+            (vec![Ok(b"xxxxxxxxxxxxxxxxxxxx\nok\n".to_vec()), disk()], 8, vec!["ok"], 3),
+        ] {
+            let r: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(4, Script(script.into())));
+            let mut ch = LineChunker::new(r, "t".into(), 10, chunk);
+            let mut got = Vec::new();
+            let e = loop {
+                match ch.next_chunk(0) {
+                    Ok(Some(c)) => got.extend(
+                        c.lines
+                            .iter()
+                            .map(|&(a, b, _)| String::from_utf8_lossy(&c.data[a as usize..b as usize]).into_owned()),
+                    ),
+                    Ok(None) => panic!("the error was lost"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(got, want);
+            assert_eq!(e.to_string(), format!("cannot read t near line {line}: disk"));
+        }
     }
 }
