@@ -363,3 +363,33 @@ fn parsed_keys_verify_as_jsonwebtoken_does() {
     }
     assert_eq!(n, 54);
 }
+
+/// A JWKS whose RSA modulus keeps a leading zero byte (RFC 7518 asks for
+/// the minimal encoding; some publishers sign-extend it): the key is the
+/// same number, so the identity provider's real tokens are valid, not
+/// forgeries (aws-lc refuses the padded component as it is given), and a
+/// signature by another key is still not.
+#[test]
+fn a_modulus_with_a_leading_zero_is_the_same_key() {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::root().join("sample-logs/keys/idp-jwks.json")).unwrap())
+            .unwrap();
+    let mut k = jwks["keys"][0].clone();
+    let mut n = vec![0u8];
+    n.extend(b64.decode(k["n"].as_str().unwrap()).unwrap());
+    k["n"] = b64.encode(&n).into();
+    k["kid"] = "padded".into();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), serde_json::json!({"keys": [k]}).to_string()).unwrap();
+    let mut ks = KeySet::new(&["RS256".to_string()], 60).unwrap();
+    ks.add_jwks_file(&dir.path().join("jwks.json")).unwrap();
+    let mut r = TokenResolver::new(IdentityKeys::new(b"padded"), Some(Arc::new(ks)), ResolverConfig::default());
+    let idp = EncodingKey::from_rsa_pem(&key("idp-rs256.key")).unwrap();
+    let attacker = EncodingKey::from_rsa_pem(&key("attacker-rs256.key")).unwrap();
+    assert_eq!(r.from_raw(&sign(Algorithm::RS256, Some("padded"), &idp, Some("z1"))).verdict, Verdict::Valid);
+    assert_eq!(
+        r.from_raw(&sign(Algorithm::RS256, Some("padded"), &attacker, Some("z2"))).verdict,
+        Verdict::BadSignature
+    );
+}

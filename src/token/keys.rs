@@ -84,7 +84,12 @@ fn parse_for(key: &DecodingKey, alg: Algorithm) -> Option<ParsedPublicKey> {
     };
     match key.kind() {
         K::SecretOrDer(der) => ParsedPublicKey::new(rsa, der).ok(),
-        K::RsaModulusExponent { n, e } => lc::RsaPublicKeyComponents { n, e }.to_parsed_public_key(rsa).ok(),
+        // an integer's leading zero bytes (JWKS that RFC 7518's minimal
+        // encoding was lost on) change nothing but what aws-lc accepts
+        K::RsaModulusExponent { n, e } => {
+            let strip = |b: &[u8]| b[b.iter().position(|&x| x != 0).unwrap_or(b.len())..].to_vec();
+            lc::RsaPublicKeyComponents { n: strip(n), e: strip(e) }.to_parsed_public_key(rsa).ok()
+        }
     }
 }
 
