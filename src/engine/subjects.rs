@@ -180,9 +180,7 @@ impl Subject {
 
 /// Every subject an engine holds, bounded.
 pub struct Baselines {
-    /// By subject (ahash, keyed per process like the interners: the names
-    /// are the sender's words; SipHash over them cost ~1.5 % of replay).
-    map: HashMap<SubjectId, Box<Subject>, ahash::RandomState>,
+    map: HashMap<SubjectId, Box<Subject>>,
     /// (last seen, id) entries, possibly stale: checked against the map.
     queue: BinaryHeap<Reverse<(i64, SubjectId)>>,
     pub limits: BaselineLimits,
@@ -200,7 +198,7 @@ pub struct Baselines {
 impl Baselines {
     pub fn new(limits: BaselineLimits) -> Self {
         Baselines {
-            map: HashMap::default(),
+            map: HashMap::new(),
             queue: BinaryHeap::new(),
             limits,
             evicted_ttl: 0,
