@@ -324,3 +324,39 @@ fn same_token(raw: &TokenInfo, claims: &TokenInfo) -> bool {
             None => raw.jti.is_none() && raw.sub == claims.sub && raw.iat == claims.iat && claims.sub.is_some(),
         }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `user_agent` against redaction and the cut, with interners small
+    /// enough that generations turn over and agents are promoted back from
+    /// the old one: whatever the history, the same text as a fresh read.
+    #[test]
+    fn a_kept_agent_is_what_redaction_gives_through_every_generation() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!("{}.{}.c2ln", b64(r#"{"alg":"HS256"}"#), b64(r#"{"sub":"a"}"#));
+        let pieces = ["Mozilla/5.0 ", jwt.as_str(), "é", "€.", "token=", ".x.", "curl/8.5", "=", "<jwt-redacted>"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (cap, bytes, max) in [(1, 64, 16), (2, 40, 24), (3, 1 << 20, 40), (8, 200, 300)] {
+            let mut clean = Interner::new(cap).with_max_bytes(bytes);
+            let mut strings = Interner::new(cap);
+            let agents: Vec<String> = (0..12)
+                .map(|_| (0..1 + next() % 4).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect())
+                .collect();
+            for _ in 0..3000 {
+                let u = &agents[(next() % agents.len() as u64) as usize];
+                let got = user_agent(u, max, &mut clean, &mut strings);
+                assert_eq!(&*got, crate::model::cut(&redact_jwts(u), max), "agent {u:?}, cap {cap}, max {max}");
+                assert!(!got.contains("eyJhbGciOiJIUzI1NiJ9."), "a token left in {got:?}");
+            }
+        }
+    }
+}
