@@ -99,11 +99,7 @@ fn same_as_detection(line: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Kong lines whose user agents mix ordinary agents, dots, and JWTs (some
-/// past the agent size limit): one ingestor that has seen every earlier
-/// agent (and keeps those redaction left alone) gives each line exactly the
-/// agent a fresh ingestor gives it. So an agent seen clean before never
-/// lets a token through, and the cut, redacted text is the same.
+/// A piece of a user agent: ordinary text, dots, JWTs and parts of them.
 fn agent_piece(i: u8) -> String {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
@@ -124,6 +120,12 @@ fn agent_piece(i: u8) -> String {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
+    /// Kong lines whose user agents mix ordinary agents, dots, and JWTs
+    /// (some past the agent size limit): one ingestor that has seen every
+    /// earlier agent (and keeps those redaction left alone) gives each line
+    /// exactly the agent a fresh ingestor gives it. So an agent seen clean
+    /// before never lets a token through, and the cut, redacted text is
+    /// the same.
     #[test]
     fn a_user_agent_seen_before_reads_as_it_reads_fresh(agents in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..6), 1..24)) {
         let cfg = || IngestConfig { profile: Profile::Kong, max_user_agent_bytes: 64, ..Default::default() };

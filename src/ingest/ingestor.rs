@@ -301,13 +301,12 @@ impl Ingestor {
 /// from there unscanned. Only such agents go to `clean`, so what it returns
 /// is what redaction would return.
 fn user_agent(u: &str, max: usize, clean: &mut Interner, strings: &mut Interner) -> crate::model::IStr {
-    if u.len() <= max {
-        if let Some(hit) = clean.find(u) {
-            return hit;
-        }
+    let whole = u.len() <= max;
+    if let Some(hit) = whole.then(|| clean.find(u)).flatten() {
+        return hit;
     }
     match redact_jwts(u) {
-        std::borrow::Cow::Borrowed(_) if u.len() <= max => clean.get(u, max),
+        std::borrow::Cow::Borrowed(_) if whole => clean.get(u, max),
         r => strings.get(&r, max),
     }
 }

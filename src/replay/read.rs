@@ -128,6 +128,12 @@ impl LineChunker {
         ReadError::Read { path: self.file.to_string(), line: self.line + 1, source: e }
     }
 
+    /// The read error kept by [`LineChunker::fill`], at the line it came in.
+    fn take_pending(&mut self) -> ReadError {
+        let e = self.pending.take().unwrap_or_else(|| io::Error::other("no read error kept"));
+        self.err(e)
+    }
+
     /// Append up to `want` bytes from the reader. Fewer than `want` is the
     /// end of the input (`done` is set: one end-of-file ends it, as a
     /// Ctrl-D on a terminal), or a read error, kept in `pending` and raised
@@ -167,10 +173,10 @@ impl LineChunker {
             }
             skipped += data.len();
             data.clear();
-            if self.done || self.pending.is_some() {
+            // (0: the end of the input, or a read error)
+            if self.fill(data, self.chunk_bytes) == 0 {
                 return skipped;
             }
-            self.fill(data, self.chunk_bytes);
         }
     }
 
@@ -198,16 +204,10 @@ impl LineChunker {
             let cut = match memchr::memrchr(b'\n', &c.data) {
                 _ if self.done => c.data.len(),
                 Some(i) => i + 1,
-                // the error came inside this line: raised now, or once the
-                // oversize lines before it are out
-                None if self.pending.is_some() => {
-                    if !c.oversize.is_empty() {
-                        0
-                    } else {
-                        let e = self.pending.take().expect("pending");
-                        return Err(self.err(e));
-                    }
-                }
+                // a read error inside this line: raised once the oversize
+                // lines before it are out (the rest waits as carry)
+                None if self.pending.is_some() && !c.oversize.is_empty() => 0,
+                None if self.pending.is_some() => return Err(self.take_pending()),
                 None if c.data.len() > self.max_line => {
                     // one line longer than allowed and no end in sight
                     let seen = c.data.len();

@@ -52,18 +52,36 @@ impl Entry {
         Entry { key, alg, parsed }
     }
 
-    /// jsonwebtoken's answer for this key: `Ok(valid)`, or its error.
-    fn verify(&self, input: &[u8], sig: &str, alg: Algorithm, decoded: &mut Option<Vec<u8>>) -> Result<bool, bool> {
+    /// What this key says of the signature: jsonwebtoken's answer.
+    fn verify(&self, input: &[u8], sig: &str, alg: Algorithm, decoded: &mut Option<Vec<u8>>) -> Check {
         let Some((_, key)) = self.parsed.iter().find(|(a, _)| *a == alg) else {
-            return jsonwebtoken::crypto::verify(sig, input, &self.key, alg)
-                .map_err(|e| matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Base64(_)));
+            return match jsonwebtoken::crypto::verify(sig, input, &self.key, alg) {
+                Ok(true) => Check::Valid,
+                Ok(false) => Check::Invalid,
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Base64(_)) => Check::NotBase64,
+                Err(_) => Check::Unusable,
+            };
         };
         if decoded.is_none() {
-            // the decoding jsonwebtoken does (`Err(true)`: not base64url)
-            *decoded = Some(URL_SAFE_NO_PAD.decode(sig).map_err(|_| true)?);
+            // the decoding jsonwebtoken does
+            let Ok(bytes) = URL_SAFE_NO_PAD.decode(sig) else { return Check::NotBase64 };
+            *decoded = Some(bytes);
         }
-        Ok(key.verify_sig(input, decoded.as_deref().unwrap_or_default()).is_ok())
+        match key.verify_sig(input, decoded.as_deref().unwrap_or_default()) {
+            Ok(()) => Check::Valid,
+            Err(_) => Check::Invalid,
+        }
     }
+}
+
+/// One key's answer on one signature.
+enum Check {
+    Valid,
+    Invalid,
+    /// The signature is not base64url: the token is malformed.
+    NotBase64,
+    /// The key cannot verify this algorithm.
+    Unusable,
 }
 
 /// `key` parsed for `alg` with the parameters jsonwebtoken verifies it
@@ -245,10 +263,10 @@ impl KeySet {
                 continue;
             }
             match e.verify(input.as_bytes(), sig, alg, &mut decoded) {
-                Ok(true) => return Verdict::Valid,
-                Ok(false) => {}
-                Err(true) => return Verdict::Malformed,
-                Err(false) => verdict = Verdict::AlgNotAllowed,
+                Check::Valid => return Verdict::Valid,
+                Check::Invalid => {}
+                Check::NotBase64 => return Verdict::Malformed,
+                Check::Unusable => verdict = Verdict::AlgNotAllowed,
             }
         }
         verdict
