@@ -68,7 +68,17 @@ impl TokenState {
 
     /// The use drift is measured against: the first use, or the first in
     /// the open when the first hid its place behind an anonymizer.
-    pub fn drift_base(&self) -> Option<Arc<Use>> {
+    /// Borrowed: drift is checked on every use, and found on few.
+    pub fn drift_base(&self) -> Option<&Use> {
+        if self.first.hides_place() {
+            self.first_open.as_deref()
+        } else {
+            Some(&self.first)
+        }
+    }
+
+    /// The same, shared, for evidence.
+    pub fn drift_base_arc(&self) -> Option<Arc<Use>> {
         if self.first.hides_place() {
             self.first_open.clone()
         } else {

@@ -45,8 +45,7 @@ pub fn place_tag(by: Place) -> u64 {
 pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use>) -> Option<Hit> {
     // against the first use in the open (a first use behind a VPN says
     // nothing of where the owner is); a use behind one is anonymizer-drift's
-    let base_arc = st.drift_base()?;
-    let base = &*base_arc;
+    let base = st.drift_base()?;
     if exc.source(base) || cur.hides_place() {
         return None;
     }
@@ -89,7 +88,7 @@ pub fn check(p: &IpDriftParams, exc: &Exceptions, st: &TokenState, cur: &Arc<Use
             place_name(cur),
             changed.join(", ")
         ),
-        evidence: vec![owner("first use", &base_arc), other("this use", by, cur)],
+        evidence: vec![owner("first use", &st.drift_base_arc()?), other("this use", by, cur)],
         details: super::details(json!({ "changed": changed })),
         confidence: if changed.len() > 1 { 3 } else { 2 },
         severity: None,
