@@ -17,7 +17,15 @@ pub struct Scope {
 impl Scope {
     /// A forgery's `iss` and `client_id` are the sender's words: it cannot
     /// step out of a rule's scope by claiming another issuer or client.
+    #[inline]
     pub fn matches(&self, ev: &Use, tok: &TokenInfo) -> bool {
+        // most rules have no scope: every rule asks on every event
+        let unscoped =
+            self.issuers.is_empty() && self.clients.is_empty() && self.paths.is_empty() && self.methods.is_empty();
+        unscoped || self.matches_listed(ev, tok)
+    }
+
+    fn matches_listed(&self, ev: &Use, tok: &TokenInfo) -> bool {
         let any = |list: &[String], v: Option<&str>| list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v));
         let forged = tok.verdict.is_forged();
         let claims_in_scope = any(&self.issuers, tok.iss.as_deref()) && any(&self.clients, tok.client_id.as_deref());
@@ -53,7 +61,14 @@ impl Exceptions {
 
     /// True when this use comes from an excepted network, ASN, country or
     /// client software.
+    #[inline]
     pub fn source(&self, u: &Use) -> bool {
+        let none =
+            self.cidrs.is_empty() && self.asns.is_empty() && self.countries.is_empty() && self.user_agents.is_empty();
+        !none && self.source_listed(u)
+    }
+
+    fn source_listed(&self, u: &Use) -> bool {
         if let Some(ip) = u.ip {
             if self.cidrs.iter().any(|n| n.contains(&ip)) {
                 return true;
