@@ -97,6 +97,16 @@ fn tokens_in_word(word: &[u8], base: usize, out: &mut Vec<(usize, usize)>) {
 /// ```
 pub fn redact_jwts(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
+    // too short for a header and two dots (a method, most names): nothing
+    // the scan below would find (test `short_text_holds_no_token`)
+    if b.len() <= MIN_HEADER + 2 {
+        return Cow::Borrowed(s);
+    }
+    scan(s)
+}
+
+fn scan(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
     let mut found: Vec<(usize, usize)> = Vec::new();
     let mut from = 0;
     while let Some(d) = memchr::memchr(b'.', &b[from..]).map(|d| from + d) {
@@ -160,6 +170,31 @@ mod tests {
         assert_eq!(redact_jwts(&ws), JWT_MARKER);
         let jwe = format!("{}.a2V5.aXY.Y2lwaGVy.dGFn", b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#));
         assert_eq!(redact_jwts(&format!("/x/{jwe}/y")), "/x/<jwt-redacted>/y");
+    }
+
+    /// The length cut of `redact_jwts` skips only what the scan would
+    /// leave: JWT-shaped text up to MIN_HEADER + 2 bytes holds no token.
+    #[test]
+    fn short_text_holds_no_token() {
+        let t = jwt();
+        let mut cases = vec![String::new(), ".".repeat(MIN_HEADER + 2)];
+        for cut in 1..=MIN_HEADER + 2 {
+            // the start of a real token, its header cut short with dots in it
+            cases.push(t[..cut].to_string());
+            let mut s: String = t[..cut].chars().collect();
+            for at in [cut / 3, 2 * cut / 3] {
+                if at > 0 && at < s.len() {
+                    s.replace_range(at..at + 1, ".");
+                }
+            }
+            cases.push(s);
+            cases.push(format!("eyJ{}", ".".repeat(cut.saturating_sub(3))));
+        }
+        for c in cases.iter().filter(|c| c.len() <= MIN_HEADER + 2) {
+            assert!(matches!(scan(c), Cow::Borrowed(_)), "{c:?}");
+        }
+        // and the scan finds a token as soon as one fits
+        assert!(matches!(scan(&t), Cow::Owned(_)));
     }
 
     #[test]
