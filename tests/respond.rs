@@ -301,11 +301,20 @@ fn budget_parks_a_burst_with_one_storm_alert_and_dry_run_revokes_nothing() {
     );
     let cfg = stream_config(dir.path(), &brokers, &t, &format!("\n{section}"));
     produce(&brokers, &t.name("revocation-requests"), (0..burst).map(|i| request(i, now() + 3600)));
+    #[allow(clippy::disallowed_methods)] // the bucket refills with the time the burst took
+    let started = std::time::Instant::now();
     let r = StreamProc::start_on("respond", &cfg, &[], free_port());
     wait_for(120, "every request handled", || r.metric("tokenhound_events_total", "stage=\"respond\"") >= burst as f64);
+    // the budget, plus what the bucket refilled while the burst was handled
+    // (one request per 60/budget s: a loaded machine takes seconds)
+    let refilled = (started.elapsed().as_secs_f64() / 60.0 * budget as f64).ceil() as usize;
     let mut conn = redis_conn(rport);
     let keys: Vec<String> = redis::cmd("KEYS").arg("burst:*").query(&mut conn).unwrap();
-    assert!(keys.len() <= budget + 2 && keys.len() >= budget, "{} revoked with a budget of {budget}", keys.len());
+    assert!(
+        keys.len() <= budget + refilled + 1 && keys.len() >= budget,
+        "{} revoked with a budget of {budget} ({refilled} refilled while the burst was handled)",
+        keys.len()
+    );
     let parked = read_all(&brokers, &t.name("parked"), burst, Duration::from_secs(5));
     assert_eq!(parked.len() + keys.len(), burst, "the rest is parked");
     let storms: Vec<Value> = read_all(&brokers, &t.name("alerts"), 10, Duration::from_secs(3))
