@@ -199,7 +199,7 @@ pub struct Baselines {
 /// not a sender's): a multiply, the high bits folded into the low ones
 /// (an aligned address's low bits are zero).
 #[derive(Default)]
-pub struct AddrHasher(u64);
+struct AddrHasher(u64);
 
 impl std::hash::Hasher for AddrHasher {
     fn finish(&self) -> u64 {

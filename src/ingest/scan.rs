@@ -227,19 +227,13 @@ mod tests {
     /// bit differs as the brackets' does) and the length (block edges).
     #[test]
     fn opens_counted_as_bytes() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::gen::Rng::new(7);
         for len in (0..600).chain([1020, 1021, 4096, 70_000]) {
             let line: Vec<u8> = (0..len)
                 .map(|_| {
-                    let r = rnd();
                     // brackets, near misses, anything
-                    [b'[', b'{', 0xdb, 0xfb, b']', b'}', b'Z', b'z', (r >> 8) as u8][(r % 9) as usize]
+                    let any = rng.next_u64() as u8;
+                    *rng.pick(&[b'[', b'{', 0xdb, 0xfb, b']', b'}', b'Z', b'z', any])
                 })
                 .collect();
             let want = line.iter().filter(|&&b| b == b'[' || b == b'{').count();
