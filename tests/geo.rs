@@ -123,3 +123,59 @@ fn replay_with_maxmind_test_databases_finds_london_to_singapore_travel() {
     let s = common::text(&out.stdout);
     assert!(s.contains("\"impossible-travel\"") && s.contains("Singapore") && s.contains("London"), "{s}");
 }
+
+/// An address in or near the test databases' networks, or anywhere.
+fn address_near(rng: &mut tokenhound::gen::Rng) -> IpAddr {
+    let r = rng.next_u64();
+    let (b1, b2) = ((r >> 8) as u8, (r >> 16) as u8);
+    match r % 4 {
+        0 => IpAddr::from([198, 18, b1 % 128, b2]),
+        1 => IpAddr::from([0x2001, 0xdb8, u16::from(b1 % 64), 0, 0, 0, 0, u16::from(b2)]),
+        // MaxMind's test ranges (London, Google's ASN, Singapore, Sweden)
+        2 => {
+            let [a, b, c, _] = [[81, 2, 69, 142], [1, 0, 0, 1], [214, 0, 0, 5], [89, 160, 20, 112]][b1 as usize % 4];
+            IpAddr::from([a, b, c, b2])
+        }
+        _ => IpAddr::from(((r >> 32) as u32).to_be_bytes()),
+    }
+}
+
+#[test]
+fn addresses_of_one_network_share_one_answer_the_uncached_lookup_gives() {
+    let d = maxmind_dir().unwrap();
+    let dbs = [
+        GeoDb::open(Some(&sample("sample-city.mmdb")), Some(&sample("sample-asn.mmdb")), GeoSchema::Auto).unwrap(),
+        GeoDb::open(Some(&d.join("GeoIP2-City-Test.mmdb")), Some(&d.join("GeoLite2-ASN-Test.mmdb")), GeoSchema::Auto)
+            .unwrap(),
+        // two city databases: the first that knows an address answers
+        GeoDb::open_many(
+            &[&sample("sample-dbip-city.mmdb"), &d.join("GeoIP2-City-Test.mmdb"), &sample("sample-city.mmdb")],
+            Some(&sample("sample-asn.mmdb")),
+            GeoSchema::Auto,
+        )
+        .unwrap(),
+    ];
+    for db in dbs {
+        let db = Arc::new(db);
+        // a small cache: both generations turn over many times
+        let mut l = GeoLookup::new(db.clone(), 16);
+        let mut rng = tokenhound::gen::Rng::new(0x0067_656f);
+        let mut known = 0;
+        for _ in 0..20_000 {
+            let a = address_near(&mut rng);
+            let want = db.lookup(a);
+            assert_eq!(l.lookup(a).as_deref(), want.as_ref(), "{a}");
+            known += want.is_some() as u32;
+        }
+        assert!(known > 2_000, "the addresses drawn hit the databases: {known}");
+    }
+    let db = Arc::new(
+        GeoDb::open(Some(&sample("sample-city.mmdb")), Some(&sample("sample-asn.mmdb")), GeoSchema::Auto).unwrap(),
+    );
+    let mut l = GeoLookup::new(db, 1024);
+    let a = l.lookup(ip("198.18.1.5")).unwrap();
+    let b = l.lookup(ip("198.18.1.77")).unwrap();
+    assert!(Arc::ptr_eq(&a, &b), "one network, one answer");
+    let other = l.lookup(ip("198.18.2.5")).unwrap();
+    assert!(!Arc::ptr_eq(&a, &other) && other.asn == Some(64642), "another network (its own ASN), another answer");
+}

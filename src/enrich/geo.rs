@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use maxminddb::Reader;
+use maxminddb::{LookupResult, Reader};
 use serde::Deserialize;
 
 use crate::model::{AccessEvent, Geo};
@@ -156,33 +156,84 @@ impl GeoDb {
     /// Look an address up (uncached). `None` for special addresses and
     /// addresses no database knows.
     pub fn lookup(&self, ip: IpAddr) -> Option<Geo> {
+        let found = self.find(ip)?;
+        self.answer(&found)
+    }
+
+    /// The records `ip`'s answers come from (no decoding): `None` for a
+    /// special address.
+    fn find(&self, ip: IpAddr) -> Option<Found<'_>> {
         if is_special(ip) {
             return None;
         }
+        Some(Found {
+            city: self.city.iter().map(|(r, _)| r.lookup(ip).ok()).collect(),
+            asn: self.asn.as_ref().and_then(|r| r.lookup(ip).ok()),
+            anonymizer: self.anonymizers.lookup(ip),
+        })
+    }
+
+    /// The answer of found records: the first city database that knows the
+    /// address and decodes, the ASN, the anonymizer bits.
+    fn answer(&self, f: &Found<'_>) -> Option<Geo> {
         let mut g = Geo::default();
         let mut found = false;
-        for (r, schema) in &self.city {
-            if let Ok(res) = r.lookup(ip) {
-                if res.has_data() && decode_city(&res, *schema, &mut g) {
+        for (res, (_, schema)) in f.city.iter().zip(&self.city) {
+            if let Some(res) = res {
+                if res.has_data() && decode_city(res, *schema, &mut g) {
                     found = true;
                     break;
                 }
             }
         }
         unplace_off_globe(&mut g);
-        if let Some(r) = &self.asn {
-            if let Ok(Ok(Some(a))) = r.lookup(ip).map(|res| res.decode::<Asn>()) {
-                g.asn = a.autonomous_system_number;
-                g.as_org = a.autonomous_system_organization.map(Into::into);
-                found |= g.asn.is_some();
-            }
+        if let Some(Ok(Some(a))) = f.asn.as_ref().map(|res| res.decode::<Asn>()) {
+            g.asn = a.autonomous_system_number;
+            g.as_org = a.autonomous_system_organization.map(Into::into);
+            found |= g.asn.is_some();
         }
-        let bits = self.anonymizers.lookup(ip);
-        if bits != 0 {
-            g.anonymizer = bits;
+        if f.anonymizer != 0 {
+            g.anonymizer = f.anonymizer;
             found = true;
         }
         found.then_some(g)
+    }
+}
+
+/// What the databases hold for one address, before decoding.
+struct Found<'a> {
+    /// Per city database, in order (`None`: the lookup failed).
+    city: smallvec::SmallVec<[Option<LookupResult<'a, Vec<u8>>>; 2]>,
+    asn: Option<LookupResult<'a, Vec<u8>>>,
+    anonymizer: u8,
+}
+
+/// The most city databases a [`RecordKey`] names (more: answers unshared).
+const KEY_CITIES: usize = 4;
+
+/// Which records an address's answer is decoded from: every city
+/// database's data offset, the ASN's, the anonymizer bits. The answer is a
+/// function of these alone, so addresses with equal keys share one
+/// answer. An address chooses its key only among the records the
+/// databases hold.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct RecordKey {
+    city: [Option<usize>; KEY_CITIES],
+    asn: Option<usize>,
+    anonymizer: u8,
+}
+
+impl Found<'_> {
+    fn key(&self) -> Option<RecordKey> {
+        if self.city.len() > KEY_CITIES {
+            return None;
+        }
+        let mut city = [None; KEY_CITIES];
+        for (k, res) in city.iter_mut().zip(&self.city) {
+            // a failed lookup and one without data answer alike: nothing
+            *k = res.as_ref().and_then(|r| r.offset());
+        }
+        Some(RecordKey { city, asn: self.asn.as_ref().and_then(|r| r.offset()), anonymizer: self.anonymizer })
     }
 }
 
@@ -275,19 +326,37 @@ pub struct GeoLookup {
     db: Arc<GeoDb>,
     /// Addresses are attacker-chosen: a randomly seeded hasher (ahash).
     cache: TwoGenCache<IpAddr, Option<Arc<Geo>>, ahash::RandomState>,
+    /// Answers by the records they were decoded from: the addresses of one
+    /// network share one answer (decoded once, one allocation, one cache
+    /// line for every event from that network), however many addresses
+    /// the network's clients (or a spray) use.
+    records: TwoGenCache<RecordKey, Option<Arc<Geo>>, ahash::RandomState>,
 }
 
 impl GeoLookup {
     pub fn new(db: Arc<GeoDb>, cache_capacity: usize) -> Self {
-        GeoLookup { db, cache: TwoGenCache::new(cache_capacity) }
+        GeoLookup { db, cache: TwoGenCache::new(cache_capacity), records: TwoGenCache::new(cache_capacity) }
     }
 
     pub fn lookup(&mut self, ip: IpAddr) -> Option<Arc<Geo>> {
         if let Some(hit) = self.cache.get(&ip) {
             return hit;
         }
-        let g = self.db.lookup(ip).map(Arc::new);
+        let g = self.by_records(ip);
         self.cache.insert(ip, g.clone());
+        g
+    }
+
+    fn by_records(&mut self, ip: IpAddr) -> Option<Arc<Geo>> {
+        let found = self.db.find(ip)?;
+        let key = found.key();
+        if let Some(hit) = key.and_then(|k| self.records.get(&k)) {
+            return hit;
+        }
+        let g = self.db.answer(&found).map(Arc::new);
+        if let Some(k) = key {
+            self.records.insert(k, g.clone());
+        }
         g
     }
 
