@@ -5,6 +5,7 @@
 //! state expires only on watermarks.
 
 pub mod detectors;
+mod prefetch;
 mod reorder;
 pub mod risk;
 mod scoring;

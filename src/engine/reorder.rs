@@ -101,6 +101,12 @@ impl Reorder {
         None
     }
 
+    /// The in-order event `i` places behind the front (not counting the
+    /// heap's): what will be judged soon, for prefetching.
+    pub fn ahead(&self, i: usize) -> Option<&AccessEvent> {
+        self.fifo.get(i)
+    }
+
     pub fn len(&self) -> usize {
         self.fifo.len() + self.heap.len()
     }

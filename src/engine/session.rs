@@ -206,11 +206,27 @@ impl Session {
             return;
         }
         while let Some(ev) = self.buffer.pop_until(wm) {
+            self.prefetch();
             self.engine.process(ev, out);
         }
         self.watermark = self.watermark.max(wm);
         if wm != EventTime::MAX {
             self.engine.expire(wm);
+        }
+    }
+
+    /// Ask for what the events soon judged will read (see `prefetch.rs`).
+    #[inline]
+    fn prefetch(&self) {
+        use super::prefetch::AHEAD;
+        if let Some(e) = self.buffer.ahead(3 * AHEAD) {
+            self.engine.fetch_token(e);
+        }
+        if let Some(e) = self.buffer.ahead(2 * AHEAD) {
+            self.engine.fetch_state(e);
+        }
+        if let Some(e) = self.buffer.ahead(AHEAD) {
+            self.engine.fetch_subject(e);
         }
     }
 

@@ -181,6 +181,11 @@ impl States {
         self.map.get_mut(k).map(|b| &mut **b)
     }
 
+    /// A token's state, read only (a prefetch hint).
+    pub fn peek(&self, k: &TokenKey) -> Option<&TokenState> {
+        self.map.get(k).map(|b| &**b)
+    }
+
     /// The deadline of a token last seen at `t`.
     pub fn deadline(&self, tok: &TokenInfo, t: EventTime) -> EventTime {
         let idle = t.plus_secs(self.limits.idle_ttl_secs);
