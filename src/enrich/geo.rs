@@ -215,12 +215,26 @@ const KEY_CITIES: usize = 4;
 /// database's data offset, the ASN's, the anonymizer bits. The answer is a
 /// function of these alone, so addresses with equal keys share one
 /// answer. An address chooses its key only among the records the
-/// databases hold.
+/// databases hold. Offsets as `u32` (a MaxMind DB pointer has at most 32
+/// bits), [`RecordKey::NONE`] for no data: 24 bytes a key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct RecordKey {
-    city: [Option<usize>; KEY_CITIES],
-    asn: Option<usize>,
+    city: [u32; KEY_CITIES],
+    asn: u32,
     anonymizer: u8,
+}
+
+impl RecordKey {
+    const NONE: u32 = u32::MAX;
+
+    /// A record's offset; `None` when it does not fit (no key then).
+    fn offset(res: &Option<LookupResult<'_, Vec<u8>>>) -> Option<u32> {
+        // a failed lookup and one without data answer alike: nothing
+        match res.as_ref().and_then(|r| r.offset()) {
+            None => Some(Self::NONE),
+            Some(o) => u32::try_from(o).ok().filter(|&o| o != Self::NONE),
+        }
+    }
 }
 
 impl Found<'_> {
@@ -228,12 +242,11 @@ impl Found<'_> {
         if self.city.len() > KEY_CITIES {
             return None;
         }
-        let mut city = [None; KEY_CITIES];
+        let mut city = [RecordKey::NONE; KEY_CITIES];
         for (k, res) in city.iter_mut().zip(&self.city) {
-            // a failed lookup and one without data answer alike: nothing
-            *k = res.as_ref().and_then(|r| r.offset());
+            *k = RecordKey::offset(res)?;
         }
-        Some(RecordKey { city, asn: self.asn.as_ref().and_then(|r| r.offset()), anonymizer: self.anonymizer })
+        Some(RecordKey { city, asn: RecordKey::offset(&self.asn)?, anonymizer: self.anonymizer })
     }
 }
 
@@ -372,25 +385,5 @@ impl GeoLookup {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_databases_place_off_the_globe_is_no_place() {
-        let ok =
-            Geo { lat: Some(51.5), lon: Some(-0.1), radius_km: 20.0, country: Some("GB".into()), ..Geo::default() };
-        let mut g = ok.clone();
-        unplace_off_globe(&mut g);
-        assert_eq!(g, ok, "a place on the globe stays");
-        for bad in [
-            Geo { lat: Some(95.0), ..ok.clone() },
-            Geo { lon: Some(-181.0), ..ok.clone() },
-            Geo { radius_km: 65_535.0, ..ok.clone() },
-        ] {
-            let mut g = bad;
-            unplace_off_globe(&mut g);
-            assert_eq!((g.lat, g.lon, g.radius_km), (None, None, 0.0));
-            assert_eq!(g.country.as_deref(), Some("GB"), "the names stay");
-        }
-    }
-}
+#[path = "geo_tests.rs"]
+mod tests;
