@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokenhound::enrich::{GeoDb, GeoLookup, GeoSchema};
+use tokenhound::enrich::{Anonymizers, GeoDb, GeoLookup, GeoSchema};
 
 fn sample(name: &str) -> PathBuf {
     common::root().join("sample-logs/geo").join(name)
@@ -154,6 +154,10 @@ fn addresses_of_one_network_share_one_answer_the_uncached_lookup_gives() {
             GeoSchema::Auto,
         )
         .unwrap(),
+        // anonymizer bits are per address, apart from the records
+        GeoDb::open(Some(&d.join("GeoIP2-City-Test.mmdb")), Some(&d.join("GeoLite2-ASN-Test.mmdb")), GeoSchema::Auto)
+            .unwrap()
+            .with_anonymizers(Anonymizers::open(Some(&d.join("GeoIP2-Anonymous-IP-Test.mmdb")), &[]).unwrap()),
     ];
     for db in dbs {
         let db = Arc::new(db);

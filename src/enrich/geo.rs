@@ -347,8 +347,12 @@ pub struct GeoLookup {
 }
 
 impl GeoLookup {
+    /// `cache_capacity` addresses per generation (`geo.cache_size`), and a
+    /// quarter as many record keys: records are looked for only when an
+    /// address is not cached.
     pub fn new(db: Arc<GeoDb>, cache_capacity: usize) -> Self {
-        GeoLookup { db, cache: TwoGenCache::new(cache_capacity), records: TwoGenCache::new(cache_capacity) }
+        let records = TwoGenCache::new((cache_capacity / 4).max(1));
+        GeoLookup { db, cache: TwoGenCache::new(cache_capacity), records }
     }
 
     pub fn lookup(&mut self, ip: IpAddr) -> Option<Arc<Geo>> {
