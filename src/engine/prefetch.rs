@@ -16,23 +16,24 @@ use crate::model::AccessEvent;
 pub(super) const AHEAD: usize = 4;
 
 /// Ask the CPU for the cache lines of `*p` (no load waits on it; a
-/// prefetch of any address is harmless).
+/// prefetch of any address is harmless). x86-64 only: elsewhere the
+/// session does not prefetch at all.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn fetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let base = p.cast::<i8>();
-        let mut off = 0;
-        while off < std::mem::size_of::<T>() {
-            // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(off)) };
-            off += 64;
-        }
+    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let skew = p as usize & 63;
+    // the start of the line the object starts in
+    let first = p.cast::<i8>().wrapping_sub(skew);
+    // every line the object touches
+    for off in (0..skew + std::mem::size_of::<T>().max(1)).step_by(64) {
+        // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(off)) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fetch<T>(_: *const T) {}
 
 impl super::Engine {
     /// The first stage: the event's token and geo record.
@@ -59,7 +60,8 @@ impl super::Engine {
 
     /// The third stage: the token's subject (one table probe).
     pub(super) fn fetch_subject(&self, ev: &AccessEvent) {
-        let id = ev.token.as_deref().and_then(super::subjects::subject_of);
+        // (a token without `iss` would allocate its subject's empty one)
+        let id = ev.token.as_deref().filter(|t| t.iss.is_some()).and_then(super::subjects::subject_of);
         if let Some(s) = id.and_then(|id| self.subjects.get(&id)) {
             fetch(s);
         }

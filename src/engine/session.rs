@@ -218,6 +218,9 @@ impl Session {
     /// Ask for what the events soon judged will read (see `prefetch.rs`).
     #[inline]
     fn prefetch(&self) {
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
         use super::prefetch::AHEAD;
         if let Some(e) = self.buffer.ahead(3 * AHEAD) {
             self.engine.fetch_token(e);
