@@ -147,7 +147,7 @@ fn addresses_of_one_network_share_one_answer_the_uncached_lookup_gives() {
         GeoDb::open(Some(&sample("sample-city.mmdb")), Some(&sample("sample-asn.mmdb")), GeoSchema::Auto).unwrap(),
         GeoDb::open(Some(&d.join("GeoIP2-City-Test.mmdb")), Some(&d.join("GeoLite2-ASN-Test.mmdb")), GeoSchema::Auto)
             .unwrap(),
-        // two city databases: the first that knows an address answers
+        // three city databases: the first that knows an address answers
         GeoDb::open_many(
             &[&sample("sample-dbip-city.mmdb"), &d.join("GeoIP2-City-Test.mmdb"), &sample("sample-city.mmdb")],
             Some(&sample("sample-asn.mmdb")),

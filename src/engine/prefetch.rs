@@ -1,18 +1,19 @@
 //! Hiding memory latency. The engine does little work per event, but each
 //! event's token, token state and subject sit at random places in tables
 //! larger than the caches, and each first read of them waits for memory
-//! (most of the engine's time, per `perf`). While one event is judged the
-//! session asks for what an event a few places behind it will read, in
-//! three stages, each finding its addresses through what the one before
-//! brought into cache: its token and geo record [`AHEAD`] x 3 events
-//! ahead, its token state and subject names [`AHEAD`] x 2 ahead, its
-//! subject [`AHEAD`] ahead. So the waits overlap the judging. A hint only: nothing read is kept or
-//! changed, and an event judged in another order (a late one, from the
-//! reorder heap) is only not prefetched.
+//! (most of the engine's time, per `perf`). While one event is judged, the
+//! session asks the CPU for what the events queued behind it will read, in
+//! three stages, each finding its addresses through what the stage before
+//! brought into cache: the token and geo record of the event [`AHEAD`] x 3
+//! places back, the token state and subject names of the one [`AHEAD`] x 2
+//! back, the subject of the one [`AHEAD`] back. So the waits overlap the
+//! judging. A hint only: nothing read is kept or changed, and an event
+//! judged in another order (a late one, from the reorder heap) is only not
+//! prefetched.
 
 use crate::model::AccessEvent;
 
-/// How many events ahead the token state is fetched.
+/// The spacing of the stages, in events.
 pub(super) const AHEAD: usize = 4;
 
 /// Ask the CPU for the cache lines of `*p` (no load waits on it; a
