@@ -11,7 +11,8 @@
 # Needs: tansu in $TH_TOOLS (scripts/test.sh installs it), PyPI confluent-kafka.
 # Usage: scripts/bench-stream.sh [LINES] [STORAGE: memory|sqlite] [LATENESS]
 # BENCH_STREAM_EXTRA: TOML appended to the stream's settings (e.g. a
-# [stream.kafka] table of librdkafka properties to try).
+# [stream.kafka] table of librdkafka properties to try). BENCH_BIN: run this
+# tokenhound binary instead of building the perf one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines="${1:-500000}"
@@ -23,8 +24,12 @@ port=29092
 broker="127.0.0.1:$port"
 mkdir -p "$dir"
 python3 -c "import confluent_kafka" 2>/dev/null || python3 -m pip install --quiet confluent-kafka==2.16.1
-cargo build --profile perf --all-features --quiet
-bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin="$BENCH_BIN" # a binary built with the kafka feature (e.g. an older commit's, to compare)
+else
+  cargo build --profile perf --all-features --quiet
+  bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
+fi
 log="$dir/kong-claims-$lines.ndjson"
 [ -s "$log" ] || "$bin" gen --profile kong --lines "$lines" --seed 42 -o "$log" --truth "$log.truth" --revocations "$log.revs"
 
