@@ -9,6 +9,7 @@
 # the medians (wall, CPU, events/s, events per CPU-second, peak RSS), the
 # ratios to DuckDB, and checks the alerts against the generator's ground truth.
 # Usage: scripts/bench-replay.sh [RECORDS] [SHAPE: full|lean] [MODE: mixed|claims|raw] [THREADS] [ROUNDS]
+# BENCH_BIN: run this tokenhound binary instead of building the perf one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records="${1:-1000000}"
@@ -19,8 +20,12 @@ rounds="${5:-3}"
 dir="${BENCH_DIR:-/var/tmp/tokenhound-bench}"
 mkdir -p "$dir"
 python3 -c "import duckdb" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check duckdb==2.0.1
-cargo build --profile perf --all-features --quiet
-bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin="$BENCH_BIN" # a given build (e.g. an older commit's, to compare)
+else
+  cargo build --profile perf --all-features --quiet
+  bin="${CARGO_TARGET_DIR:-target}/perf/tokenhound"
+fi
 log="$dir/kong-$shape-$mode-$records.ndjson"
 if [ ! -s "$log" ]; then
   echo "generating $records records ($shape, $mode) into $log ..."
