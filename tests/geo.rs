@@ -154,6 +154,14 @@ fn addresses_of_one_network_share_one_answer_the_uncached_lookup_gives() {
             GeoSchema::Auto,
         )
         .unwrap(),
+        // a first city database whose records in 198.18.0.0/20 do not
+        // decode: those addresses are answered by the sample's /24 records
+        GeoDb::open_many(
+            &[&common::root().join("tests/data/broken-city.mmdb"), &sample("sample-city.mmdb")],
+            Some(&sample("sample-asn.mmdb")),
+            GeoSchema::Geoip2,
+        )
+        .unwrap(),
         // anonymizer bits are per address, apart from the records
         GeoDb::open(Some(&d.join("GeoIP2-City-Test.mmdb")), Some(&d.join("GeoLite2-ASN-Test.mmdb")), GeoSchema::Auto)
             .unwrap()
@@ -173,6 +181,20 @@ fn addresses_of_one_network_share_one_answer_the_uncached_lookup_gives() {
         }
         assert!(known > 2_000, "the addresses drawn hit the databases: {known}");
     }
+    // the broken record falls through, the good one answers
+    let broken = Arc::new(
+        GeoDb::open_many(
+            &[&common::root().join("tests/data/broken-city.mmdb"), &sample("sample-city.mmdb")],
+            None,
+            GeoSchema::Geoip2,
+        )
+        .unwrap(),
+    );
+    let mut l = GeoLookup::new(broken, 1024);
+    let city = |l: &mut GeoLookup, a: &str| l.lookup(ip(a)).and_then(|g| g.city.as_deref().map(str::to_owned));
+    assert_eq!(city(&mut l, "198.18.1.5").as_deref(), Some("London"));
+    assert_eq!(city(&mut l, "198.18.11.5").as_deref(), Some("Manchester"), "same broken record, another answer");
+    assert_eq!(city(&mut l, "198.18.21.5").as_deref(), Some("Elsewhere"));
     let db = Arc::new(
         GeoDb::open(Some(&sample("sample-city.mmdb")), Some(&sample("sample-asn.mmdb")), GeoSchema::Auto).unwrap(),
     );
