@@ -61,8 +61,7 @@ impl super::Engine {
 
     /// The third stage: the token's subject (one table probe).
     pub(super) fn fetch_subject(&self, ev: &AccessEvent) {
-        // (a token without `iss` would allocate its subject's empty one)
-        let id = ev.token.as_deref().filter(|t| t.iss.is_some()).and_then(super::subjects::subject_of);
+        let id = ev.token.as_deref().and_then(super::subjects::subject_of);
         if let Some(s) = id.and_then(|id| self.subjects.get(&id)) {
             fetch(s);
         }

@@ -54,7 +54,15 @@ pub fn subject_of(tok: &TokenInfo) -> Option<SubjectId> {
     if !tok.trusted() {
         return None;
     }
-    Some((tok.iss.clone().unwrap_or_else(|| "".into()), tok.sub.clone()?))
+    let sub = tok.sub.clone()?;
+    Some((tok.iss.clone().unwrap_or_else(no_issuer), sub))
+}
+
+/// The issuer of a token that names none: one shared empty name (each
+/// event of such a token allocated its own).
+fn no_issuer() -> Arc<str> {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| "".into()).clone()
 }
 
 /// What the engine knows of one subject's normal.
